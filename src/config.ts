@@ -1,0 +1,209 @@
+/**
+ * Typed settings from environment variables. Reading fails fast with one line naming the variable
+ * that is missing or malformed; nothing else in the bot reads process.env.
+ */
+import { isIP } from 'node:net';
+
+export type Mode = 'production' | 'sandbox';
+export type BotType = 'MultiTenant' | 'SingleTenant' | 'UserAssignedMSI';
+
+export interface Config {
+  mode: Mode;
+  /** Address the HTTP server binds to. */
+  host: string;
+  port: number;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+  bot: {
+    /** Bot Framework app id; required in production. */
+    id?: string;
+    password?: string;
+    type: BotType;
+    tenantId?: string;
+    /** Public host name of the bot (for the consent pages). */
+    domain?: string;
+  };
+  aad: {
+    clientId?: string;
+    clientSecret?: string;
+    tenantId?: string;
+    authorityHost: string;
+  };
+  powerPlatform: {
+    /** Base URL of the Power Platform API; sovereign clouds use other hosts. */
+    apiUrl: string;
+    apiVersion: string;
+  };
+  /** Tenants whose users may use the bot; empty means the bot's own tenant only (or any in sandbox). */
+  allowedTenantIds: string[];
+  storage: { kind: 'sqlite'; path: string } | { kind: 'azure-table'; connectionString: string };
+  elevation: {
+    /** How long a confirmation card stays valid. */
+    requestTtlMinutes: number;
+    justificationRequired: boolean;
+    /** How long a user's environment list is reused before asking the API again. */
+    environmentCacheSeconds: number;
+  };
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    problem: string,
+  ) {
+    super(`Configuration error: ${variable} ${problem}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function text(env: Env, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value ? value : undefined;
+}
+
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const value = text(env, name);
+  if (value === undefined) return fallback;
+  const match = allowed.find((a) => a.toLowerCase() === value.toLowerCase());
+  if (!match) throw new ConfigError(name, `must be one of ${allowed.join(', ')} (got "${value}")`);
+  return match;
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const value = text(env, name);
+  if (value === undefined) return fallback;
+  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
+    throw new ConfigError(name, `must be a whole number from ${min} to ${max} (got "${value}")`);
+  }
+  return Number(value);
+}
+
+function flag(env: Env, name: string, fallback: boolean): boolean {
+  const value = text(env, name)?.toLowerCase();
+  if (value === undefined) return fallback;
+  if (['1', 'true', 'yes', 'on'].includes(value)) return true;
+  if (['0', 'false', 'no', 'off'].includes(value)) return false;
+  throw new ConfigError(name, `must be true or false (got "${value}")`);
+}
+
+function httpsUrl(env: Env, name: string, fallback: string, allowHttp: boolean): string {
+  const value = text(env, name) ?? fallback;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(name, `must be an absolute URL (got "${value}")`);
+  }
+  if (url.protocol !== 'https:' && !(allowHttp && url.protocol === 'http:')) {
+    throw new ConfigError(name, `must be an https URL (got "${value}")`);
+  }
+  return value.replace(/\/+$/, '');
+}
+
+function guid(env: Env, name: string): string | undefined {
+  const value = text(env, name);
+  if (value !== undefined && !GUID.test(value)) {
+    throw new ConfigError(name, `must be a GUID (got "${value}")`);
+  }
+  return value;
+}
+
+function guidList(env: Env, name: string): string[] {
+  const value = text(env, name);
+  if (value === undefined) return [];
+  const ids = value
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean);
+  for (const id of ids) {
+    if (!GUID.test(id)) throw new ConfigError(name, `must be a comma-separated list of GUIDs (got "${id}")`);
+  }
+  return ids;
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const mode: Mode = flag(env, 'SANDBOX', false) ? 'sandbox' : 'production';
+  const sandbox = mode === 'sandbox';
+
+  if (sandbox && (env.NODE_ENV === 'production' || env.WEBSITE_SITE_NAME)) {
+    // Sandbox skips Bot Framework authentication: never let it run where it could be reached.
+    throw new ConfigError('SANDBOX', 'cannot be enabled in a production deployment (NODE_ENV=production or App Service detected)');
+  }
+
+  const host = text(env, 'HOST') ?? (sandbox ? '127.0.0.1' : '0.0.0.0');
+  if (sandbox && !isLoopback(host)) {
+    throw new ConfigError('HOST', `must be a loopback address in sandbox mode (got "${host}")`);
+  }
+
+  const botType = oneOf(env, 'BOT_TYPE', ['MultiTenant', 'SingleTenant', 'UserAssignedMSI'] as const, 'SingleTenant');
+  const botId = guid(env, 'BOT_ID');
+  const botPassword = text(env, 'BOT_PASSWORD') ?? text(env, 'SECRET_BOT_PASSWORD');
+  const botTenantId = guid(env, 'BOT_TENANT_ID');
+  if (!sandbox) {
+    if (!botId) throw new ConfigError('BOT_ID', 'is required in production (set SANDBOX=true to try the bot locally)');
+    if (botType !== 'UserAssignedMSI' && !botPassword) {
+      throw new ConfigError('BOT_PASSWORD', 'is required in production unless BOT_TYPE=UserAssignedMSI');
+    }
+    if (botType !== 'MultiTenant' && !botTenantId) {
+      throw new ConfigError('BOT_TENANT_ID', `is required when BOT_TYPE=${botType}`);
+    }
+  }
+
+  const storageKind = oneOf(env, 'STORAGE', ['sqlite', 'azure-table'] as const, 'sqlite');
+  let storage: Config['storage'];
+  if (storageKind === 'azure-table') {
+    const connectionString = text(env, 'AZURE_STORAGE_CONNECTION_STRING');
+    if (!connectionString) throw new ConfigError('AZURE_STORAGE_CONNECTION_STRING', 'is required when STORAGE=azure-table');
+    storage = { kind: 'azure-table', connectionString };
+  } else {
+    storage = { kind: 'sqlite', path: text(env, 'SQLITE_PATH') ?? (sandbox ? '.data/sandbox.db' : '.data/elevation-bot.db') };
+  }
+
+  const allowed = guidList(env, 'ALLOWED_TENANT_IDS');
+
+  return {
+    mode,
+    host,
+    port: integer(env, 'PORT', 3978, 0, 65535),
+    logLevel: oneOf(env, 'LOG_LEVEL', ['debug', 'info', 'warn', 'error'] as const, 'info'),
+    bot: {
+      id: botId,
+      password: botPassword,
+      type: botType,
+      tenantId: botTenantId,
+      domain: text(env, 'BOT_DOMAIN'),
+    },
+    aad: {
+      clientId: guid(env, 'AAD_APP_CLIENT_ID'),
+      clientSecret: text(env, 'AAD_APP_CLIENT_SECRET') ?? text(env, 'SECRET_AAD_APP_CLIENT_SECRET'),
+      tenantId: guid(env, 'AAD_APP_TENANT_ID'),
+      authorityHost: httpsUrl(env, 'AAD_APP_OAUTH_AUTHORITY_HOST', 'https://login.microsoftonline.com', sandbox),
+    },
+    powerPlatform: {
+      apiUrl: httpsUrl(env, 'POWERPLATFORM_API_URL', 'https://api.powerplatform.com', sandbox),
+      apiVersion: apiVersion(env),
+    },
+    allowedTenantIds: allowed.length > 0 || sandbox || !botTenantId ? allowed : [botTenantId.toLowerCase()],
+    storage,
+    elevation: {
+      requestTtlMinutes: integer(env, 'REQUEST_TTL_MINUTES', 10, 1, 1440),
+      justificationRequired: flag(env, 'JUSTIFICATION_REQUIRED', true),
+      environmentCacheSeconds: integer(env, 'ENVIRONMENT_CACHE_SECONDS', 60, 0, 3600),
+    },
+  };
+}
+
+function apiVersion(env: Env): string {
+  const value = text(env, 'POWERPLATFORM_API_VERSION') ?? '2024-10-01';
+  if (!/^\d{4}-\d{2}-\d{2}(-preview)?$/.test(value)) {
+    throw new ConfigError('POWERPLATFORM_API_VERSION', `must look like 2024-10-01 (got "${value}")`);
+  }
+  return value;
+}

@@ -1,0 +1,107 @@
+/**
+ * The Power Platform vocabulary shared by the client (this folder) and the use cases
+ * (src/elevation/). Plain data, no behaviour.
+ */
+
+/** An environment as the list endpoint describes it (only the fields the bot uses). */
+export interface Environment {
+  /** A GUID, or `Default-<tenant GUID>` for the tenant's default environment. */
+  id: string;
+  displayName: string;
+  /** Production, Sandbox, Trial, Developer, Default, Teams, ... (as the API spells it). */
+  type: string;
+  /** e.g. "Enabled", "Disabled"; absent when the API does not say. */
+  state?: string;
+  /** e.g. "unitedstates", "europe". */
+  geo?: string;
+  /** e.g. "westus". */
+  azureRegion?: string;
+  /** The Dataverse instance URL (`https://org.crm.dynamics.com`); absent without Dataverse. */
+  dataverseUrl?: string;
+  /** The instance's domain name, e.g. "contoso-dev" (first label of the Dataverse URL). */
+  domainName?: string;
+  tenantId?: string;
+  securityGroupId?: string;
+}
+
+/** What we learned about one HTTP exchange, whatever its outcome. */
+export interface ResponseFacts {
+  /** HTTP status of the last attempt; absent when no response arrived (timeout, connection). */
+  status?: number;
+  /** The status description ("Forbidden"), from the response or the standard text. */
+  statusText?: string;
+  /** The `x-ms-correlation-id` response header, verbatim, when the API returned one. */
+  correlationId?: string;
+  /** The `x-ms-client-request-id` we sent (the same on every retry of one call). */
+  clientRequestId: string;
+  /** How many attempts were made. */
+  attempts: number;
+  /** Wall time of the whole call, retries included. */
+  durationMs: number;
+  /** The last response's `Retry-After`, in milliseconds (throttling: when to try again). */
+  retryAfterMs?: number;
+}
+
+/** Why an upstream call failed, in words the user-facing layer can explain. */
+export type FailureKind =
+  /** 2xx whose body carries a non-empty `errors[]` (e.g. userNotPartOfSecurityGroup). */
+  | 'functional-error'
+  /** 400 ApiVersionInvalid: an operator problem (configured api-version). */
+  | 'api-version-invalid'
+  /** Any other 400. */
+  | 'bad-request'
+  /** 401. */
+  | 'unauthorized'
+  /** 403 InsufficientPrincipalPermissions / InsufficientDelegatedPermissions. */
+  | 'permission-missing'
+  /** 401/403 saying the caller is not Global, Power Platform or Dynamics 365 admin. */
+  | 'not-tenant-admin'
+  /** Any other 403. */
+  | 'forbidden'
+  /** 404: the environment is unknown or deleted. */
+  | 'environment-not-found'
+  /** 429 (or 503 with Retry-After) still after the allowed retries. */
+  | 'throttled'
+  /** 5xx after the allowed retries. */
+  | 'upstream-unavailable'
+  /** No response within the time allowed. */
+  | 'timeout'
+  /** The connection failed (refused, reset, DNS). */
+  | 'connection-failed'
+  /** A response we cannot read: non-JSON, empty, or an unknown status. */
+  | 'unexpected-response'
+  /** The request was refused before any HTTP call (e.g. an environment id of the wrong shape). */
+  | 'invalid-request';
+
+/** A failed upstream call, as a value. */
+export interface Failure {
+  ok: false;
+  kind: FailureKind;
+  /** The most specific error code the body gave (innererror.code, errors[0].Code, code). */
+  errorCode?: string;
+  /** A readable message built from the body (never containing tokens). */
+  message: string;
+  /** Further lines from the body (inner errors, the errors[] entries beyond the first). */
+  details: string[];
+  response: ResponseFacts;
+  /** The response body as received, capped in size, token-free; kept for the audit. */
+  rawBody?: string;
+}
+
+/** applyAdminRole answered with `Code: "UserExists"` and no errors. */
+export interface AdminRoleGranted {
+  ok: true;
+  /** The information code, normally "UserExists". */
+  code: string;
+  /** Parsed from the success Description (a JSON array encoded inside a string). */
+  instanceUrl?: string;
+  systemUserId?: string;
+  /** The Description's entries, as lines. */
+  details: string[];
+  response: ResponseFacts;
+  rawBody?: string;
+}
+
+export type AdminRoleOutcome = AdminRoleGranted | Failure;
+
+export type EnvironmentList = { ok: true; environments: Environment[]; pages: number } | Failure;

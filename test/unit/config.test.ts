@@ -1,0 +1,85 @@
+import { ConfigError, loadConfig } from '../../src/config';
+
+const PRODUCTION = {
+  BOT_ID: '00000000-0000-0000-0000-0000000000b0',
+  BOT_PASSWORD: 'not-a-real-secret',
+  BOT_TENANT_ID: '72f988bf-86f1-41af-91ab-2d7cd011db47',
+};
+
+function errorOf(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('configuration', () => {
+  it('production refuses to start without Bot Framework credentials, naming the variable', () => {
+    expect(errorOf({}).variable).toBe('BOT_ID');
+    expect(errorOf({ BOT_ID: PRODUCTION.BOT_ID }).variable).toBe('BOT_PASSWORD');
+    expect(errorOf({ BOT_ID: PRODUCTION.BOT_ID, BOT_PASSWORD: 'x' }).variable).toBe('BOT_TENANT_ID');
+  });
+
+  it('a managed identity needs no password', () => {
+    const config = loadConfig({ BOT_ID: PRODUCTION.BOT_ID, BOT_TYPE: 'UserAssignedMSI', BOT_TENANT_ID: PRODUCTION.BOT_TENANT_ID });
+    expect(config.mode).toBe('production');
+    expect(config.bot.password).toBeUndefined();
+  });
+
+  it('the Toolkit secret name is accepted for the bot password', () => {
+    const { BOT_PASSWORD: _, ...rest } = PRODUCTION;
+    expect(loadConfig({ ...rest, SECRET_BOT_PASSWORD: 's' }).bot.password).toBe('s');
+  });
+
+  it('production defaults: public API, stable api-version, SQLite, 10 minute cards, justification required', () => {
+    const config = loadConfig(PRODUCTION);
+    expect(config.powerPlatform).toEqual({ apiUrl: 'https://api.powerplatform.com', apiVersion: '2024-10-01' });
+    expect(config.storage).toEqual({ kind: 'sqlite', path: '.data/elevation-bot.db' });
+    expect(config.elevation.requestTtlMinutes).toBe(10);
+    expect(config.elevation.justificationRequired).toBe(true);
+    expect(config.host).toBe('0.0.0.0');
+    expect(config.port).toBe(3978);
+    // Without an explicit list, only the bot's own tenant is allowed.
+    expect(config.allowedTenantIds).toEqual([PRODUCTION.BOT_TENANT_ID]);
+  });
+
+  it.each([
+    [{ PORT: 'eighty' }, 'PORT'],
+    [{ PORT: '70000' }, 'PORT'],
+    [{ BOT_ID: 'not-a-guid' }, 'BOT_ID'],
+    [{ POWERPLATFORM_API_URL: 'http://api.powerplatform.com' }, 'POWERPLATFORM_API_URL'],
+    [{ POWERPLATFORM_API_URL: 'not a url' }, 'POWERPLATFORM_API_URL'],
+    [{ POWERPLATFORM_API_VERSION: 'latest' }, 'POWERPLATFORM_API_VERSION'],
+    [{ STORAGE: 'postgres' }, 'STORAGE'],
+    [{ STORAGE: 'azure-table' }, 'AZURE_STORAGE_CONNECTION_STRING'],
+    [{ JUSTIFICATION_REQUIRED: 'maybe' }, 'JUSTIFICATION_REQUIRED'],
+    [{ ALLOWED_TENANT_IDS: 'contoso.com' }, 'ALLOWED_TENANT_IDS'],
+    [{ REQUEST_TTL_MINUTES: '0' }, 'REQUEST_TTL_MINUTES'],
+  ])('a malformed value is named in one line: %j', (bad, variable) => {
+    const error = errorOf({ ...PRODUCTION, ...bad });
+    expect(error.variable).toBe(variable);
+    expect(error.message).toMatch(new RegExp(`^Configuration error: ${variable} `));
+    expect(error.message).not.toContain('\n');
+  });
+
+  it('sandbox runs without credentials, on loopback only', () => {
+    const config = loadConfig({ SANDBOX: 'true' });
+    expect(config.mode).toBe('sandbox');
+    expect(config.host).toBe('127.0.0.1');
+    expect(errorOf({ SANDBOX: 'true', HOST: '0.0.0.0' }).variable).toBe('HOST');
+    expect(errorOf({ SANDBOX: 'true', HOST: '10.0.0.5' }).variable).toBe('HOST');
+  });
+
+  it('sandbox cannot be switched on in a production deployment', () => {
+    expect(errorOf({ SANDBOX: 'true', NODE_ENV: 'production' }).variable).toBe('SANDBOX');
+    expect(errorOf({ SANDBOX: 'true', WEBSITE_SITE_NAME: 'elevation-bot' }).variable).toBe('SANDBOX');
+  });
+
+  it('secrets are not part of any error message', () => {
+    const error = errorOf({ ...PRODUCTION, BOT_PASSWORD: 'hunter2-secret', PORT: 'x' });
+    expect(error.message).not.toContain('hunter2-secret');
+  });
+});
