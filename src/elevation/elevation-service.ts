@@ -1,0 +1,382 @@
+/**
+ * The elevation story, from one file: a requester asks (requestElevation), confirms
+ * (confirmElevation) or cancels (cancelElevation); requests left unconfirmed expire (expireDue).
+ * Free of botbuilder: the Teams layer translates activities into these calls and results into cards.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '../log';
+import type { AdminRoleOutcome, Environment, Failure } from '../powerplatform/model';
+import { createEnvironmentIndex, type EnvironmentIndex } from './environment-resolution';
+import type { Clock, ElevationStore, PowerPlatform, UserTokens } from './ports';
+import type { ElevationRequest, Requester } from './request';
+
+export interface ElevationServiceOptions {
+  store: ElevationStore;
+  powerPlatform: PowerPlatform;
+  tokens: UserTokens;
+  clock: Clock;
+  logger: Logger;
+  /** How long a confirmation stays valid. */
+  requestTtlMinutes: number;
+  /** Whether Elevate needs a non-empty justification. */
+  justificationRequired: boolean;
+  /** How long a user's environment list is reused. */
+  environmentCacheSeconds: number;
+}
+
+/** Longest justification kept; longer text is refused rather than cut silently. */
+export const MAX_JUSTIFICATION_LENGTH = 500;
+/** Users whose environment lists are cached at once. */
+const ENVIRONMENT_CACHE_ENTRIES = 1000;
+
+export type RequestResult =
+  | { kind: 'confirm'; request: ElevationRequest }
+  | { kind: 'ambiguous'; query: string; candidates: Environment[]; total: number }
+  | { kind: 'not-found'; query: string; suggestions: Environment[] }
+  | { kind: 'no-dataverse'; environment: Environment }
+  | { kind: 'environment-disabled'; environment: Environment }
+  | { kind: 'sign-in-required'; message: string }
+  | { kind: 'token-error'; message: string }
+  | { kind: 'listing-failed'; failure: Failure };
+
+export type ConfirmResult =
+  | { kind: 'unknown-request' }
+  /** Someone other than the requester clicked: nothing is called. */
+  | { kind: 'not-requester'; request: ElevationRequest }
+  | { kind: 'justification-required'; request: ElevationRequest; problem: string }
+  | { kind: 'expired'; request: ElevationRequest }
+  /** Already executing or finished: the request as it stands, nothing called again. */
+  | { kind: 'already-handled'; request: ElevationRequest }
+  | { kind: 'sign-in-required'; request: ElevationRequest; message: string }
+  | { kind: 'token-error'; request: ElevationRequest; message: string }
+  | { kind: 'executed'; request: ElevationRequest };
+
+export type CancelResult =
+  | { kind: 'unknown-request' }
+  | { kind: 'not-requester'; request: ElevationRequest }
+  | { kind: 'already-handled'; request: ElevationRequest }
+  | { kind: 'cancelled'; request: ElevationRequest };
+
+interface CachedEnvironments {
+  index: EnvironmentIndex;
+  byId: Map<string, Environment>;
+  expiresAt: number;
+}
+
+export class ElevationService {
+  private readonly environmentCache = new Map<string, CachedEnvironments>();
+
+  constructor(private readonly options: ElevationServiceOptions) {}
+
+  /** "elevate me in <query>": resolve the environment and open a request awaiting confirmation. */
+  async requestElevation(requester: Requester, query: string): Promise<RequestResult> {
+    const environments = await this.environmentsFor(requester);
+    if (environments.kind !== 'ok') return environments.result;
+    const resolution = environments.cached.index.resolve(query);
+    switch (resolution.kind) {
+      case 'found':
+        return this.openRequest(requester, resolution.environment, query);
+      case 'ambiguous':
+        return {
+          kind: 'ambiguous',
+          query,
+          candidates: resolution.candidates,
+          total: resolution.total,
+        };
+      case 'not-found':
+        return { kind: 'not-found', query, suggestions: resolution.suggestions };
+    }
+  }
+
+  /** The requester picked one environment out of several that matched. */
+  async requestElevationIn(
+    requester: Requester,
+    environmentId: string,
+    query: string,
+  ): Promise<RequestResult> {
+    const environments = await this.environmentsFor(requester);
+    if (environments.kind !== 'ok') return environments.result;
+    const environment = environments.cached.byId.get(environmentId.toLowerCase());
+    if (!environment) return { kind: 'not-found', query, suggestions: [] };
+    return this.openRequest(requester, environment, query);
+  }
+
+  /** Elevate was pressed. Executes the request at most once, and only for its requester. */
+  async confirmElevation(input: {
+    requestId: string;
+    clicker: Requester;
+    justification?: string;
+  }): Promise<ConfirmResult> {
+    const { store, clock } = this.options;
+    const request = await store.findRequest(input.requestId);
+    if (!request) return { kind: 'unknown-request' };
+    const log = this.options.logger.child({ requestId: request.id });
+
+    if (!this.isRequester(request, input.clicker)) {
+      await this.refuse(request, input.clicker, 'not-requester');
+      return { kind: 'not-requester', request };
+    }
+    if (request.state !== 'requested') return { kind: 'already-handled', request };
+
+    const now = clock.now();
+    if (Date.parse(request.expiresAt) <= now.getTime()) {
+      const expired = await this.expire(request.id, now);
+      return expired ? { kind: 'expired', request: expired } : this.currentState(request.id);
+    }
+
+    const justification = (input.justification ?? '').trim();
+    const problem = this.justificationProblem(justification);
+    if (problem) return { kind: 'justification-required', request, problem };
+
+    // The token comes first: without one nothing changes, and the same card can be pressed again.
+    const token = await this.options.tokens.powerPlatformToken(request.requester);
+    if (!token.ok) {
+      return token.reason === 'sign-in-required'
+        ? { kind: 'sign-in-required', request, message: token.message }
+        : { kind: 'token-error', request, message: token.message };
+    }
+
+    const clientRequestId = randomUUID();
+    const claimed = await store.transition(request.id, {
+      from: ['requested'],
+      to: 'executing',
+      at: now,
+      unexpiredAt: now,
+      set: { justification: justification || undefined, clientRequestId },
+    });
+    // Another click won the race (or the request just expired): report what stands.
+    if (!claimed) return this.currentState(request.id);
+    await this.audit('confirmed', claimed, {
+      justification: claimed.justification,
+      clientRequestId,
+    });
+
+    log.info('calling applyAdminRole', { environmentId: claimed.environment.id, clientRequestId });
+    const outcome = await this.callApplyAdminRole(token.token, claimed, clientRequestId);
+    const finished = await store.transition(request.id, {
+      from: ['executing'],
+      to: outcome.ok ? 'succeeded' : 'failed',
+      at: clock.now(),
+      set: { outcome },
+    });
+    const result = finished ?? { ...claimed, state: outcome.ok ? 'succeeded' : 'failed', outcome };
+    await this.audit('executed', result, {
+      outcome: outcome.ok ? 'succeeded' : outcome.kind,
+      status: outcome.response.status,
+      correlationId: outcome.response.correlationId,
+      clientRequestId,
+      rawBody: outcome.rawBody,
+    });
+    log.info('elevation finished', {
+      outcome: outcome.ok ? 'succeeded' : outcome.kind,
+      status: outcome.response.status,
+      correlationId: outcome.response.correlationId,
+    });
+    return { kind: 'executed', request: result };
+  }
+
+  /** Cancel was pressed: only the requester may cancel, and only a request still waiting. */
+  async cancelElevation(input: { requestId: string; clicker: Requester }): Promise<CancelResult> {
+    const request = await this.options.store.findRequest(input.requestId);
+    if (!request) return { kind: 'unknown-request' };
+    if (!this.isRequester(request, input.clicker)) {
+      await this.refuse(request, input.clicker, 'not-requester');
+      return { kind: 'not-requester', request };
+    }
+    const cancelled = await this.options.store.transition(request.id, {
+      from: ['requested'],
+      to: 'cancelled',
+      at: this.options.clock.now(),
+    });
+    if (!cancelled) {
+      const current = (await this.options.store.findRequest(request.id)) ?? request;
+      return { kind: 'already-handled', request: current };
+    }
+    await this.audit('cancelled', cancelled);
+    return { kind: 'cancelled', request: cancelled };
+  }
+
+  /** Expires every request whose confirmation time is up; returns those it expired. */
+  async expireDue(limit = 100): Promise<ElevationRequest[]> {
+    const now = this.options.clock.now();
+    const due = await this.options.store.findExpired(now, limit);
+    const expired: ElevationRequest[] = [];
+    for (const request of due) {
+      const done = await this.expire(request.id, now);
+      if (done) expired.push(done);
+    }
+    return expired;
+  }
+
+  /** Remembers where the confirmation card was posted, so it can be updated for everyone. */
+  async rememberCard(
+    requestId: string,
+    conversation: unknown,
+    cardMessageId: string,
+  ): Promise<void> {
+    await this.options.store.setCardMessage(requestId, conversation, cardMessageId);
+  }
+
+  findRequest(requestId: string): Promise<ElevationRequest | undefined> {
+    return this.options.store.findRequest(requestId);
+  }
+
+  private async openRequest(
+    requester: Requester,
+    environment: Environment,
+    query: string,
+  ): Promise<RequestResult> {
+    // Without Dataverse there is no System Administrator role to receive.
+    if (!environment.dataverseUrl) return { kind: 'no-dataverse', environment };
+    if (environment.state && /disabled|deleted|suspended/i.test(environment.state)) {
+      return { kind: 'environment-disabled', environment };
+    }
+    const now = this.options.clock.now();
+    const request: ElevationRequest = {
+      id: randomUUID(),
+      state: 'requested',
+      requester,
+      environment,
+      query,
+      createdAt: now.toISOString(),
+      updatedAt: now.toISOString(),
+      expiresAt: new Date(now.getTime() + this.options.requestTtlMinutes * 60_000).toISOString(),
+    };
+    await this.options.store.createRequest(request);
+    await this.audit('requested', request, { query });
+    return { kind: 'confirm', request };
+  }
+
+  private async environmentsFor(
+    requester: Requester,
+  ): Promise<
+    { kind: 'ok'; cached: CachedEnvironments } | { kind: 'failed'; result: RequestResult }
+  > {
+    const key = `${requester.tenantId}/${requester.aadObjectId}`.toLowerCase();
+    const nowMs = this.options.clock.now().getTime();
+    const hit = this.environmentCache.get(key);
+    if (hit && hit.expiresAt > nowMs) return { kind: 'ok', cached: hit };
+
+    const token = await this.options.tokens.powerPlatformToken(requester);
+    if (!token.ok) {
+      const result: RequestResult =
+        token.reason === 'sign-in-required'
+          ? { kind: 'sign-in-required', message: token.message }
+          : { kind: 'token-error', message: token.message };
+      return { kind: 'failed', result };
+    }
+    const listed = await this.options.powerPlatform.listEnvironments(token.token);
+    if (!listed.ok) return { kind: 'failed', result: { kind: 'listing-failed', failure: listed } };
+
+    const cached: CachedEnvironments = {
+      index: createEnvironmentIndex(listed.environments),
+      byId: new Map(listed.environments.map((e) => [e.id.toLowerCase(), e])),
+      expiresAt: nowMs + this.options.environmentCacheSeconds * 1000,
+    };
+    this.environmentCache.delete(key);
+    this.environmentCache.set(key, cached);
+    if (this.environmentCache.size > ENVIRONMENT_CACHE_ENTRIES) {
+      const oldest = this.environmentCache.keys().next().value;
+      if (oldest !== undefined) this.environmentCache.delete(oldest);
+    }
+    return { kind: 'ok', cached };
+  }
+
+  /** The client returns failures as values; a throw here is a bug, reported as an unknown outcome. */
+  private async callApplyAdminRole(
+    token: string,
+    request: ElevationRequest,
+    clientRequestId: string,
+  ): Promise<AdminRoleOutcome> {
+    const started = Date.now();
+    try {
+      return await this.options.powerPlatform.applyAdminRole(
+        token,
+        request.environment.id,
+        clientRequestId,
+      );
+    } catch (error) {
+      this.options.logger.error('applyAdminRole threw', { requestId: request.id, error });
+      return {
+        ok: false,
+        kind: 'unexpected-response',
+        message:
+          'The bot failed while calling the Power Platform API, so the outcome is unknown. Check your roles in the environment before trying again.',
+        details: [],
+        response: { clientRequestId, attempts: 1, durationMs: Date.now() - started },
+      };
+    }
+  }
+
+  private justificationProblem(justification: string): string | undefined {
+    if (justification.length > MAX_JUSTIFICATION_LENGTH) {
+      return `The justification is ${justification.length} characters long; at most ${MAX_JUSTIFICATION_LENGTH} are allowed.`;
+    }
+    if (this.options.justificationRequired && justification.length === 0) {
+      return 'A justification is required: say why you need System Administrator in this environment.';
+    }
+    return undefined;
+  }
+
+  private isRequester(request: ElevationRequest, clicker: Requester): boolean {
+    return (
+      request.requester.aadObjectId.toLowerCase() === clicker.aadObjectId.toLowerCase() &&
+      request.requester.tenantId.toLowerCase() === clicker.tenantId.toLowerCase()
+    );
+  }
+
+  private async expire(requestId: string, now: Date): Promise<ElevationRequest | undefined> {
+    const expired = await this.options.store.transition(requestId, {
+      from: ['requested'],
+      to: 'expired',
+      at: now,
+    });
+    if (expired) await this.audit('expired', expired);
+    return expired;
+  }
+
+  private async currentState(requestId: string): Promise<ConfirmResult> {
+    const current = await this.options.store.findRequest(requestId);
+    if (!current) return { kind: 'unknown-request' };
+    return current.state === 'expired'
+      ? { kind: 'expired', request: current }
+      : { kind: 'already-handled', request: current };
+  }
+
+  private async refuse(
+    request: ElevationRequest,
+    clicker: Requester,
+    reason: string,
+  ): Promise<void> {
+    this.options.logger.warn("refused a click on another user's request", {
+      requestId: request.id,
+      clicker: clicker.aadObjectId,
+      reason,
+    });
+    await this.options.store.appendAudit({
+      type: 'refused',
+      at: this.options.clock.now(),
+      requestId: request.id,
+      actor: clicker.aadObjectId,
+      tenantId: clicker.tenantId,
+      environmentId: request.environment.id,
+      details: { reason },
+    });
+  }
+
+  private async audit(
+    type: 'requested' | 'confirmed' | 'cancelled' | 'expired' | 'executed',
+    request: ElevationRequest,
+    details?: Record<string, unknown>,
+  ): Promise<void> {
+    await this.options.store.appendAudit({
+      type,
+      at: this.options.clock.now(),
+      requestId: request.id,
+      actor: type === 'expired' ? undefined : request.requester.aadObjectId,
+      tenantId: request.requester.tenantId,
+      environmentId: request.environment.id,
+      details,
+    });
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * An elevation request and its lifecycle:
+ * requested -> executing -> succeeded | failed, or requested -> cancelled | expired.
+ * Each arrow is a conditional write in the store, so it happens at most once.
+ */
+import type { AdminRoleOutcome, Environment } from '../powerplatform/model';
+
+export type RequestState =
+  'requested' | 'executing' | 'succeeded' | 'failed' | 'cancelled' | 'expired';
+
+export const FINAL_STATES: readonly RequestState[] = [
+  'succeeded',
+  'failed',
+  'cancelled',
+  'expired',
+];
+
+/** The person asking, as Teams and the token describe them. */
+export interface Requester {
+  /** Entra object id; the only identity the rules compare. */
+  aadObjectId: string;
+  tenantId: string;
+  name: string;
+  upn?: string;
+}
+
+export interface ElevationRequest {
+  id: string;
+  state: RequestState;
+  requester: Requester;
+  /** A snapshot of the environment as resolved when the request was made. */
+  environment: Environment;
+  /** What the user typed to find the environment. */
+  query: string;
+  justification?: string;
+  createdAt: string;
+  expiresAt: string;
+  updatedAt: string;
+  /** The x-ms-client-request-id sent with applyAdminRole (set when execution starts). */
+  clientRequestId?: string;
+  outcome?: AdminRoleOutcome;
+  /** Where the confirmation card lives, opaque to this layer (a Teams conversation reference). */
+  conversation?: unknown;
+  /** The id of the message holding the confirmation card, to update it for everyone. */
+  cardMessageId?: string;
+}
+
+export function isFinal(state: RequestState): boolean {
+  return FINAL_STATES.includes(state);
+}
