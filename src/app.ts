@@ -1,0 +1,106 @@
+/**
+ * Composition root: config -> store -> clients -> services -> bot -> server. index.ts (production)
+ * and the sandbox both start the bot through here, so they run the same code.
+ */
+import type restify from 'restify';
+import type { Config } from './config';
+import { ElevationService } from './elevation/elevation-service';
+import { type Clock, type ElevationStore, type PowerPlatform, systemClock, type UserTokens } from './elevation/ports';
+import { HttpClient } from './http/http-client';
+import { createLogger, type Logger } from './log';
+import { PowerPlatformClient } from './powerplatform/power-platform-client';
+import { createServer, listen } from './server';
+import { SqliteStore } from './store/sqlite-store';
+import { createAdapter } from './teams/adapter';
+import { ElevationBot } from './teams/elevation-bot';
+import { type ExpirySweeper, startExpirySweeper } from './teams/expiry-sweeper';
+
+export interface AppDependencies {
+  /** Delegated Power Platform tokens of the user (Teams SSO + OBO, or the sandbox's source). */
+  tokens: UserTokens;
+  logger?: Logger;
+  clock?: Clock;
+  /** Replaces the store the config names (tests share one between instances). */
+  store?: ElevationStore;
+  /** Replaces the HTTP Power Platform client (only where no HTTP API can exist). */
+  powerPlatform?: PowerPlatform;
+  /** How often expired cards are looked for. */
+  expirySweepMs?: number;
+}
+
+export interface App {
+  /** Base URL the bot listens on, e.g. http://127.0.0.1:3978. */
+  url: string;
+  server: restify.Server;
+  service: ElevationService;
+  store: ElevationStore;
+  sweeper: ExpirySweeper;
+  stop(): Promise<void>;
+}
+
+export function createStore(config: Config): ElevationStore {
+  if (config.storage.kind === 'azure-table') {
+    throw new Error('STORAGE=azure-table is not available yet in this version; use STORAGE=sqlite.');
+  }
+  return new SqliteStore({ path: config.storage.path });
+}
+
+export async function startApp(config: Config, deps: AppDependencies): Promise<App> {
+  const logger = deps.logger ?? createLogger({ level: config.logLevel });
+  const clock = deps.clock ?? systemClock;
+  const store = deps.store ?? createStore(config);
+  const powerPlatform =
+    deps.powerPlatform ??
+    new PowerPlatformClient({
+      baseUrl: config.powerPlatform.apiUrl,
+      apiVersion: config.powerPlatform.apiVersion,
+      http: new HttpClient({ logger: logger.child({ component: 'http' }) }),
+      logger: logger.child({ component: 'powerplatform' }),
+    });
+  const service = new ElevationService({
+    store,
+    powerPlatform,
+    tokens: deps.tokens,
+    clock,
+    logger: logger.child({ component: 'elevation' }),
+    requestTtlMinutes: config.elevation.requestTtlMinutes,
+    justificationRequired: config.elevation.justificationRequired,
+    environmentCacheSeconds: config.elevation.environmentCacheSeconds,
+  });
+  const adapter = createAdapter({
+    botId: config.bot.id,
+    botPassword: config.bot.password,
+    botType: config.bot.type,
+    botTenantId: config.bot.tenantId,
+    logger: logger.child({ component: 'adapter' }),
+  });
+  const bot = new ElevationBot({
+    service,
+    logger: logger.child({ component: 'bot' }),
+    justificationRequired: config.elevation.justificationRequired,
+    allowedTenantIds: config.allowedTenantIds,
+  });
+  const server = createServer({
+    logger: logger.child({ component: 'server' }),
+    processActivity: (req, res) => adapter.process(req, res, (context) => bot.run(context)),
+    health: () => ({ mode: config.mode }),
+  });
+  const sweeper = startExpirySweeper({
+    service,
+    adapter,
+    botId: config.bot.id,
+    logger: logger.child({ component: 'expiry' }),
+    intervalMs: deps.expirySweepMs,
+  });
+  const url = await listen(server, config.port, config.host);
+  logger.info('bot listening', { url, mode: config.mode });
+
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      sweeper.stop();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      if (!deps.store) await store.close();
+    })());
+  return { url, server, service, store, sweeper, stop };
+}

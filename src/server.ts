@@ -1,0 +1,58 @@
+/**
+ * The HTTP surface: POST /api/messages (Bot Framework), GET /healthz. restify 11.
+ */
+import restify from 'restify';
+import type { Logger } from './log';
+
+export interface ServerOptions {
+  /** Hands one incoming Bot Framework request to the adapter. */
+  processActivity: (req: restify.Request, res: restify.Response) => Promise<void>;
+  logger: Logger;
+  /** Largest accepted request body; Teams activities are far smaller. */
+  maxBodyBytes?: number;
+  /** Extra details for /healthz (e.g. the mode). */
+  health?: () => Record<string, unknown>;
+}
+
+const DEFAULTS = { maxBodyBytes: 256 * 1024 };
+
+export function createServer(options: ServerOptions): restify.Server {
+  const logger = options.logger;
+  const server = restify.createServer({ name: 'elevation-bot', handleUncaughtExceptions: false });
+  server.use(restify.plugins.bodyParser({ maxBodySize: options.maxBodyBytes ?? DEFAULTS.maxBodyBytes, mapParams: false }));
+
+  server.post('/api/messages', async (req, res) => {
+    if (!req.body || typeof req.body !== 'object' || Array.isArray(req.body)) {
+      res.send(400, { error: 'The body must be a Bot Framework activity (a JSON object).' });
+      return;
+    }
+    try {
+      await options.processActivity(req, res);
+    } catch (error) {
+      // botbuilder throws on activities of the wrong shape; the sender gets a 400, not a stack.
+      logger.warn('rejected an activity', { error });
+      if (!res.headersSent) res.send(400, { error: 'The activity could not be processed.' });
+    }
+  });
+
+  server.get('/healthz', (_req, res) => {
+    res.send(200, { status: 'ok', ...(options.health?.() ?? {}) });
+  });
+
+  server.on('restifyError', (req: restify.Request, _res: restify.Response, error: Error & { statusCode?: number }, callback: () => void) => {
+    logger.warn('request refused', { method: req.method, path: req.path(), status: error.statusCode, error: error.message });
+    callback();
+  });
+  return server;
+}
+
+export function listen(server: restify.Server, port: number, host: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.removeListener('error', reject);
+      const address = server.address();
+      resolve(`http://${host.includes(':') ? `[${host}]` : host}:${address.port}`);
+    });
+  });
+}

@@ -1,0 +1,181 @@
+/**
+ * Cards are data: JSON templates beside this file, filled by one typed function per card.
+ * Everything that came from a user or from the API is placed in TextRuns, which Adaptive Cards
+ * never read as Markdown, so a justification like "[click](https://evil)" stays plain text.
+ */
+import { Template } from 'adaptivecards-templating';
+import type { ElevationRequest } from '../../elevation/request';
+import { describeOutcome, describeStatus } from '../../elevation/outcome-text';
+import type { Environment } from '../../powerplatform/model';
+import confirmationTemplate from './templates/confirmation.json';
+import noticeTemplate from './templates/notice.json';
+import pickTemplate from './templates/pick.json';
+import requestStatusTemplate from './templates/request-status.json';
+
+export type AdaptiveCard = Record<string, unknown> & { type: 'AdaptiveCard' };
+
+type Color = 'Default' | 'Good' | 'Attention' | 'Warning' | 'Accent';
+
+interface Fact {
+  title: string;
+  value: string;
+  color: Color;
+  weight: 'Default' | 'Bolder';
+}
+
+const templates = {
+  confirmation: new Template(confirmationTemplate),
+  notice: new Template(noticeTemplate),
+  pick: new Template(pickTemplate),
+  requestStatus: new Template(requestStatusTemplate),
+};
+
+function fill(template: Template, data: object): AdaptiveCard {
+  return template.expand({ $root: data }) as AdaptiveCard;
+}
+
+function fact(title: string, value: string | undefined, color: Color = 'Default', weight: Fact['weight'] = 'Default'): Fact[] {
+  return value ? [{ title, value, color, weight }] : [];
+}
+
+export function isProduction(environment: Environment): boolean {
+  return environment.type.toLowerCase() === 'production';
+}
+
+/** Adaptive Cards' TIME()/DATE() functions want RFC 3339 without fractions of a second. */
+function cardTime(iso: string): string {
+  return new Date(iso).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+function region(environment: Environment): string | undefined {
+  const parts = [environment.azureRegion, environment.geo].filter(Boolean);
+  return parts.length ? parts.join(' / ') : undefined;
+}
+
+function environmentFacts(environment: Environment): Fact[] {
+  const production = isProduction(environment);
+  return [
+    ...fact('Environment', environment.displayName, 'Default', 'Bolder'),
+    ...fact('Id', environment.id),
+    ...fact('Type', production ? `${environment.type} ⚠` : environment.type, production ? 'Attention' : 'Default', production ? 'Bolder' : 'Default'),
+    ...fact('Region', region(environment)),
+    ...fact('Dataverse URL', environment.dataverseUrl),
+  ];
+}
+
+function requesterText(request: ElevationRequest): string {
+  const { name, upn } = request.requester;
+  return upn && upn !== name ? `${name} (${upn})` : name;
+}
+
+export interface ConfirmationOptions {
+  justificationRequired: boolean;
+  /** Shown under the input when the last press was refused (e.g. empty justification). */
+  problem?: string;
+  /** What the user had typed, kept when the card is shown again. */
+  justification?: string;
+}
+
+/** "You are about to make yourself System Administrator in X": Elevate / Cancel. */
+export function confirmationCard(request: ElevationRequest, options: ConfirmationOptions): AdaptiveCard {
+  return fill(templates.confirmation, {
+    requestId: request.id,
+    environmentName: request.environment.displayName,
+    production: isProduction(request.environment),
+    facts: [...environmentFacts(request.environment), ...fact('Requested by', requesterText(request))],
+    justificationRequired: options.justificationRequired,
+    justification: options.justification ?? '',
+    problem: options.problem ?? '',
+    expiresAt: cardTime(request.expiresAt),
+    requesterName: request.requester.name,
+  });
+}
+
+const STATE_LOOK: Record<ElevationRequest['state'], { icon: string; color: Color; headline: string }> = {
+  requested: { icon: '⏳', color: 'Default', headline: 'Waiting for confirmation' },
+  executing: { icon: '⏳', color: 'Accent', headline: 'Elevation in progress' },
+  succeeded: { icon: '✅', color: 'Good', headline: 'Elevated' },
+  failed: { icon: '❌', color: 'Attention', headline: 'Elevation failed' },
+  cancelled: { icon: '🚫', color: 'Default', headline: 'Elevation cancelled' },
+  expired: { icon: '⌛', color: 'Warning', headline: 'Elevation request expired' },
+};
+
+/** The request as it stands: outcome with correlation id, or cancelled / expired / in progress. */
+export function requestStatusCard(request: ElevationRequest): AdaptiveCard {
+  const look = STATE_LOOK[request.state];
+  const outcome = request.outcome;
+  const text = outcome ? describeOutcome(outcome) : undefined;
+  const explanation =
+    text?.explanation ??
+    (request.state === 'expired'
+      ? 'Nobody confirmed this request in time, so nothing was changed. Ask again to get a new card.'
+      : request.state === 'cancelled'
+        ? 'Nothing was changed.'
+        : '');
+  const facts: Fact[] = [
+    ...environmentFacts(request.environment),
+    ...fact('Requested by', requesterText(request)),
+    ...fact('Justification', request.justification),
+  ];
+  if (outcome) {
+    facts.push(
+      ...fact('HTTP status', describeStatus(outcome)),
+      ...fact('Error code', outcome.ok ? undefined : outcome.errorCode),
+      // The id Microsoft support asks for; shown verbatim, or said plainly when absent.
+      ...fact('Correlation id', outcome.response.correlationId ?? 'none returned by the API', 'Default', 'Bolder'),
+      ...fact('Client request id', outcome.response.clientRequestId),
+    );
+  } else if (request.clientRequestId) {
+    facts.push(...fact('Client request id', request.clientRequestId));
+  }
+  facts.push(...fact('Time', request.updatedAt));
+  return fill(templates.requestStatus, {
+    icon: look.icon,
+    color: look.color,
+    headline: text?.headline ?? look.headline,
+    explanation,
+    nextStep: text?.nextStep ?? '',
+    facts,
+    details: outcome?.details ?? [],
+  });
+}
+
+function choiceTitle(environment: Environment): string {
+  const where = [environment.type, environment.azureRegion ?? environment.geo, environment.domainName].filter(Boolean);
+  return `${environment.displayName} (${where.join(', ')})`;
+}
+
+/** Several environments matched: the requester picks one. */
+export function pickCard(input: { query: string; candidates: Environment[]; total: number; requesterId: string }): AdaptiveCard {
+  return fill(templates.pick, {
+    query: input.query,
+    requesterId: input.requesterId,
+    choices: input.candidates.map((e) => ({ title: choiceTitle(e), value: e.id })),
+    more: Math.max(0, input.total - input.candidates.length),
+  });
+}
+
+export interface NoticeOptions {
+  title: string;
+  lines: string[];
+  color?: Color;
+  /** Environments offered as buttons ("Did you mean"). */
+  suggestions?: Environment[];
+  query?: string;
+  requesterId?: string;
+}
+
+/** A short message with text that may contain user or API input. */
+export function noticeCard(options: NoticeOptions): AdaptiveCard {
+  return fill(templates.notice, {
+    title: options.title,
+    color: options.color ?? 'Default',
+    lines: options.lines,
+    suggestions: (options.suggestions ?? []).map((e) => ({
+      title: choiceTitle(e),
+      value: e.id,
+      query: options.query ?? '',
+      requesterId: options.requesterId ?? '',
+    })),
+  });
+}

@@ -1,0 +1,199 @@
+/**
+ * Starts the real bot (restify server, CloudAdapter, SQLite file) against the simulated Power
+ * Platform API and a connector stub, all over real HTTP, and speaks to it as Teams would.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type App, startApp } from '../../src/app';
+import { loadConfig } from '../../src/config';
+import type { Clock, UserTokens } from '../../src/elevation/ports';
+import { createLogger } from '../../src/log';
+import { SandboxTokens } from '../../src/sandbox/sandbox-tokens';
+import {
+  startPowerPlatformSimulator,
+  type PowerPlatformSimulator,
+} from '../../src/sandbox/power-platform-simulator/simulator';
+import { type ConnectorCall, type ConnectorStub, startConnectorStub } from './connector-stub';
+
+export const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
+
+export interface TestUser {
+  aadObjectId: string;
+  name: string;
+  tenantId: string;
+}
+
+export const ALEX: TestUser = { aadObjectId: '8a2f0c5e-6d1b-4c3e-9f7a-1b2c3d4e5f60', name: 'Alex Wilber', tenantId: TENANT };
+export const MEGAN: TestUser = { aadObjectId: '5b7e9d1c-3a2f-4e6b-8c0d-9e8f7a6b5c41', name: 'Megan Bowen', tenantId: TENANT };
+
+export interface Conversation {
+  id: string;
+  conversationType: 'personal' | 'groupChat' | 'channel';
+}
+
+export const GROUP_CHAT: Conversation = { id: '19:group-chat-1@thread.v2', conversationType: 'groupChat' };
+
+export function personalChat(user: TestUser): Conversation {
+  return { id: `a:personal-${user.aadObjectId}`, conversationType: 'personal' };
+}
+
+/** A clock tests can move forward. */
+export class TestClock implements Clock {
+  private offsetMs = 0;
+  now(): Date {
+    return new Date(Date.now() + this.offsetMs);
+  }
+  advance(ms: number): void {
+    this.offsetMs += ms;
+  }
+}
+
+export interface TestBotOptions {
+  env?: Record<string, string>;
+  tokens?: UserTokens;
+  /** Use this simulator instead of starting one. */
+  simulator?: PowerPlatformSimulator;
+}
+
+export interface TestBot {
+  app: App;
+  connector: ConnectorStub;
+  simulator: PowerPlatformSimulator;
+  clock: TestClock;
+  logs: string[];
+  /** The user writes `text`; resolves with the connector calls the turn caused. */
+  say(user: TestUser, text: string, conversation?: Conversation): Promise<{ status: number; calls: ConnectorCall[] }>;
+  /** The user presses an Action.Execute button; resolves with the invoke response. */
+  click(
+    user: TestUser,
+    verb: string,
+    data: Record<string, unknown>,
+    options?: { replyToId?: string; conversation?: Conversation },
+  ): Promise<{ status: number; body: InvokeBody; calls: ConnectorCall[] }>;
+  /** Posts a raw body to /api/messages. */
+  post(body: string, contentType?: string): Promise<{ status: number; text: string }>;
+  stop(): Promise<void>;
+}
+
+export interface InvokeBody {
+  statusCode: number;
+  type: string;
+  value: unknown;
+}
+
+function baseActivity(connectorUrl: string, user: TestUser, conversation: Conversation) {
+  return {
+    id: randomUUID(),
+    timestamp: new Date().toISOString(),
+    channelId: 'msteams',
+    serviceUrl: connectorUrl,
+    from: { id: `29:${user.aadObjectId}`, name: user.name, aadObjectId: user.aadObjectId },
+    recipient: { id: '28:elevation-bot', name: 'Elevation' },
+    conversation: { ...conversation, tenantId: user.tenantId },
+    channelData: { tenant: { id: user.tenantId } },
+    locale: 'en-US',
+  };
+}
+
+export async function startTestBot(options: TestBotOptions = {}): Promise<TestBot> {
+  const dir = mkdtempSync(join(tmpdir(), 'elevation-bot-'));
+  const simulator = options.simulator ?? (await startPowerPlatformSimulator({ port: 0, host: '127.0.0.1' }));
+  const connector = await startConnectorStub();
+  const clock = new TestClock();
+  const logs: string[] = [];
+  const config = loadConfig({
+    SANDBOX: 'true',
+    PORT: '0',
+    SQLITE_PATH: join(dir, 'bot.db'),
+    POWERPLATFORM_API_URL: simulator.url,
+    ...options.env,
+  });
+  const app = await startApp(config, {
+    tokens: options.tokens ?? new SandboxTokens({ audience: simulator.url }),
+    logger: createLogger({ level: 'debug', sink: (line) => logs.push(line) }),
+    clock,
+    expirySweepMs: 3_600_000,
+  });
+
+  const postJson = async (body: unknown) => {
+    const response = await fetch(`${app.url}/api/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    const text = await response.text();
+    return { status: response.status, text };
+  };
+
+  return {
+    app,
+    connector,
+    simulator,
+    clock,
+    logs,
+    async say(user, text, conversation = personalChat(user)) {
+      const before = connector.calls.length;
+      const { status } = await postJson({ ...baseActivity(connector.url, user, conversation), type: 'message', text });
+      return { status, calls: connector.calls.slice(before) };
+    },
+    async click(user, verb, data, clickOptions = {}) {
+      const before = connector.calls.length;
+      const { status, text } = await postJson({
+        ...baseActivity(connector.url, user, clickOptions.conversation ?? personalChat(user)),
+        type: 'invoke',
+        name: 'adaptiveCard/action',
+        replyToId: clickOptions.replyToId,
+        value: { action: { type: 'Action.Execute', verb, data }, trigger: 'manual' },
+      });
+      return { status, body: (text ? JSON.parse(text) : {}) as InvokeBody, calls: connector.calls.slice(before) };
+    },
+    async post(body, contentType = 'application/json') {
+      const response = await fetch(`${app.url}/api/messages`, {
+        method: 'POST',
+        headers: { 'content-type': contentType },
+        body,
+      });
+      return { status: response.status, text: await response.text() };
+    },
+    async stop() {
+      await app.stop();
+      await connector.stop();
+      if (!options.simulator) await simulator.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The Adaptive Card of a connector call (or invoke response), if it carries one. */
+export function cardOf(activityOrBody: unknown): Record<string, unknown> | undefined {
+  const value = activityOrBody as { attachments?: Array<{ contentType: string; content: unknown }>; type?: string; value?: unknown };
+  if (value?.type === 'application/vnd.microsoft.card.adaptive') return value.value as Record<string, unknown>;
+  const attachment = value?.attachments?.find((a) => a.contentType === 'application/vnd.microsoft.card.adaptive');
+  return attachment?.content as Record<string, unknown> | undefined;
+}
+
+/** All the text a person would read on a card, in order, one string. */
+export function cardText(card: unknown): string {
+  const out: string[] = [];
+  const walk = (node: unknown): void => {
+    if (Array.isArray(node)) return node.forEach(walk);
+    if (!node || typeof node !== 'object') return;
+    const element = node as Record<string, unknown>;
+    for (const key of ['text', 'title', 'label', 'value', 'placeholder']) {
+      if (typeof element[key] === 'string' && !(key === 'value' && element.type === 'Input.ChoiceSet')) out.push(element[key] as string);
+    }
+    for (const [key, child] of Object.entries(element)) {
+      if (key !== 'data' && typeof child === 'object') walk(child);
+    }
+  };
+  walk(card);
+  return out.join('\n');
+}
+
+/** The data of the card's Action.Execute with this verb. */
+export function actionData(card: unknown, verb: string): Record<string, unknown> | undefined {
+  const actions = (card as { actions?: Array<{ verb?: string; data?: Record<string, unknown> }> })?.actions ?? [];
+  return actions.find((a) => a.verb === verb)?.data;
+}

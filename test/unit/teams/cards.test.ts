@@ -1,0 +1,178 @@
+import { confirmationCard, noticeCard, pickCard, requestStatusCard } from '../../../src/teams/cards/cards';
+import type { ElevationRequest } from '../../../src/elevation/request';
+import type { Environment } from '../../../src/powerplatform/model';
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const AC = require('adaptivecards/dist/adaptivecards.js');
+
+const DEV: Environment = {
+  id: '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0',
+  displayName: 'Contoso Dev',
+  type: 'Sandbox',
+  azureRegion: 'westeurope',
+  geo: 'europe',
+  dataverseUrl: 'https://contoso-dev.crm4.dynamics.com',
+  domainName: 'contoso-dev',
+};
+const PROD: Environment = { ...DEV, id: '1f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0', displayName: 'Contoso Prod', type: 'Production' };
+
+function request(overrides: Partial<ElevationRequest> = {}): ElevationRequest {
+  return {
+    id: 'c5b1e1d2-0000-4000-8000-000000000001',
+    state: 'requested',
+    requester: { aadObjectId: 'oid-1', tenantId: 'tid-1', name: 'Alex Wilber', upn: 'alexw@contoso.example' },
+    environment: DEV,
+    query: 'contoso dev',
+    createdAt: '2026-11-26T10:00:00.000Z',
+    updatedAt: '2026-11-26T10:00:00.000Z',
+    expiresAt: '2026-11-26T10:10:00.000Z',
+    ...overrides,
+  };
+}
+
+/** Parses a card with the Adaptive Cards SDK and returns its validation errors. */
+function parseErrors(card: object): string[] {
+  const parsed = new AC.AdaptiveCard();
+  const context = new AC.SerializationContext();
+  parsed.parse(card, context);
+  const errors: string[] = [];
+  for (let i = 0; i < context.eventCount; i++) {
+    const event = context.getEventAt(i);
+    if (event.phase !== undefined && event.event !== undefined) errors.push(`${event.event}: ${event.message}`);
+  }
+  return errors;
+}
+
+/** Every string that a renderer reads as Markdown (TextBlock text, FactSet facts). */
+function markdownTexts(node: unknown, out: string[] = []): string[] {
+  if (Array.isArray(node)) node.forEach((n) => markdownTexts(n, out));
+  else if (node && typeof node === 'object') {
+    const element = node as Record<string, unknown>;
+    if (element.type === 'TextBlock' && typeof element.text === 'string') out.push(element.text);
+    if (element.type === 'FactSet') out.push(JSON.stringify(element.facts));
+    Object.values(element).forEach((child) => markdownTexts(child, out));
+  }
+  return out;
+}
+
+function textRuns(node: unknown, out: string[] = []): string[] {
+  if (Array.isArray(node)) node.forEach((n) => textRuns(n, out));
+  else if (node && typeof node === 'object') {
+    const element = node as Record<string, unknown>;
+    if (element.type === 'TextRun' && typeof element.text === 'string') out.push(element.text);
+    Object.values(element).forEach((child) => textRuns(child, out));
+  }
+  return out;
+}
+
+describe('cards', () => {
+  it('every card is a valid Adaptive Card 1.5 that the SDK parses without errors', () => {
+    const granted = {
+      ok: true as const,
+      code: 'UserExists',
+      details: ['SyncMode: Default'],
+      response: { status: 200, statusText: 'OK', correlationId: 'corr-1', clientRequestId: 'cr-1', attempts: 1, durationMs: 5 },
+    };
+    const cards = [
+      confirmationCard(request(), { justificationRequired: true }),
+      requestStatusCard(request({ state: 'succeeded', outcome: granted, justification: 'INC-1' })),
+      requestStatusCard(request({ state: 'cancelled' })),
+      pickCard({ query: 'contoso', candidates: [DEV, PROD], total: 2, requesterId: 'oid-1' }),
+      noticeCard({ title: 'No environment found', lines: ['x'], suggestions: [DEV], query: 'dev', requesterId: 'oid-1' }),
+    ];
+    for (const card of cards) {
+      expect(card.version).toBe('1.5');
+      expect(parseErrors(card)).toEqual([]);
+      expect(JSON.stringify(card)).not.toContain('${');
+    }
+  });
+
+  it('the confirmation card shows the environment, the requester, a required justification and Elevate / Cancel', () => {
+    const card = confirmationCard(request(), { justificationRequired: true });
+    const text = JSON.stringify(card);
+    for (const shown of [DEV.displayName, DEV.id, 'Sandbox', 'westeurope', DEV.dataverseUrl!, 'Alex Wilber (alexw@contoso.example)']) {
+      expect(text).toContain(shown);
+    }
+    const input = (card.body as Array<Record<string, unknown>>).find((e) => e.type === 'Input.Text');
+    expect(input).toMatchObject({ id: 'justification', label: 'Justification', isRequired: true });
+    const actions = card.actions as Array<Record<string, unknown>>;
+    expect(actions.map((a) => [a.type, a.title, a.verb])).toEqual([
+      ['Action.Execute', 'Elevate', 'elevate'],
+      ['Action.Execute', 'Cancel', 'cancel'],
+    ]);
+    expect(actions[0]!.data).toEqual({ requestId: request().id });
+    expect(text).not.toContain('Production');
+  });
+
+  it('a Production environment is visibly flagged', () => {
+    const card = confirmationCard(request({ environment: PROD }), { justificationRequired: true });
+    const warning = (card.body as Array<Record<string, unknown>>).find((e) => e.color === 'Attention');
+    expect(warning?.text).toMatch(/Production/);
+  });
+
+  it('the justification input can be optional', () => {
+    const card = confirmationCard(request(), { justificationRequired: false });
+    const input = (card.body as Array<Record<string, unknown>>).find((e) => e.type === 'Input.Text');
+    expect(input?.isRequired).toBe(false);
+  });
+
+  it('a justification with Markdown or a link is shown as plain text, never where Markdown is read', () => {
+    const justification = '**urgent** [click me](https://evil.example/phish) _now_';
+    const card = requestStatusCard(request({ state: 'cancelled', justification }));
+    expect(textRuns(card)).toContain(justification);
+    expect(markdownTexts(card).join('\n')).not.toContain('evil.example');
+  });
+
+  it('an environment name with Markdown is never read as Markdown', () => {
+    const environment = { ...DEV, displayName: '[Contoso](https://evil.example)' };
+    for (const card of [
+      confirmationCard(request({ environment }), { justificationRequired: true }),
+      requestStatusCard(request({ environment, state: 'expired' })),
+      noticeCard({ title: 'x', lines: [`No environment matches "${environment.displayName}"`] }),
+    ]) {
+      expect(markdownTexts(card).join('\n')).not.toContain('evil.example');
+      expect(textRuns(card).join('\n')).toContain('evil.example');
+    }
+  });
+
+  it('a failure shows the status, the error code and the correlation id verbatim', () => {
+    const card = requestStatusCard(
+      request({
+        state: 'failed',
+        outcome: {
+          ok: false,
+          kind: 'functional-error',
+          errorCode: 'userNotPartOfSecurityGroup',
+          message: 'User X is not part of security group Y',
+          details: ['InnerException: membership check failed'],
+          response: { status: 200, statusText: 'OK', correlationId: 'a1b2c3d4-0000-4000-8000-00000000abcd', clientRequestId: 'cr-9', attempts: 1, durationMs: 3 },
+        },
+      }),
+    );
+    const runs = textRuns(card);
+    expect(runs).toContain('a1b2c3d4-0000-4000-8000-00000000abcd');
+    expect(runs).toContain('userNotPartOfSecurityGroup');
+    expect(runs).toContain('200 OK');
+    expect(runs).toContain('InnerException: membership check failed');
+    expect(JSON.stringify(card)).toMatch(/Elevation failed/);
+    expect(JSON.stringify(card)).toMatch(/security group/);
+  });
+
+  it('an outcome without correlation id says so instead of showing nothing', () => {
+    const card = requestStatusCard(
+      request({
+        state: 'failed',
+        outcome: { ok: false, kind: 'timeout', message: 'No answer in 25 s', details: [], response: { clientRequestId: 'cr-2', attempts: 3, durationMs: 25000 } },
+      }),
+    );
+    expect(textRuns(card)).toContain('none returned by the API');
+    expect(textRuns(card)).toContain('no response');
+  });
+
+  it('the pick card offers each candidate and keeps who asked', () => {
+    const card = pickCard({ query: 'contoso', candidates: [DEV, PROD], total: 12, requesterId: 'oid-1' });
+    const choiceSet = (card.body as Array<Record<string, unknown>>).find((e) => e.type === 'Input.ChoiceSet');
+    expect((choiceSet?.choices as Array<{ value: string }>).map((c) => c.value)).toEqual([DEV.id, PROD.id]);
+    expect(JSON.stringify(card)).toContain('10 more match');
+    expect((card.actions as Array<Record<string, unknown>>)[0]!.data).toEqual({ query: 'contoso', requesterId: 'oid-1' });
+  });
+});
