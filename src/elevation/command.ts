@@ -1,0 +1,202 @@
+/**
+ * What the user asked the bot for, read from one Teams message.
+ *
+ * The text arrives after the bot's @mention was stripped, but Teams can still leave `<at>` markup,
+ * formatting tags and HTML entities behind, so the message is cleaned before it is read. Reading is
+ * forgiving about case, whitespace, quotes and trailing punctuation, and strict about nothing else:
+ * whatever is not understood comes back as `unknown`, and the caller answers with help.
+ */
+
+/** Longer messages are refused before any cleaning: nobody needs 500 characters to name an environment. */
+export const MAX_COMMAND_LENGTH = 500;
+
+/** How much of a message we did not understand is kept for echoing back, in characters. */
+export const MAX_ECHOED_LENGTH = 100;
+
+/** What `notify` does with the channel or chat it is typed in. */
+export type NotifyAction = 'here' | 'off' | 'status';
+
+export type Command =
+  /** `elevate [me] [in] <environment>`: the environment as typed (name, id, domain name or URL). */
+  | { kind: 'elevate'; target: string }
+  /** `elevate`, `elevate me`, `elevate me in`, `elevate in ""`. */
+  | { kind: 'elevate-missing-target' }
+  /** `help`, `?`, `hi`, `hello`, `start`, or an empty message (just the @mention). */
+  | { kind: 'help' }
+  /** `notify here [filter]`, `notify off`, `notify status`. */
+  | { kind: 'notify'; action: NotifyAction; filter?: string }
+  /** `history`: the requester's own past elevations. */
+  | { kind: 'history' }
+  /** `audit [in] <environment>`. */
+  | { kind: 'audit'; target: string }
+  /** `audit` alone. */
+  | { kind: 'audit-missing-target' }
+  /** The message is longer than MAX_COMMAND_LENGTH; `length` is its raw length. */
+  | { kind: 'too-long'; length: number }
+  /** Anything else; `text` is the cleaned message, at most MAX_ECHOED_LENGTH characters. */
+  | { kind: 'unknown'; text: string };
+
+export type CommandKind = Command['kind'];
+
+const HELP: Command = { kind: 'help' };
+
+/** Greetings count as asking for help: a first-time user says hello before anything else. */
+const HELP_WORDS = new Set(['help', 'hi', 'hello', 'start']);
+
+/** A mention of anyone (normally the bot itself) is not part of the command. */
+const MENTION = /<at(?:\s[^<>]*)?>[\s\S]*?<\/at\s*>/gi;
+/** Formatting Teams may wrap around text (backticks arrive as <code>); other `<...>` is kept as typed. */
+const FORMATTING_TAG =
+  /<\/?(?:at|p|div|span|br|b|i|u|s|em|strong|code|pre|a|blockquote|ul|ol|li|h[1-6])(?:\s[^<>]*)?\/?>/gi;
+const ENTITY = /&(#x[0-9a-f]{1,6}|#[0-9]{1,7}|[a-z]{2,8});/gi;
+const NAMED_ENTITIES = new Map([
+  ['nbsp', '\u00a0'],
+  ['amp', '&'],
+  ['lt', '<'],
+  ['gt', '>'],
+  ['quot', '"'],
+  ['apos', "'"],
+]);
+/** `\s` already covers NBSP, the Unicode spaces and BOM; add the invisible ones Teams copies in. */
+const WHITESPACE = /[\s\u200b\u2060\u180e]+/g;
+const TRAILING_PUNCTUATION = /[\s.!?\u2026\u3002\uff01\uff1f]+$/u;
+/** Straight, curly and angle quotes and backticks, as phones and Word autocorrect them. */
+const QUOTES = new Set([
+  '"',
+  "'",
+  '`',
+  '\u201c',
+  '\u201d',
+  '\u201e',
+  '\u2018',
+  '\u2019',
+  '\u201a',
+  '\u00ab',
+  '\u00bb',
+  '\u2039',
+  '\u203a',
+]);
+/** A target made only of these says nothing (`elevate in ""`, `elevate ...`). */
+const NOTHING =
+  /^[\s"'`\u201c\u201d\u201e\u2018\u2019\u201a\u00ab\u00bb\u2039\u203a.,;:!?\u2026]*$/u;
+
+/** Reads one message. Pure; the cost is bounded by MAX_COMMAND_LENGTH. */
+export function parseCommand(text: string): Command {
+  // Checked on the raw text, before any regular expression runs over it.
+  if (text.length > MAX_COMMAND_LENGTH) return { kind: 'too-long', length: text.length };
+
+  const message = cleanMessage(text);
+  if (message === '') return HELP;
+
+  const space = message.indexOf(' ');
+  const firstWord = space === -1 ? message : message.slice(0, space);
+  const rest = space === -1 ? '' : message.slice(space + 1);
+  // A leading slash is how other bots take commands ("/help"), and people write "elevate: X".
+  const keyword = withoutTrailingPunctuation(
+    firstWord.toLowerCase().replace(/^\//, '').replace(/[:,]$/, ''),
+  );
+
+  const read = KEYWORDS.get(keyword);
+  const command = read ? read(withoutTrailingPunctuation(rest)) : undefined;
+  return command ?? { kind: 'unknown', text: capped(message, MAX_ECHOED_LENGTH) };
+}
+
+/** Each keyword reads the rest of the message, or returns undefined when it makes no sense. */
+type KeywordReader = (rest: string) => Command | undefined;
+
+/** A Map, not an object literal: a message saying "constructor" must not find Object's. */
+const KEYWORDS = new Map<string, KeywordReader>([
+  // "?" and "..." leave an empty keyword once punctuation is gone; they are questions too.
+  ['', (rest) => (rest === '' ? HELP : undefined)],
+  ...[...HELP_WORDS].map((word): [string, KeywordReader] => [
+    word,
+    (rest) => (rest === '' ? HELP : undefined),
+  ]),
+  ['elevate', readElevate],
+  ['notify', readNotify],
+  ['history', (rest) => (rest === '' ? { kind: 'history' } : undefined)],
+  ['audit', readAudit],
+]);
+
+function readElevate(rest: string): Command {
+  // "me" and "in" are optional filler; an environment really named "In ..." can be quoted.
+  const target = targetFrom(withoutLeadingWord(withoutLeadingWord(rest, 'me'), 'in'));
+  return target === undefined ? { kind: 'elevate-missing-target' } : { kind: 'elevate', target };
+}
+
+function readAudit(rest: string): Command {
+  const target = targetFrom(withoutLeadingWord(rest, 'in'));
+  return target === undefined ? { kind: 'audit-missing-target' } : { kind: 'audit', target };
+}
+
+function readNotify(rest: string): Command | undefined {
+  const space = rest.indexOf(' ');
+  const action = (space === -1 ? rest : rest.slice(0, space)).toLowerCase();
+  const argument = space === -1 ? '' : rest.slice(space + 1);
+  switch (action) {
+    case 'here': {
+      const filter = targetFrom(argument);
+      return filter === undefined ? { kind: 'notify', action } : { kind: 'notify', action, filter };
+    }
+    case 'off':
+    case 'status':
+      // An argument we would silently ignore is better answered with help.
+      return argument === '' ? { kind: 'notify', action } : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * The environment as the user typed it, without surrounding quotes or trailing punctuation, or
+ * undefined when nothing is left. Inner text is kept as is (URLs, ids and dashes included).
+ */
+function targetFrom(text: string): string | undefined {
+  let target = withoutTrailingPunctuation(text);
+  // Loop: `"Contoso Dev".`, `'"Contoso"'` and ```Contoso``` all peel down to the name.
+  while (
+    target.length >= 2 &&
+    QUOTES.has(target.charAt(0)) &&
+    QUOTES.has(target.charAt(target.length - 1))
+  ) {
+    target = withoutTrailingPunctuation(target.slice(1, -1).trim());
+  }
+  return NOTHING.test(target) ? undefined : target;
+}
+
+/** Removes `word` (any case) when it is the whole text or followed by a space. */
+function withoutLeadingWord(text: string, word: string): string {
+  const head = text.slice(0, word.length).toLowerCase();
+  if (head !== word) return text;
+  if (text.length === word.length) return '';
+  return text.charAt(word.length) === ' ' ? text.slice(word.length + 1) : text;
+}
+
+function withoutTrailingPunctuation(text: string): string {
+  return text.replace(TRAILING_PUNCTUATION, '');
+}
+
+/** Mentions and formatting removed, entities decoded once, whitespace collapsed to single spaces. */
+function cleanMessage(text: string): string {
+  return text
+    .replace(MENTION, ' ')
+    .replace(FORMATTING_TAG, ' ')
+    .replace(ENTITY, decodeEntity)
+    .replace(WHITESPACE, ' ')
+    .trim();
+}
+
+function decodeEntity(entity: string, body: string): string {
+  if (body.charAt(0) !== '#') return NAMED_ENTITIES.get(body.toLowerCase()) ?? entity;
+  const hex = body.charAt(1) === 'x' || body.charAt(1) === 'X';
+  const codePoint = Number.parseInt(body.slice(hex ? 2 : 1), hex ? 16 : 10);
+  const isScalarValue = codePoint <= 0x10ffff && (codePoint < 0xd800 || codePoint > 0xdfff);
+  return codePoint > 0 && isScalarValue ? String.fromCodePoint(codePoint) : entity;
+}
+
+/** At most `max` code points (never half an emoji), ending with "…" when something was cut. */
+function capped(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const codePoints = Array.from(text);
+  return codePoints.length <= max ? text : `${codePoints.slice(0, max - 1).join('')}\u2026`;
+}

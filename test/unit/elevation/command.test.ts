@@ -1,0 +1,306 @@
+import {
+  type Command,
+  type CommandKind,
+  MAX_COMMAND_LENGTH,
+  MAX_ECHOED_LENGTH,
+  parseCommand,
+} from '../../../src/elevation/command';
+
+const elevate = (target: string): Command => ({ kind: 'elevate', target });
+
+describe('reading what the user asked for', () => {
+  // A Record over every kind: adding a kind to Command fails compilation here until it has an example.
+  const oneExamplePerKind: Record<CommandKind, [string, Command]> = {
+    elevate: ['elevate me in Contoso Dev', elevate('Contoso Dev')],
+    'elevate-missing-target': ['elevate me in', { kind: 'elevate-missing-target' }],
+    help: ['help', { kind: 'help' }],
+    notify: ['notify here', { kind: 'notify', action: 'here' }],
+    history: ['history', { kind: 'history' }],
+    audit: ['audit Contoso Dev', { kind: 'audit', target: 'Contoso Dev' }],
+    'audit-missing-target': ['audit', { kind: 'audit-missing-target' }],
+    'too-long': [
+      'x'.repeat(MAX_COMMAND_LENGTH + 1),
+      { kind: 'too-long', length: MAX_COMMAND_LENGTH + 1 },
+    ],
+    unknown: ['make me a sandwich', { kind: 'unknown', text: 'make me a sandwich' }],
+  };
+
+  it.each(Object.entries(oneExamplePerKind))(
+    'every kind of command has a form that produces it: %s',
+    (_kind, [text, command]) => {
+      expect(parseCommand(text)).toEqual(command);
+    },
+  );
+
+  describe('elevate', () => {
+    it.each([
+      ['elevate me in Contoso Dev'],
+      ['elevate in Contoso Dev'],
+      ['elevate Contoso Dev'],
+      ['ELEVATE ME IN Contoso Dev'],
+      ['Elevate Me In Contoso Dev'],
+      ['/elevate me in Contoso Dev'],
+    ])('the three phrasings are understood in any case: %j', (text) => {
+      expect(parseCommand(text)).toEqual(elevate('Contoso Dev'));
+    });
+
+    it('a colon or comma after the keyword is allowed', () => {
+      expect(parseCommand('elevate: Contoso Dev')).toEqual(elevate('Contoso Dev'));
+      expect(parseCommand('Hi,')).toEqual({ kind: 'help' });
+    });
+
+    it('"me" without "in" is still filler', () => {
+      expect(parseCommand('elevate me Contoso Dev')).toEqual(elevate('Contoso Dev'));
+    });
+
+    it.each([
+      ['tabs', 'elevate\tme\tin\tContoso Dev'],
+      ['non-breaking spaces', 'elevate\u00a0me\u00a0in\u00a0Contoso\u00a0Dev'],
+      ['newlines', 'elevate me\nin\r\nContoso Dev\n'],
+      ['runs of spaces', '   elevate    me   in    Contoso     Dev   '],
+      ['a zero-width space', 'elevate me in\u200b Contoso Dev'],
+      ['ideographic space', 'elevate\u3000me in Contoso Dev'],
+    ])('odd whitespace is read as one space: %s', (_case, text) => {
+      expect(parseCommand(text)).toEqual(elevate('Contoso Dev'));
+    });
+
+    it.each([
+      ['straight double quotes', 'elevate me in "Contoso Dev"'],
+      ['straight single quotes', "elevate me in 'Contoso Dev'"],
+      ['curly double quotes', 'elevate me in \u201cContoso Dev\u201d'],
+      ['curly single quotes', 'elevate me in \u2018Contoso Dev\u2019'],
+      ['guillemets', 'elevate me in \u00abContoso Dev\u00bb'],
+      ['backticks', 'elevate me in `Contoso Dev`'],
+      ['triple backticks', 'elevate me in ```Contoso Dev```'],
+      ['a straight and a curly quote mixed by autocorrect', 'elevate me in "Contoso Dev\u201d'],
+    ])('a quoted name is understood: %s', (_case, text) => {
+      expect(parseCommand(text)).toEqual(elevate('Contoso Dev'));
+    });
+
+    it.each([
+      ['elevate me in Contoso Dev.'],
+      ['elevate me in Contoso Dev!'],
+      ['elevate me in Contoso Dev?'],
+      ['elevate me in Contoso Dev\u2026'],
+      ['elevate me in Contoso Dev!!!'],
+      ['elevate me in Contoso Dev ?'],
+      ['elevate me in Contoso Dev\uff1f'],
+    ])('trailing punctuation is not part of the name: %j', (text) => {
+      expect(parseCommand(text)).toEqual(elevate('Contoso Dev'));
+    });
+
+    it.each([
+      ['elevate me in "Contoso Dev".'],
+      ['elevate me in "Contoso Dev."'],
+      ['elevate me in \u201cContoso Dev!\u201d?'],
+    ])('a quoted name with trailing punctuation is understood: %j', (text) => {
+      expect(parseCommand(text)).toEqual(elevate('Contoso Dev'));
+    });
+
+    it('a name that begins with "In" survives when quoted', () => {
+      expect(parseCommand('elevate me in "In Progress"')).toEqual(elevate('In Progress'));
+    });
+
+    it('a name that merely begins with the letters "me" or "in" is not cut', () => {
+      expect(parseCommand('elevate Meridian')).toEqual(elevate('Meridian'));
+      expect(parseCommand('elevate me in Inventory')).toEqual(elevate('Inventory'));
+    });
+
+    it('inner punctuation and apostrophes are kept', () => {
+      expect(parseCommand("elevate me in Bob's Dev (EU) - v2")).toEqual(
+        elevate("Bob's Dev (EU) - v2"),
+      );
+    });
+
+    it.each([
+      ['a GUID', '0f8fad5b-d9cb-469f-a165-70867728950e'],
+      ['a GUID in upper case', '0F8FAD5B-D9CB-469F-A165-70867728950E'],
+      ['a Default- id', 'Default-72f988bf-86f1-41af-91ab-2d7cd011db47'],
+      ['a domain name', 'contoso-dev'],
+      ['a Dataverse URL', 'https://contoso-dev.crm.dynamics.com/'],
+      [
+        'a Dataverse URL with a path and query',
+        'https://contoso-dev.crm4.dynamics.com/main.aspx?appid=1&pagetype=x',
+      ],
+      ['a name with emoji', '\ud83d\ude80 Rocket Lab'],
+      ['a name in another script', '\u958b\u767a\u74b0\u5883'],
+    ])('the target is kept intact: %s', (_case, target) => {
+      expect(parseCommand(`elevate me in ${target}`)).toEqual(elevate(target));
+    });
+
+    it('a quoted URL with trailing punctuation keeps its own characters', () => {
+      expect(parseCommand('elevate me in "https://contoso-dev.crm.dynamics.com/".')).toEqual(
+        elevate('https://contoso-dev.crm.dynamics.com/'),
+      );
+    });
+
+    it.each([
+      ['elevate'],
+      ['elevate me'],
+      ['elevate me in'],
+      ['elevate in'],
+      ['elevate in ""'],
+      ['elevate me in \u201c\u201d'],
+      ['elevate me in ``'],
+      ['Elevate!'],
+      ['elevate me in ...'],
+      ['elevate me in   '],
+    ])('an elevation without an environment asks for one: %j', (text) => {
+      expect(parseCommand(text)).toEqual({ kind: 'elevate-missing-target' });
+    });
+
+    it('a misspelt keyword is not guessed at', () => {
+      expect(parseCommand('elevat me in Contoso Dev')).toEqual({
+        kind: 'unknown',
+        text: 'elevat me in Contoso Dev',
+      });
+    });
+  });
+
+  describe('what Teams leaves in the text', () => {
+    it('a leftover mention of the bot is ignored', () => {
+      expect(parseCommand('<at>Elevation Bot</at> elevate me in Contoso Dev')).toEqual(
+        elevate('Contoso Dev'),
+      );
+      expect(parseCommand('<at id="0">Elevation Bot</at>\u00a0elevate me in Contoso Dev')).toEqual(
+        elevate('Contoso Dev'),
+      );
+    });
+
+    it('HTML entities are decoded', () => {
+      expect(parseCommand('elevate&nbsp;me&nbsp;in&nbsp;Contoso&nbsp;Dev')).toEqual(
+        elevate('Contoso Dev'),
+      );
+      expect(parseCommand('elevate me in R&amp;D &#8211; Lab')).toEqual(elevate('R&D \u2013 Lab'));
+      expect(parseCommand('elevate me in &quot;Contoso Dev&quot;')).toEqual(elevate('Contoso Dev'));
+    });
+
+    it('entities are decoded once, and unknown or invalid ones are left as typed', () => {
+      expect(parseCommand('elevate me in A&amp;nbsp;B')).toEqual(elevate('A&nbsp;B'));
+      expect(parseCommand('elevate me in A &bogus; B')).toEqual(elevate('A &bogus; B'));
+      expect(parseCommand('elevate me in A &#xD800; B')).toEqual(elevate('A &#xD800; B'));
+      expect(parseCommand('elevate me in A &#99999999; B')).toEqual(elevate('A &#99999999; B'));
+    });
+
+    it('formatting tags are removed but other angle brackets are kept', () => {
+      expect(parseCommand('<p>elevate me in <code>Contoso Dev</code></p>')).toEqual(
+        elevate('Contoso Dev'),
+      );
+      expect(parseCommand('elevate me in Dev <old>')).toEqual(elevate('Dev <old>'));
+    });
+
+    it('a pasted link that Teams turned into an anchor is read as its URL', () => {
+      const url = 'https://contoso-dev.crm.dynamics.com/main.aspx?appid=1';
+      expect(parseCommand(`elevate me in <a href="${url}">${url}</a>`)).toEqual(elevate(url));
+    });
+
+    it('an encoded tag is text, not markup', () => {
+      expect(parseCommand('elevate me in &lt;at&gt;x&lt;/at&gt;')).toEqual(elevate('<at>x</at>'));
+    });
+
+    it('a message that was only a mention asks for help', () => {
+      expect(parseCommand('<at>Elevation Bot</at>')).toEqual({ kind: 'help' });
+    });
+  });
+
+  describe('help', () => {
+    it.each([
+      ['help'],
+      ['HELP'],
+      ['?'],
+      ['hi'],
+      ['Hi!'],
+      ['hello'],
+      ['Hello.'],
+      ['start'],
+      ['/help'],
+      ['/HELP'],
+      ['  help  '],
+    ])('a greeting or a question asks for help: %j', (text) => {
+      expect(parseCommand(text)).toEqual({ kind: 'help' });
+    });
+
+    it.each([[''], ['   '], ['\n\t\u00a0']])(
+      'an empty or whitespace-only message asks for help: %j',
+      (text) => {
+        expect(parseCommand(text)).toEqual({ kind: 'help' });
+      },
+    );
+
+    it('a greeting followed by other words is not taken for help', () => {
+      expect(parseCommand('hello there')).toEqual({ kind: 'unknown', text: 'hello there' });
+    });
+  });
+
+  describe('notify, history and audit', () => {
+    it.each([
+      ['notify here', { kind: 'notify', action: 'here' }],
+      ['Notify Here.', { kind: 'notify', action: 'here' }],
+      ['notify off', { kind: 'notify', action: 'off' }],
+      ['notify status', { kind: 'notify', action: 'status' }],
+      ['notify here Contoso*', { kind: 'notify', action: 'here', filter: 'Contoso*' }],
+      ['notify here "Contoso Prod".', { kind: 'notify', action: 'here', filter: 'Contoso Prod' }],
+    ])('a notification setting is understood: %j', (text, command) => {
+      expect(parseCommand(text)).toEqual(command);
+    });
+
+    it.each([['notify'], ['notify everyone'], ['notify off now'], ['notify status please']])(
+      'a notify we cannot honour fully is not half-understood: %j',
+      (text) => {
+        expect(parseCommand(text).kind).toBe('unknown');
+      },
+    );
+
+    it('history takes no argument', () => {
+      expect(parseCommand('History')).toEqual({ kind: 'history' });
+      expect(parseCommand('history!')).toEqual({ kind: 'history' });
+      expect(parseCommand('history of Contoso').kind).toBe('unknown');
+    });
+
+    it('audit names its environment like elevate does', () => {
+      expect(parseCommand('audit in \u201cContoso Dev\u201d.')).toEqual({
+        kind: 'audit',
+        target: 'Contoso Dev',
+      });
+      expect(parseCommand('audit in')).toEqual({ kind: 'audit-missing-target' });
+    });
+  });
+
+  describe('limits and anything else', () => {
+    it('a 10,000-character message is refused without parsing', () => {
+      const text = `elevate me in ${'<at>'.repeat(2_500)}`;
+      expect(parseCommand(text)).toEqual({ kind: 'too-long', length: text.length });
+    });
+
+    it('a message of exactly the limit is still read', () => {
+      const target = 'x'.repeat(MAX_COMMAND_LENGTH - 'elevate '.length);
+      expect(parseCommand(`elevate ${target}`)).toEqual(elevate(target));
+    });
+
+    it('an unknown message is echoed trimmed and cleaned', () => {
+      expect(parseCommand('  <at>Bot</at>  what   can you&nbsp;do  ')).toEqual({
+        kind: 'unknown',
+        text: 'what can you do',
+      });
+    });
+
+    it('a long unknown message is echoed cut short, without splitting an emoji', () => {
+      const text = '\ud83d\ude00'.repeat(150);
+      const command = parseCommand(text);
+      expect(command.kind).toBe('unknown');
+      const echoed = command.kind === 'unknown' ? command.text : '';
+      expect(Array.from(echoed)).toHaveLength(MAX_ECHOED_LENGTH);
+      expect(echoed.endsWith('\u2026')).toBe(true);
+      expect(echoed).not.toMatch(/[\ud800-\udbff]\u2026/);
+    });
+
+    it('emoji alone are not a command', () => {
+      expect(parseCommand('\ud83d\udc4b')).toEqual({ kind: 'unknown', text: '\ud83d\udc4b' });
+    });
+
+    it("a word that names one of Object's own properties is just unknown", () => {
+      expect(parseCommand('constructor')).toEqual({ kind: 'unknown', text: 'constructor' });
+      expect(parseCommand('__proto__ x')).toEqual({ kind: 'unknown', text: '__proto__ x' });
+    });
+  });
+});
