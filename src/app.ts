@@ -5,7 +5,13 @@
 import type restify from 'restify';
 import type { Config } from './config';
 import { ElevationService } from './elevation/elevation-service';
-import { type Clock, type ElevationStore, type PowerPlatform, systemClock, type UserTokens } from './elevation/ports';
+import {
+  type Clock,
+  type ElevationStore,
+  type PowerPlatform,
+  systemClock,
+  type UserTokens,
+} from './elevation/ports';
 import { HttpClient } from './http/http-client';
 import { createLogger, type Logger } from './log';
 import { PowerPlatformClient } from './powerplatform/power-platform-client';
@@ -40,7 +46,9 @@ export interface App {
 
 export function createStore(config: Config): ElevationStore {
   if (config.storage.kind === 'azure-table') {
-    throw new Error('STORAGE=azure-table is not available yet in this version; use STORAGE=sqlite.');
+    throw new Error(
+      'STORAGE=azure-table is not available yet in this version; use STORAGE=sqlite.',
+    );
   }
   return new SqliteStore({ path: config.storage.path });
 }

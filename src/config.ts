@@ -119,7 +119,8 @@ function guidList(env: Env, name: string): string[] {
     .map((s) => s.trim().toLowerCase())
     .filter(Boolean);
   for (const id of ids) {
-    if (!GUID.test(id)) throw new ConfigError(name, `must be a comma-separated list of GUIDs (got "${id}")`);
+    if (!GUID.test(id))
+      throw new ConfigError(name, `must be a comma-separated list of GUIDs (got "${id}")`);
   }
   return ids;
 }
@@ -134,7 +135,10 @@ export function loadConfig(env: Env = process.env): Config {
 
   if (sandbox && (env.NODE_ENV === 'production' || env.WEBSITE_SITE_NAME)) {
     // Sandbox skips Bot Framework authentication: never let it run where it could be reached.
-    throw new ConfigError('SANDBOX', 'cannot be enabled in a production deployment (NODE_ENV=production or App Service detected)');
+    throw new ConfigError(
+      'SANDBOX',
+      'cannot be enabled in a production deployment (NODE_ENV=production or App Service detected)',
+    );
   }
 
   const host = text(env, 'HOST') ?? (sandbox ? '127.0.0.1' : '0.0.0.0');
@@ -142,14 +146,26 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('HOST', `must be a loopback address in sandbox mode (got "${host}")`);
   }
 
-  const botType = oneOf(env, 'BOT_TYPE', ['MultiTenant', 'SingleTenant', 'UserAssignedMSI'] as const, 'SingleTenant');
+  const botType = oneOf(
+    env,
+    'BOT_TYPE',
+    ['MultiTenant', 'SingleTenant', 'UserAssignedMSI'] as const,
+    'SingleTenant',
+  );
   const botId = guid(env, 'BOT_ID');
   const botPassword = text(env, 'BOT_PASSWORD') ?? text(env, 'SECRET_BOT_PASSWORD');
   const botTenantId = guid(env, 'BOT_TENANT_ID');
   if (!sandbox) {
-    if (!botId) throw new ConfigError('BOT_ID', 'is required in production (set SANDBOX=true to try the bot locally)');
+    if (!botId)
+      throw new ConfigError(
+        'BOT_ID',
+        'is required in production (set SANDBOX=true to try the bot locally)',
+      );
     if (botType !== 'UserAssignedMSI' && !botPassword) {
-      throw new ConfigError('BOT_PASSWORD', 'is required in production unless BOT_TYPE=UserAssignedMSI');
+      throw new ConfigError(
+        'BOT_PASSWORD',
+        'is required in production unless BOT_TYPE=UserAssignedMSI',
+      );
     }
     if (botType !== 'MultiTenant' && !botTenantId) {
       throw new ConfigError('BOT_TENANT_ID', `is required when BOT_TYPE=${botType}`);
@@ -160,10 +176,17 @@ export function loadConfig(env: Env = process.env): Config {
   let storage: Config['storage'];
   if (storageKind === 'azure-table') {
     const connectionString = text(env, 'AZURE_STORAGE_CONNECTION_STRING');
-    if (!connectionString) throw new ConfigError('AZURE_STORAGE_CONNECTION_STRING', 'is required when STORAGE=azure-table');
+    if (!connectionString)
+      throw new ConfigError(
+        'AZURE_STORAGE_CONNECTION_STRING',
+        'is required when STORAGE=azure-table',
+      );
     storage = { kind: 'azure-table', connectionString };
   } else {
-    storage = { kind: 'sqlite', path: text(env, 'SQLITE_PATH') ?? (sandbox ? '.data/sandbox.db' : '.data/elevation-bot.db') };
+    storage = {
+      kind: 'sqlite',
+      path: text(env, 'SQLITE_PATH') ?? (sandbox ? '.data/sandbox.db' : '.data/elevation-bot.db'),
+    };
   }
 
   const allowed = guidList(env, 'ALLOWED_TENANT_IDS');
@@ -184,13 +207,19 @@ export function loadConfig(env: Env = process.env): Config {
       clientId: guid(env, 'AAD_APP_CLIENT_ID'),
       clientSecret: text(env, 'AAD_APP_CLIENT_SECRET') ?? text(env, 'SECRET_AAD_APP_CLIENT_SECRET'),
       tenantId: guid(env, 'AAD_APP_TENANT_ID'),
-      authorityHost: httpsUrl(env, 'AAD_APP_OAUTH_AUTHORITY_HOST', 'https://login.microsoftonline.com', sandbox),
+      authorityHost: httpsUrl(
+        env,
+        'AAD_APP_OAUTH_AUTHORITY_HOST',
+        'https://login.microsoftonline.com',
+        sandbox,
+      ),
     },
     powerPlatform: {
       apiUrl: httpsUrl(env, 'POWERPLATFORM_API_URL', 'https://api.powerplatform.com', sandbox),
       apiVersion: apiVersion(env),
     },
-    allowedTenantIds: allowed.length > 0 || sandbox || !botTenantId ? allowed : [botTenantId.toLowerCase()],
+    allowedTenantIds:
+      allowed.length > 0 || sandbox || !botTenantId ? allowed : [botTenantId.toLowerCase()],
     storage,
     elevation: {
       requestTtlMinutes: integer(env, 'REQUEST_TTL_MINUTES', 10, 1, 1440),
@@ -203,7 +232,10 @@ export function loadConfig(env: Env = process.env): Config {
 function apiVersion(env: Env): string {
   const value = text(env, 'POWERPLATFORM_API_VERSION') ?? '2024-10-01';
   if (!/^\d{4}-\d{2}-\d{2}(-preview)?$/.test(value)) {
-    throw new ConfigError('POWERPLATFORM_API_VERSION', `must look like 2024-10-01 (got "${value}")`);
+    throw new ConfigError(
+      'POWERPLATFORM_API_VERSION',
+      `must look like 2024-10-01 (got "${value}")`,
+    );
   }
   return value;
 }

@@ -18,7 +18,9 @@ async function main(): Promise<void> {
     throw error;
   }
   if (config.mode === 'sandbox') {
-    process.stderr.write('SANDBOX=true is for `npm run sandbox`, which starts the sandbox services too.\n');
+    process.stderr.write(
+      'SANDBOX=true is for `npm run sandbox`, which starts the sandbox services too.\n',
+    );
     process.exit(2);
   }
   const logger = createLogger({ level: config.logLevel });
@@ -35,6 +37,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`The bot could not start: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.stderr.write(
+    `The bot could not start: ${error instanceof Error ? error.message : String(error)}\n`,
+  );
   process.exit(1);
 });

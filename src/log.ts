@@ -58,7 +58,13 @@ export function createLogger(options: LoggerOptions = {}, context: LogFields = {
   const sink = options.sink ?? ((line: string) => process.stdout.write(line + '\n'));
   const write = (level: LogLevel, message: string, fields?: LogFields) => {
     if (ORDER[level] < threshold) return;
-    const entry = redact({ time: new Date().toISOString(), level, msg: message, ...context, ...fields });
+    const entry = redact({
+      time: new Date().toISOString(),
+      level,
+      msg: message,
+      ...context,
+      ...fields,
+    });
     sink(JSON.stringify(entry));
   };
   return {

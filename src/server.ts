@@ -19,11 +19,17 @@ const DEFAULTS = { maxBodyBytes: 256 * 1024 };
 export function createServer(options: ServerOptions): restify.Server {
   const logger = options.logger;
   const server = restify.createServer({ name: 'elevation-bot', handleUncaughtExceptions: false });
-  server.use(restify.plugins.bodyParser({ maxBodySize: options.maxBodyBytes ?? DEFAULTS.maxBodyBytes, mapParams: false }));
+  server.use(
+    restify.plugins.bodyParser({
+      maxBodySize: options.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
+      mapParams: false,
+    }),
+  );
 
   server.post('/api/messages', async (req, res) => {
-    if (!req.body || typeof req.body !== 'object' || Array.isArray(req.body)) {
-      res.send(400, { error: 'The body must be a Bot Framework activity (a JSON object).' });
+    const problem = activityShapeProblem(req.body);
+    if (problem) {
+      res.send(400, { error: `Not a Bot Framework activity: ${problem}.` });
       return;
     }
     try {
@@ -35,15 +41,44 @@ export function createServer(options: ServerOptions): restify.Server {
     }
   });
 
-  server.get('/healthz', (_req, res) => {
+  server.get('/healthz', async (_req, res) => {
     res.send(200, { status: 'ok', ...(options.health?.() ?? {}) });
   });
 
-  server.on('restifyError', (req: restify.Request, _res: restify.Response, error: Error & { statusCode?: number }, callback: () => void) => {
-    logger.warn('request refused', { method: req.method, path: req.path(), status: error.statusCode, error: error.message });
-    callback();
-  });
+  server.on(
+    'restifyError',
+    (
+      req: restify.Request,
+      _res: restify.Response,
+      error: Error & { statusCode?: number },
+      callback: () => void,
+    ) => {
+      logger.warn('request refused', {
+        method: req.method,
+        path: req.path(),
+        status: error.statusCode,
+        error: error.message,
+      });
+      callback();
+    },
+  );
   return server;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** What the bot needs of every activity before any handler runs; undefined when it is all there. */
+export function activityShapeProblem(body: unknown): string | undefined {
+  if (!isObject(body)) return 'the body must be a JSON object';
+  if (typeof body.type !== 'string' || body.type === '') return '"type" must be a non-empty string';
+  if (typeof body.serviceUrl !== 'string' || !/^https?:\/\//.test(body.serviceUrl))
+    return '"serviceUrl" must be an http(s) URL';
+  if (!isObject(body.conversation) || typeof body.conversation.id !== 'string')
+    return '"conversation.id" must be a string';
+  if (!isObject(body.from) || typeof body.from.id !== 'string') return '"from.id" must be a string';
+  return undefined;
 }
 
 export function listen(server: restify.Server, port: number, host: string): Promise<string> {

@@ -55,7 +55,9 @@ export class SandboxTokens implements UserTokens {
     };
     const header = base64url({ alg: 'HS256', typ: 'JWT' });
     const body = base64url(claims);
-    const signature = createHmac('sha256', this.key).update(`${header}.${body}`).digest('base64url');
+    const signature = createHmac('sha256', this.key)
+      .update(`${header}.${body}`)
+      .digest('base64url');
     return { ok: true, token: `${header}.${body}.${signature}` };
   }
 }

@@ -55,9 +55,14 @@ export class SqliteStore implements ElevationStore {
       insert: this.db.prepare(
         'INSERT INTO elevation_requests (id, state, expires_at, updated_at, data) VALUES (?, ?, ?, ?, ?)',
       ),
-      find: this.db.prepare<[string], RequestRow>('SELECT state, updated_at, data FROM elevation_requests WHERE id = ?'),
+      find: this.db.prepare<[string], RequestRow>(
+        'SELECT state, updated_at, data FROM elevation_requests WHERE id = ?',
+      ),
       // One statement: the state check and the write cannot be separated by another writer.
-      transition: this.db.prepare<[string, string, string, string, string, number | null, number | null], RequestRow>(
+      transition: this.db.prepare<
+        [string, string, string, string, string, number | null, number | null],
+        RequestRow
+      >(
         `UPDATE elevation_requests
             SET state = ?, updated_at = ?, data = json_patch(data, ?)
           WHERE id = ?
@@ -65,7 +70,9 @@ export class SqliteStore implements ElevationStore {
             AND (? IS NULL OR expires_at > ?)
         RETURNING state, updated_at, data`,
       ),
-      setCard: this.db.prepare('UPDATE elevation_requests SET data = json_patch(data, ?) WHERE id = ?'),
+      setCard: this.db.prepare(
+        'UPDATE elevation_requests SET data = json_patch(data, ?) WHERE id = ?',
+      ),
       expired: this.db.prepare<[number, number], RequestRow>(
         `SELECT state, updated_at, data FROM elevation_requests
           WHERE state = 'requested' AND expires_at <= ? ORDER BY expires_at LIMIT ?`,
@@ -79,7 +86,13 @@ export class SqliteStore implements ElevationStore {
 
   async createRequest(request: ElevationRequest): Promise<void> {
     const { state, updatedAt, ...rest } = request;
-    this.statements.insert.run(request.id, state, Date.parse(request.expiresAt), updatedAt, JSON.stringify(rest));
+    this.statements.insert.run(
+      request.id,
+      state,
+      Date.parse(request.expiresAt),
+      updatedAt,
+      JSON.stringify(rest),
+    );
   }
 
   async findRequest(id: string): Promise<ElevationRequest | undefined> {
@@ -123,7 +136,9 @@ export class SqliteStore implements ElevationStore {
 
   /** Audit events in order (for tests and, later, the audit commands). */
   auditEvents(): Array<AuditEvent & { seq: number }> {
-    const rows = this.db.prepare('SELECT * FROM audit_events ORDER BY seq').all() as Array<Record<string, string | number | null>>;
+    const rows = this.db.prepare('SELECT * FROM audit_events ORDER BY seq').all() as Array<
+      Record<string, string | number | null>
+    >;
     return rows.map((r) => ({
       seq: Number(r.seq),
       at: new Date(String(r.at)),

@@ -25,7 +25,8 @@ export function createAdapter(options: AdapterOptions): CloudAdapter {
   const auth = new ConfigurationBotFrameworkAuthentication({
     MicrosoftAppId: options.botId ?? '',
     MicrosoftAppPassword: options.botPassword ?? '',
-    MicrosoftAppType: options.botType,
+    // Without an app id (sandbox) there is no tenant to bind to; botbuilder then skips authentication.
+    MicrosoftAppType: options.botId ? options.botType : 'MultiTenant',
     MicrosoftAppTenantId: options.botTenantId ?? '',
   });
   const adapter = new CloudAdapter(auth);
@@ -41,7 +42,9 @@ export function createAdapter(options: AdapterOptions): CloudAdapter {
     });
     if (context.activity.type === 'message') {
       await context
-        .sendActivity(`Sorry, something went wrong on my side. Nothing was changed. Reference: ${reference}`)
+        .sendActivity(
+          `Sorry, something went wrong on my side. Nothing was changed. Reference: ${reference}`,
+        )
         .catch(() => undefined);
     }
   };

@@ -11,12 +11,22 @@ import {
   TurnContext,
 } from 'botbuilder';
 import { parseCommand } from '../elevation/command';
-import type { ConfirmResult, ElevationService, RequestResult } from '../elevation/elevation-service';
+import type {
+  ConfirmResult,
+  ElevationService,
+  RequestResult,
+} from '../elevation/elevation-service';
 import { describeOutcome } from '../elevation/outcome-text';
 import type { Requester } from '../elevation/request';
 import type { ElevationRequest } from '../elevation/request';
 import type { Logger } from '../log';
-import { type AdaptiveCard, confirmationCard, noticeCard, pickCard, requestStatusCard } from './cards/cards';
+import {
+  type AdaptiveCard,
+  confirmationCard,
+  noticeCard,
+  pickCard,
+  requestStatusCard,
+} from './cards/cards';
 import { helpText } from './help';
 
 export interface ElevationBotOptions {
@@ -57,7 +67,9 @@ export class ElevationBot extends TeamsActivityHandler {
   /** Who is acting, from the activity; undefined when Teams did not say (then nothing is done). */
   private requesterOf(context: TurnContext): Requester | undefined {
     const { from, conversation, channelData } = context.activity;
-    const tenantId = conversation?.tenantId ?? (channelData as { tenant?: { id?: string } } | undefined)?.tenant?.id;
+    const tenantId =
+      conversation?.tenantId ??
+      (channelData as { tenant?: { id?: string } } | undefined)?.tenant?.id;
     if (!from?.aadObjectId || !tenantId) return undefined;
     return { aadObjectId: from.aadObjectId, tenantId, name: from.name || 'Unknown user' };
   }
@@ -74,11 +86,14 @@ export class ElevationBot extends TeamsActivityHandler {
       return;
     }
     if (!this.tenantAllowed(requester)) {
-      this.options.logger.warn('message from a tenant that is not allowed', { tenantId: requester.tenantId });
+      this.options.logger.warn('message from a tenant that is not allowed', {
+        tenantId: requester.tenantId,
+      });
       await context.sendActivity('This bot is not enabled for your organisation.');
       return;
     }
-    const text = TurnContext.removeRecipientMention(context.activity) ?? context.activity.text ?? '';
+    const text =
+      TurnContext.removeRecipientMention(context.activity) ?? context.activity.text ?? '';
     const command = parseCommand(text);
     switch (command.kind) {
       case 'help':
@@ -90,15 +105,23 @@ export class ElevationBot extends TeamsActivityHandler {
         );
         return;
       case 'too-long':
-        await context.sendActivity(`That message is too long for me (${command.length} characters). Try \`help\`.`);
+        await context.sendActivity(
+          `That message is too long for me (${command.length} characters). Try \`help\`.`,
+        );
         return;
       case 'elevate':
         if (context.activity.conversation?.conversationType === 'channel') {
           // Teams SSO does not work in channels, and a confirmation card there would be public.
-          await context.sendActivity('Ask me to elevate you in a personal or group chat with me, not in a channel.');
+          await context.sendActivity(
+            'Ask me to elevate you in a personal or group chat with me, not in a channel.',
+          );
           return;
         }
-        await this.sendRequestResult(context, requester, await this.options.service.requestElevation(requester, command.target));
+        await this.sendRequestResult(
+          context,
+          requester,
+          await this.options.service.requestElevation(requester, command.target),
+        );
         return;
       default:
         await context.sendActivity({
@@ -106,7 +129,10 @@ export class ElevationBot extends TeamsActivityHandler {
             CardFactory.adaptiveCard(
               noticeCard({
                 title: 'I did not understand that',
-                lines: [`You wrote: "${command.kind === 'unknown' ? command.text : text.slice(0, 100)}"`, helpText()],
+                lines: [
+                  `You wrote: "${command.kind === 'unknown' ? command.text : text.slice(0, 100)}"`,
+                  helpText(),
+                ],
               }),
             ),
           ],
@@ -115,7 +141,11 @@ export class ElevationBot extends TeamsActivityHandler {
   }
 
   /** Answers "elevate me in X" with the card its result calls for. */
-  private async sendRequestResult(context: TurnContext, requester: Requester, result: RequestResult): Promise<void> {
+  private async sendRequestResult(
+    context: TurnContext,
+    requester: Requester,
+    result: RequestResult,
+  ): Promise<void> {
     if (result.kind === 'confirm') {
       const sent = await context.sendActivity({
         attachments: [CardFactory.adaptiveCard(this.confirmation(result.request))],
@@ -129,10 +159,16 @@ export class ElevationBot extends TeamsActivityHandler {
       }
       return;
     }
-    await context.sendActivity({ attachments: [CardFactory.adaptiveCard(this.requestResultCard(result, requester))] });
+    await context.sendActivity({
+      attachments: [CardFactory.adaptiveCard(this.requestResultCard(result, requester))],
+    });
   }
 
-  private confirmation(request: ElevationRequest, problem?: string, justification?: string): AdaptiveCard {
+  private confirmation(
+    request: ElevationRequest,
+    problem?: string,
+    justification?: string,
+  ): AdaptiveCard {
     return confirmationCard(request, {
       justificationRequired: this.options.justificationRequired,
       problem,
@@ -141,7 +177,10 @@ export class ElevationBot extends TeamsActivityHandler {
   }
 
   /** Every request result other than a confirmation, as a card. */
-  private requestResultCard(result: Exclude<RequestResult, { kind: 'confirm' }>, requester: Requester): AdaptiveCard {
+  private requestResultCard(
+    result: Exclude<RequestResult, { kind: 'confirm' }>,
+    requester: Requester,
+  ): AdaptiveCard {
     switch (result.kind) {
       case 'ambiguous':
         return pickCard({ ...result, requesterId: requester.aadObjectId });
@@ -173,12 +212,21 @@ export class ElevationBot extends TeamsActivityHandler {
       case 'sign-in-required':
         return noticeCard({ title: 'Sign-in needed', lines: [result.message], color: 'Warning' });
       case 'token-error':
-        return noticeCard({ title: 'Could not sign you in', lines: [result.message], color: 'Attention' });
+        return noticeCard({
+          title: 'Could not sign you in',
+          lines: [result.message],
+          color: 'Attention',
+        });
       case 'listing-failed': {
         const { failure } = result;
         const lines = [failure.message];
-        if (failure.response.status) lines.push(`HTTP status: ${failure.response.status} ${failure.response.statusText ?? ''}`.trim());
-        lines.push(`Correlation id: ${failure.response.correlationId ?? 'none returned by the API'}`);
+        if (failure.response.status)
+          lines.push(
+            `HTTP status: ${failure.response.status} ${failure.response.statusText ?? ''}`.trim(),
+          );
+        lines.push(
+          `Correlation id: ${failure.response.correlationId ?? 'none returned by the API'}`,
+        );
         return noticeCard({ title: 'Could not list your environments', lines, color: 'Attention' });
       }
     }
@@ -201,15 +249,25 @@ export class ElevationBot extends TeamsActivityHandler {
       case 'pick':
         return this.onPick(context, requester, data);
       default:
-        return messageResponse('This button is no longer supported. Ask again with `elevate me in <environment>`.');
+        return messageResponse(
+          'This button is no longer supported. Ask again with `elevate me in <environment>`.',
+        );
     }
   }
 
-  private async onElevate(context: TurnContext, clicker: Requester, data: unknown): Promise<AdaptiveCardInvokeResponse> {
+  private async onElevate(
+    context: TurnContext,
+    clicker: Requester,
+    data: unknown,
+  ): Promise<AdaptiveCardInvokeResponse> {
     const requestId = field(data, 'requestId');
     if (!requestId) return messageResponse('This card is missing its request; ask again.');
     const justification = field(data, 'justification');
-    const result = await this.options.service.confirmElevation({ requestId, clicker, justification });
+    const result = await this.options.service.confirmElevation({
+      requestId,
+      clicker,
+      justification,
+    });
     return this.confirmResponse(context, result, justification);
   }
 
@@ -220,9 +278,13 @@ export class ElevationBot extends TeamsActivityHandler {
   ): Promise<AdaptiveCardInvokeResponse> {
     switch (result.kind) {
       case 'unknown-request':
-        return messageResponse('I no longer know this request. Ask again with `elevate me in <environment>`.');
+        return messageResponse(
+          'I no longer know this request. Ask again with `elevate me in <environment>`.',
+        );
       case 'not-requester':
-        return messageResponse(`Only ${result.request.requester.name} can confirm or cancel this request.`);
+        return messageResponse(
+          `Only ${result.request.requester.name} can confirm or cancel this request.`,
+        );
       case 'justification-required':
         return cardResponse(this.confirmation(result.request, result.problem, justification));
       case 'sign-in-required':
@@ -240,7 +302,11 @@ export class ElevationBot extends TeamsActivityHandler {
     }
   }
 
-  private async onCancel(context: TurnContext, clicker: Requester, data: unknown): Promise<AdaptiveCardInvokeResponse> {
+  private async onCancel(
+    context: TurnContext,
+    clicker: Requester,
+    data: unknown,
+  ): Promise<AdaptiveCardInvokeResponse> {
     const requestId = field(data, 'requestId');
     if (!requestId) return messageResponse('This card is missing its request; ask again.');
     const result = await this.options.service.cancelElevation({ requestId, clicker });
@@ -248,7 +314,9 @@ export class ElevationBot extends TeamsActivityHandler {
       case 'unknown-request':
         return messageResponse('I no longer know this request.');
       case 'not-requester':
-        return messageResponse(`Only ${result.request.requester.name} can confirm or cancel this request.`);
+        return messageResponse(
+          `Only ${result.request.requester.name} can confirm or cancel this request.`,
+        );
       case 'already-handled':
         return cardResponse(requestStatusCard(result.request));
       case 'cancelled':
@@ -256,12 +324,18 @@ export class ElevationBot extends TeamsActivityHandler {
     }
   }
 
-  private async onPick(context: TurnContext, clicker: Requester, data: unknown): Promise<AdaptiveCardInvokeResponse> {
+  private async onPick(
+    context: TurnContext,
+    clicker: Requester,
+    data: unknown,
+  ): Promise<AdaptiveCardInvokeResponse> {
     const environmentId = field(data, 'environmentId');
     const query = field(data, 'query') ?? '';
     const requesterId = field(data, 'requesterId');
     if (requesterId && requesterId.toLowerCase() !== clicker.aadObjectId.toLowerCase()) {
-      return messageResponse('Only the person who asked can pick the environment. Ask me yourself to elevate.');
+      return messageResponse(
+        'Only the person who asked can pick the environment. Ask me yourself to elevate.',
+      );
     }
     if (!environmentId) return messageResponse('Pick one environment first.');
     const result = await this.options.service.requestElevationIn(clicker, environmentId, query);
@@ -281,14 +355,24 @@ export class ElevationBot extends TeamsActivityHandler {
    * Replaces the card for everyone: the invoke response only changes it for the clicker, so the
    * original message is updated too.
    */
-  private async closeCard(context: TurnContext, request: ElevationRequest): Promise<AdaptiveCardInvokeResponse> {
+  private async closeCard(
+    context: TurnContext,
+    request: ElevationRequest,
+  ): Promise<AdaptiveCardInvokeResponse> {
     const card = requestStatusCard(request);
     const messageId = request.cardMessageId ?? context.activity.replyToId;
     if (messageId) {
       try {
-        await context.updateActivity({ type: 'message', id: messageId, attachments: [CardFactory.adaptiveCard(card)] });
+        await context.updateActivity({
+          type: 'message',
+          id: messageId,
+          attachments: [CardFactory.adaptiveCard(card)],
+        });
       } catch (error) {
-        this.options.logger.warn('could not update the card for everyone', { requestId: request.id, error });
+        this.options.logger.warn('could not update the card for everyone', {
+          requestId: request.id,
+          error,
+        });
       }
     }
     return cardResponse(card);

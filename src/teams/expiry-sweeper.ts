@@ -34,9 +34,18 @@ export function startExpirySweeper(options: ExpirySweeperOptions): ExpirySweeper
       const card = requestStatusCard(request);
       const messageId = request.cardMessageId;
       try {
-        await continueConversation(adapter, options.botId, request.conversation as Partial<ConversationReference>, async (context) => {
-          await context.updateActivity({ type: 'message', id: messageId, attachments: [CardFactory.adaptiveCard(card)] });
-        });
+        await continueConversation(
+          adapter,
+          options.botId,
+          request.conversation as Partial<ConversationReference>,
+          async (context) => {
+            await context.updateActivity({
+              type: 'message',
+              id: messageId,
+              attachments: [CardFactory.adaptiveCard(card)],
+            });
+          },
+        );
       } catch (error) {
         logger.warn('could not mark an expired card', { requestId: request.id, error });
       }

@@ -37,12 +37,14 @@ export async function startConnectorStub(): Promise<ConnectorStub> {
     const body = await readBody(req);
     const match = /^\/v3\/conversations\/([^/]+)\/activities(?:\/([^/?]+))?/.exec(req.url ?? '');
     if (!match) {
-      res.writeHead(404).end();
+      res.writeHead(404);
+      res.end();
       return;
     }
     if (failures && failures.count > 0) {
       failures.count -= 1;
-      res.writeHead(failures.status, { 'content-type': 'application/json' }).end('{"error":{"code":"Stub"}}');
+      res.writeHead(failures.status, { 'content-type': 'application/json' });
+      res.end('{"error":{"code":"Stub"}}');
       return;
     }
     const method = req.method as ConnectorCall['method'];
@@ -54,7 +56,8 @@ export async function startConnectorStub(): Promise<ConnectorStub> {
       assignedId,
       activity: body ? (JSON.parse(body) as Record<string, unknown>) : {},
     });
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id: assignedId ?? match[2] }));
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ id: assignedId ?? match[2] }));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;

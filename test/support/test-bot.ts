@@ -12,9 +12,9 @@ import type { Clock, UserTokens } from '../../src/elevation/ports';
 import { createLogger } from '../../src/log';
 import { SandboxTokens } from '../../src/sandbox/sandbox-tokens';
 import {
-  startPowerPlatformSimulator,
   type PowerPlatformSimulator,
-} from '../../src/sandbox/power-platform-simulator/simulator';
+  startPowerPlatformSimulator,
+} from '../../src/sandbox/power-platform-simulator';
 import { type ConnectorCall, type ConnectorStub, startConnectorStub } from './connector-stub';
 
 export const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
@@ -25,15 +25,26 @@ export interface TestUser {
   tenantId: string;
 }
 
-export const ALEX: TestUser = { aadObjectId: '8a2f0c5e-6d1b-4c3e-9f7a-1b2c3d4e5f60', name: 'Alex Wilber', tenantId: TENANT };
-export const MEGAN: TestUser = { aadObjectId: '5b7e9d1c-3a2f-4e6b-8c0d-9e8f7a6b5c41', name: 'Megan Bowen', tenantId: TENANT };
+export const ALEX: TestUser = {
+  aadObjectId: '8a2f0c5e-6d1b-4c3e-9f7a-1b2c3d4e5f60',
+  name: 'Alex Wilber',
+  tenantId: TENANT,
+};
+export const MEGAN: TestUser = {
+  aadObjectId: '5b7e9d1c-3a2f-4e6b-8c0d-9e8f7a6b5c41',
+  name: 'Megan Bowen',
+  tenantId: TENANT,
+};
 
 export interface Conversation {
   id: string;
   conversationType: 'personal' | 'groupChat' | 'channel';
 }
 
-export const GROUP_CHAT: Conversation = { id: '19:group-chat-1@thread.v2', conversationType: 'groupChat' };
+export const GROUP_CHAT: Conversation = {
+  id: '19:group-chat-1@thread.v2',
+  conversationType: 'groupChat',
+};
 
 export function personalChat(user: TestUser): Conversation {
   return { id: `a:personal-${user.aadObjectId}`, conversationType: 'personal' };
@@ -64,7 +75,11 @@ export interface TestBot {
   clock: TestClock;
   logs: string[];
   /** The user writes `text`; resolves with the connector calls the turn caused. */
-  say(user: TestUser, text: string, conversation?: Conversation): Promise<{ status: number; calls: ConnectorCall[] }>;
+  say(
+    user: TestUser,
+    text: string,
+    conversation?: Conversation,
+  ): Promise<{ status: number; calls: ConnectorCall[] }>;
   /** The user presses an Action.Execute button; resolves with the invoke response. */
   click(
     user: TestUser,
@@ -99,7 +114,8 @@ function baseActivity(connectorUrl: string, user: TestUser, conversation: Conver
 
 export async function startTestBot(options: TestBotOptions = {}): Promise<TestBot> {
   const dir = mkdtempSync(join(tmpdir(), 'elevation-bot-'));
-  const simulator = options.simulator ?? (await startPowerPlatformSimulator({ port: 0, host: '127.0.0.1' }));
+  const simulator =
+    options.simulator ?? (await startPowerPlatformSimulator({ port: 0, host: '127.0.0.1' }));
   const connector = await startConnectorStub();
   const clock = new TestClock();
   const logs: string[] = [];
@@ -135,7 +151,11 @@ export async function startTestBot(options: TestBotOptions = {}): Promise<TestBo
     logs,
     async say(user, text, conversation = personalChat(user)) {
       const before = connector.calls.length;
-      const { status } = await postJson({ ...baseActivity(connector.url, user, conversation), type: 'message', text });
+      const { status } = await postJson({
+        ...baseActivity(connector.url, user, conversation),
+        type: 'message',
+        text,
+      });
       return { status, calls: connector.calls.slice(before) };
     },
     async click(user, verb, data, clickOptions = {}) {
@@ -147,7 +167,11 @@ export async function startTestBot(options: TestBotOptions = {}): Promise<TestBo
         replyToId: clickOptions.replyToId,
         value: { action: { type: 'Action.Execute', verb, data }, trigger: 'manual' },
       });
-      return { status, body: (text ? JSON.parse(text) : {}) as InvokeBody, calls: connector.calls.slice(before) };
+      return {
+        status,
+        body: (text ? JSON.parse(text) : {}) as InvokeBody,
+        calls: connector.calls.slice(before),
+      };
     },
     async post(body, contentType = 'application/json') {
       const response = await fetch(`${app.url}/api/messages`, {
@@ -168,9 +192,16 @@ export async function startTestBot(options: TestBotOptions = {}): Promise<TestBo
 
 /** The Adaptive Card of a connector call (or invoke response), if it carries one. */
 export function cardOf(activityOrBody: unknown): Record<string, unknown> | undefined {
-  const value = activityOrBody as { attachments?: Array<{ contentType: string; content: unknown }>; type?: string; value?: unknown };
-  if (value?.type === 'application/vnd.microsoft.card.adaptive') return value.value as Record<string, unknown>;
-  const attachment = value?.attachments?.find((a) => a.contentType === 'application/vnd.microsoft.card.adaptive');
+  const value = activityOrBody as {
+    attachments?: Array<{ contentType: string; content: unknown }>;
+    type?: string;
+    value?: unknown;
+  };
+  if (value?.type === 'application/vnd.microsoft.card.adaptive')
+    return value.value as Record<string, unknown>;
+  const attachment = value?.attachments?.find(
+    (a) => a.contentType === 'application/vnd.microsoft.card.adaptive',
+  );
   return attachment?.content as Record<string, unknown> | undefined;
 }
 
@@ -182,7 +213,11 @@ export function cardText(card: unknown): string {
     if (!node || typeof node !== 'object') return;
     const element = node as Record<string, unknown>;
     for (const key of ['text', 'title', 'label', 'value', 'placeholder']) {
-      if (typeof element[key] === 'string' && !(key === 'value' && element.type === 'Input.ChoiceSet')) out.push(element[key] as string);
+      if (
+        typeof element[key] === 'string' &&
+        !(key === 'value' && element.type === 'Input.ChoiceSet')
+      )
+        out.push(element[key] as string);
     }
     for (const [key, child] of Object.entries(element)) {
       if (key !== 'data' && typeof child === 'object') walk(child);
@@ -194,6 +229,7 @@ export function cardText(card: unknown): string {
 
 /** The data of the card's Action.Execute with this verb. */
 export function actionData(card: unknown, verb: string): Record<string, unknown> | undefined {
-  const actions = (card as { actions?: Array<{ verb?: string; data?: Record<string, unknown> }> })?.actions ?? [];
+  const actions =
+    (card as { actions?: Array<{ verb?: string; data?: Record<string, unknown> }> })?.actions ?? [];
   return actions.find((a) => a.verb === verb)?.data;
 }

@@ -20,11 +20,17 @@ describe('configuration', () => {
   it('production refuses to start without Bot Framework credentials, naming the variable', () => {
     expect(errorOf({}).variable).toBe('BOT_ID');
     expect(errorOf({ BOT_ID: PRODUCTION.BOT_ID }).variable).toBe('BOT_PASSWORD');
-    expect(errorOf({ BOT_ID: PRODUCTION.BOT_ID, BOT_PASSWORD: 'x' }).variable).toBe('BOT_TENANT_ID');
+    expect(errorOf({ BOT_ID: PRODUCTION.BOT_ID, BOT_PASSWORD: 'x' }).variable).toBe(
+      'BOT_TENANT_ID',
+    );
   });
 
   it('a managed identity needs no password', () => {
-    const config = loadConfig({ BOT_ID: PRODUCTION.BOT_ID, BOT_TYPE: 'UserAssignedMSI', BOT_TENANT_ID: PRODUCTION.BOT_TENANT_ID });
+    const config = loadConfig({
+      BOT_ID: PRODUCTION.BOT_ID,
+      BOT_TYPE: 'UserAssignedMSI',
+      BOT_TENANT_ID: PRODUCTION.BOT_TENANT_ID,
+    });
     expect(config.mode).toBe('production');
     expect(config.bot.password).toBeUndefined();
   });
@@ -36,7 +42,10 @@ describe('configuration', () => {
 
   it('production defaults: public API, stable api-version, SQLite, 10 minute cards, justification required', () => {
     const config = loadConfig(PRODUCTION);
-    expect(config.powerPlatform).toEqual({ apiUrl: 'https://api.powerplatform.com', apiVersion: '2024-10-01' });
+    expect(config.powerPlatform).toEqual({
+      apiUrl: 'https://api.powerplatform.com',
+      apiVersion: '2024-10-01',
+    });
     expect(config.storage).toEqual({ kind: 'sqlite', path: '.data/elevation-bot.db' });
     expect(config.elevation.requestTtlMinutes).toBe(10);
     expect(config.elevation.justificationRequired).toBe(true);
@@ -75,7 +84,9 @@ describe('configuration', () => {
 
   it('sandbox cannot be switched on in a production deployment', () => {
     expect(errorOf({ SANDBOX: 'true', NODE_ENV: 'production' }).variable).toBe('SANDBOX');
-    expect(errorOf({ SANDBOX: 'true', WEBSITE_SITE_NAME: 'elevation-bot' }).variable).toBe('SANDBOX');
+    expect(errorOf({ SANDBOX: 'true', WEBSITE_SITE_NAME: 'elevation-bot' }).variable).toBe(
+      'SANDBOX',
+    );
   });
 
   it('secrets are not part of any error message', () => {

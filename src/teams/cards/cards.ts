@@ -34,7 +34,12 @@ function fill(template: Template, data: object): AdaptiveCard {
   return template.expand({ $root: data }) as AdaptiveCard;
 }
 
-function fact(title: string, value: string | undefined, color: Color = 'Default', weight: Fact['weight'] = 'Default'): Fact[] {
+function fact(
+  title: string,
+  value: string | undefined,
+  color: Color = 'Default',
+  weight: Fact['weight'] = 'Default',
+): Fact[] {
   return value ? [{ title, value, color, weight }] : [];
 }
 
@@ -57,7 +62,12 @@ function environmentFacts(environment: Environment): Fact[] {
   return [
     ...fact('Environment', environment.displayName, 'Default', 'Bolder'),
     ...fact('Id', environment.id),
-    ...fact('Type', production ? `${environment.type} ⚠` : environment.type, production ? 'Attention' : 'Default', production ? 'Bolder' : 'Default'),
+    ...fact(
+      'Type',
+      production ? `${environment.type} ⚠` : environment.type,
+      production ? 'Attention' : 'Default',
+      production ? 'Bolder' : 'Default',
+    ),
     ...fact('Region', region(environment)),
     ...fact('Dataverse URL', environment.dataverseUrl),
   ];
@@ -77,12 +87,18 @@ export interface ConfirmationOptions {
 }
 
 /** "You are about to make yourself System Administrator in X": Elevate / Cancel. */
-export function confirmationCard(request: ElevationRequest, options: ConfirmationOptions): AdaptiveCard {
+export function confirmationCard(
+  request: ElevationRequest,
+  options: ConfirmationOptions,
+): AdaptiveCard {
   return fill(templates.confirmation, {
     requestId: request.id,
     environmentName: request.environment.displayName,
     production: isProduction(request.environment),
-    facts: [...environmentFacts(request.environment), ...fact('Requested by', requesterText(request))],
+    facts: [
+      ...environmentFacts(request.environment),
+      ...fact('Requested by', requesterText(request)),
+    ],
     justificationRequired: options.justificationRequired,
     justification: options.justification ?? '',
     problem: options.problem ?? '',
@@ -91,7 +107,10 @@ export function confirmationCard(request: ElevationRequest, options: Confirmatio
   });
 }
 
-const STATE_LOOK: Record<ElevationRequest['state'], { icon: string; color: Color; headline: string }> = {
+const STATE_LOOK: Record<
+  ElevationRequest['state'],
+  { icon: string; color: Color; headline: string }
+> = {
   requested: { icon: '⏳', color: 'Default', headline: 'Waiting for confirmation' },
   executing: { icon: '⏳', color: 'Accent', headline: 'Elevation in progress' },
   succeeded: { icon: '✅', color: 'Good', headline: 'Elevated' },
@@ -122,7 +141,12 @@ export function requestStatusCard(request: ElevationRequest): AdaptiveCard {
       ...fact('HTTP status', describeStatus(outcome)),
       ...fact('Error code', outcome.ok ? undefined : outcome.errorCode),
       // The id Microsoft support asks for; shown verbatim, or said plainly when absent.
-      ...fact('Correlation id', outcome.response.correlationId ?? 'none returned by the API', 'Default', 'Bolder'),
+      ...fact(
+        'Correlation id',
+        outcome.response.correlationId ?? 'none returned by the API',
+        'Default',
+        'Bolder',
+      ),
       ...fact('Client request id', outcome.response.clientRequestId),
     );
   } else if (request.clientRequestId) {
@@ -141,12 +165,21 @@ export function requestStatusCard(request: ElevationRequest): AdaptiveCard {
 }
 
 function choiceTitle(environment: Environment): string {
-  const where = [environment.type, environment.azureRegion ?? environment.geo, environment.domainName].filter(Boolean);
+  const where = [
+    environment.type,
+    environment.azureRegion ?? environment.geo,
+    environment.domainName,
+  ].filter(Boolean);
   return `${environment.displayName} (${where.join(', ')})`;
 }
 
 /** Several environments matched: the requester picks one. */
-export function pickCard(input: { query: string; candidates: Environment[]; total: number; requesterId: string }): AdaptiveCard {
+export function pickCard(input: {
+  query: string;
+  candidates: Environment[];
+  total: number;
+  requesterId: string;
+}): AdaptiveCard {
   return fill(templates.pick, {
     query: input.query,
     requesterId: input.requesterId,

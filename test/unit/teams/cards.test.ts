@@ -1,6 +1,12 @@
-import { confirmationCard, noticeCard, pickCard, requestStatusCard } from '../../../src/teams/cards/cards';
+import {
+  confirmationCard,
+  noticeCard,
+  pickCard,
+  requestStatusCard,
+} from '../../../src/teams/cards/cards';
 import type { ElevationRequest } from '../../../src/elevation/request';
 import type { Environment } from '../../../src/powerplatform/model';
+import { markdownTexts, textRuns } from '../../support/card-inspection';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const AC = require('adaptivecards/dist/adaptivecards.js');
 
@@ -13,13 +19,23 @@ const DEV: Environment = {
   dataverseUrl: 'https://contoso-dev.crm4.dynamics.com',
   domainName: 'contoso-dev',
 };
-const PROD: Environment = { ...DEV, id: '1f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0', displayName: 'Contoso Prod', type: 'Production' };
+const PROD: Environment = {
+  ...DEV,
+  id: '1f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0',
+  displayName: 'Contoso Prod',
+  type: 'Production',
+};
 
 function request(overrides: Partial<ElevationRequest> = {}): ElevationRequest {
   return {
     id: 'c5b1e1d2-0000-4000-8000-000000000001',
     state: 'requested',
-    requester: { aadObjectId: 'oid-1', tenantId: 'tid-1', name: 'Alex Wilber', upn: 'alexw@contoso.example' },
+    requester: {
+      aadObjectId: 'oid-1',
+      tenantId: 'tid-1',
+      name: 'Alex Wilber',
+      upn: 'alexw@contoso.example',
+    },
     environment: DEV,
     query: 'contoso dev',
     createdAt: '2026-11-26T10:00:00.000Z',
@@ -37,31 +53,10 @@ function parseErrors(card: object): string[] {
   const errors: string[] = [];
   for (let i = 0; i < context.eventCount; i++) {
     const event = context.getEventAt(i);
-    if (event.phase !== undefined && event.event !== undefined) errors.push(`${event.event}: ${event.message}`);
+    if (event.phase !== undefined && event.event !== undefined)
+      errors.push(`${event.event}: ${event.message}`);
   }
   return errors;
-}
-
-/** Every string that a renderer reads as Markdown (TextBlock text, FactSet facts). */
-function markdownTexts(node: unknown, out: string[] = []): string[] {
-  if (Array.isArray(node)) node.forEach((n) => markdownTexts(n, out));
-  else if (node && typeof node === 'object') {
-    const element = node as Record<string, unknown>;
-    if (element.type === 'TextBlock' && typeof element.text === 'string') out.push(element.text);
-    if (element.type === 'FactSet') out.push(JSON.stringify(element.facts));
-    Object.values(element).forEach((child) => markdownTexts(child, out));
-  }
-  return out;
-}
-
-function textRuns(node: unknown, out: string[] = []): string[] {
-  if (Array.isArray(node)) node.forEach((n) => textRuns(n, out));
-  else if (node && typeof node === 'object') {
-    const element = node as Record<string, unknown>;
-    if (element.type === 'TextRun' && typeof element.text === 'string') out.push(element.text);
-    Object.values(element).forEach((child) => textRuns(child, out));
-  }
-  return out;
 }
 
 describe('cards', () => {
@@ -70,14 +65,27 @@ describe('cards', () => {
       ok: true as const,
       code: 'UserExists',
       details: ['SyncMode: Default'],
-      response: { status: 200, statusText: 'OK', correlationId: 'corr-1', clientRequestId: 'cr-1', attempts: 1, durationMs: 5 },
+      response: {
+        status: 200,
+        statusText: 'OK',
+        correlationId: 'corr-1',
+        clientRequestId: 'cr-1',
+        attempts: 1,
+        durationMs: 5,
+      },
     };
     const cards = [
       confirmationCard(request(), { justificationRequired: true }),
       requestStatusCard(request({ state: 'succeeded', outcome: granted, justification: 'INC-1' })),
       requestStatusCard(request({ state: 'cancelled' })),
       pickCard({ query: 'contoso', candidates: [DEV, PROD], total: 2, requesterId: 'oid-1' }),
-      noticeCard({ title: 'No environment found', lines: ['x'], suggestions: [DEV], query: 'dev', requesterId: 'oid-1' }),
+      noticeCard({
+        title: 'No environment found',
+        lines: ['x'],
+        suggestions: [DEV],
+        query: 'dev',
+        requesterId: 'oid-1',
+      }),
     ];
     for (const card of cards) {
       expect(card.version).toBe('1.5');
@@ -89,10 +97,19 @@ describe('cards', () => {
   it('the confirmation card shows the environment, the requester, a required justification and Elevate / Cancel', () => {
     const card = confirmationCard(request(), { justificationRequired: true });
     const text = JSON.stringify(card);
-    for (const shown of [DEV.displayName, DEV.id, 'Sandbox', 'westeurope', DEV.dataverseUrl!, 'Alex Wilber (alexw@contoso.example)']) {
+    for (const shown of [
+      DEV.displayName,
+      DEV.id,
+      'Sandbox',
+      'westeurope',
+      DEV.dataverseUrl!,
+      'Alex Wilber (alexw@contoso.example)',
+    ]) {
       expect(text).toContain(shown);
     }
-    const input = (card.body as Array<Record<string, unknown>>).find((e) => e.type === 'Input.Text');
+    const input = (card.body as Array<Record<string, unknown>>).find(
+      (e) => e.type === 'Input.Text',
+    );
     expect(input).toMatchObject({ id: 'justification', label: 'Justification', isRequired: true });
     const actions = card.actions as Array<Record<string, unknown>>;
     expect(actions.map((a) => [a.type, a.title, a.verb])).toEqual([
@@ -105,13 +122,17 @@ describe('cards', () => {
 
   it('a Production environment is visibly flagged', () => {
     const card = confirmationCard(request({ environment: PROD }), { justificationRequired: true });
-    const warning = (card.body as Array<Record<string, unknown>>).find((e) => e.color === 'Attention');
+    const warning = (card.body as Array<Record<string, unknown>>).find(
+      (e) => e.color === 'Attention',
+    );
     expect(warning?.text).toMatch(/Production/);
   });
 
   it('the justification input can be optional', () => {
     const card = confirmationCard(request(), { justificationRequired: false });
-    const input = (card.body as Array<Record<string, unknown>>).find((e) => e.type === 'Input.Text');
+    const input = (card.body as Array<Record<string, unknown>>).find(
+      (e) => e.type === 'Input.Text',
+    );
     expect(input?.isRequired).toBe(false);
   });
 
@@ -144,7 +165,14 @@ describe('cards', () => {
           errorCode: 'userNotPartOfSecurityGroup',
           message: 'User X is not part of security group Y',
           details: ['InnerException: membership check failed'],
-          response: { status: 200, statusText: 'OK', correlationId: 'a1b2c3d4-0000-4000-8000-00000000abcd', clientRequestId: 'cr-9', attempts: 1, durationMs: 3 },
+          response: {
+            status: 200,
+            statusText: 'OK',
+            correlationId: 'a1b2c3d4-0000-4000-8000-00000000abcd',
+            clientRequestId: 'cr-9',
+            attempts: 1,
+            durationMs: 3,
+          },
         },
       }),
     );
@@ -161,7 +189,13 @@ describe('cards', () => {
     const card = requestStatusCard(
       request({
         state: 'failed',
-        outcome: { ok: false, kind: 'timeout', message: 'No answer in 25 s', details: [], response: { clientRequestId: 'cr-2', attempts: 3, durationMs: 25000 } },
+        outcome: {
+          ok: false,
+          kind: 'timeout',
+          message: 'No answer in 25 s',
+          details: [],
+          response: { clientRequestId: 'cr-2', attempts: 3, durationMs: 25000 },
+        },
       }),
     );
     expect(textRuns(card)).toContain('none returned by the API');
@@ -169,10 +203,23 @@ describe('cards', () => {
   });
 
   it('the pick card offers each candidate and keeps who asked', () => {
-    const card = pickCard({ query: 'contoso', candidates: [DEV, PROD], total: 12, requesterId: 'oid-1' });
-    const choiceSet = (card.body as Array<Record<string, unknown>>).find((e) => e.type === 'Input.ChoiceSet');
-    expect((choiceSet?.choices as Array<{ value: string }>).map((c) => c.value)).toEqual([DEV.id, PROD.id]);
+    const card = pickCard({
+      query: 'contoso',
+      candidates: [DEV, PROD],
+      total: 12,
+      requesterId: 'oid-1',
+    });
+    const choiceSet = (card.body as Array<Record<string, unknown>>).find(
+      (e) => e.type === 'Input.ChoiceSet',
+    );
+    expect((choiceSet?.choices as Array<{ value: string }>).map((c) => c.value)).toEqual([
+      DEV.id,
+      PROD.id,
+    ]);
     expect(JSON.stringify(card)).toContain('10 more match');
-    expect((card.actions as Array<Record<string, unknown>>)[0]!.data).toEqual({ query: 'contoso', requesterId: 'oid-1' });
+    expect((card.actions as Array<Record<string, unknown>>)[0]!.data).toEqual({
+      query: 'contoso',
+      requesterId: 'oid-1',
+    });
   });
 });

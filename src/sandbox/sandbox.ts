@@ -1,0 +1,69 @@
+/**
+ * The whole bot on one machine with no Microsoft account: the simulated Power Platform API
+ * (unless POWERPLATFORM_API_URL names another), the bot in sandbox mode on loopback, and the
+ * Microsoft 365 Agents Playground pointed at it. Used by `npm run sandbox` and the e2e tests.
+ */
+import { type App, startApp } from '../app';
+import { loadConfig } from '../config';
+import type { Logger } from '../log';
+import { type Playground, startPlayground } from './playground';
+import {
+  type PowerPlatformSimulator,
+  startPowerPlatformSimulator,
+} from './power-platform-simulator';
+import { SandboxTokens } from './sandbox-tokens';
+
+export interface SandboxOptions {
+  /** Environment variables for the bot's configuration (SANDBOX is forced on). */
+  env: Record<string, string | undefined>;
+  logger: Logger;
+  /** Start the Agents Playground too. */
+  playground: boolean;
+  /** The Playground's port (it picks another when this one is taken). */
+  playgroundPort?: number;
+}
+
+export interface Sandbox {
+  app: App;
+  /** The simulated API, unless POWERPLATFORM_API_URL pointed elsewhere. */
+  simulator?: PowerPlatformSimulator;
+  playground?: Playground;
+  stop(): Promise<void>;
+}
+
+export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
+  const env: Record<string, string | undefined> = { ...options.env, SANDBOX: 'true' };
+  const simulator = env.POWERPLATFORM_API_URL
+    ? undefined
+    : await startPowerPlatformSimulator({
+        port: Number(env.SIMULATOR_PORT ?? 0),
+        host: '127.0.0.1',
+        logger: options.logger.child({ component: 'simulator' }),
+      });
+  if (simulator) env.POWERPLATFORM_API_URL = simulator.url;
+
+  const stopAll: Array<() => Promise<void>> = [];
+  const stop = async () => {
+    for (const step of stopAll.reverse()) await step().catch(() => undefined);
+  };
+  if (simulator) stopAll.push(() => simulator.stop());
+  try {
+    const config = loadConfig(env);
+    const app = await startApp(config, {
+      tokens: new SandboxTokens({ audience: config.powerPlatform.apiUrl }),
+      logger: options.logger,
+    });
+    stopAll.push(() => app.stop());
+    const playground = options.playground
+      ? await startPlayground({
+          botEndpoint: `${app.url}/api/messages`,
+          port: options.playgroundPort,
+        })
+      : undefined;
+    if (playground) stopAll.push(() => playground.stop());
+    return { app, simulator, playground, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
