@@ -117,10 +117,20 @@ export class ElevationBot extends TeamsActivityHandler {
           );
           return;
         }
+        // Listing a large tenant's environments can take a moment: show that something happens.
+        await context.sendActivity({ type: 'typing' });
         await this.sendRequestResult(
           context,
           requester,
           await this.options.service.requestElevation(requester, command.target),
+        );
+        return;
+      case 'notify':
+      case 'history':
+      case 'audit':
+      case 'audit-missing-target':
+        await context.sendActivity(
+          'Channel notifications, `history` and `audit` are not available in this version yet. Write `help` for what I can do.',
         );
         return;
       default:

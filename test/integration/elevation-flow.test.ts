@@ -386,6 +386,12 @@ describe('elevation flow', () => {
     expect(cardText(cardOf(calls[0]!.activity))).toContain('Disabled');
   });
 
+  it('a typing indicator shows while the environment is looked up, before the card', async () => {
+    await bot.say(ALEX, 'elevate me in Contoso Dev');
+    const types = bot.connector.calls.map((c) => c.activity.type);
+    expect(types).toEqual(['typing', 'message']);
+  });
+
   it('the environment list is fetched once and reused for the next request', async () => {
     await bot.say(ALEX, 'elevate me in Contoso Dev');
     const listed = bot.simulator.calls.filter((c) => c.method === 'GET').length;
@@ -414,6 +420,11 @@ describe('bad input gets a clear answer and leaves nothing half-done', () => {
     const text = cardText(cardOf(calls[0]!.activity));
     expect(text).toContain('I did not understand that');
     expect(text).toContain('elevate me in');
+  });
+
+  it('commands of later versions are answered honestly, not as gibberish', async () => {
+    const { calls } = await bot.say(ALEX, 'notify status');
+    expect(calls[0]!.activity.text).toContain('not available in this version yet');
   });
 
   it('help explains the commands', async () => {

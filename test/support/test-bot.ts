@@ -156,7 +156,11 @@ export async function startTestBot(options: TestBotOptions = {}): Promise<TestBo
         type: 'message',
         text,
       });
-      return { status, calls: connector.calls.slice(before) };
+      // Typing indicators are not content; tests read what the user would read.
+      return {
+        status,
+        calls: connector.calls.slice(before).filter((c) => c.activity.type !== 'typing'),
+      };
     },
     async click(user, verb, data, clickOptions = {}) {
       const before = connector.calls.length;
