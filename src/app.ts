@@ -7,6 +7,7 @@ import type { Config } from './config';
 import { ElevationService } from './elevation/elevation-service';
 import {
   type Clock,
+  type SignIn,
   type ElevationStore,
   type PowerPlatform,
   systemClock,
@@ -24,6 +25,8 @@ import { type ExpirySweeper, startExpirySweeper } from './teams/expiry-sweeper';
 export interface AppDependencies {
   /** Delegated Power Platform tokens of the user (Teams SSO + OBO, or the sandbox's source). */
   tokens: UserTokens;
+  /** Turns Teams SSO tokens into delegated tokens (usually the same object as `tokens`). */
+  signIn?: SignIn;
   logger?: Logger;
   clock?: Clock;
   /** Replaces the store the config names (tests share one between instances). */
@@ -87,6 +90,12 @@ export async function startApp(config: Config, deps: AppDependencies): Promise<A
     logger: logger.child({ component: 'bot' }),
     justificationRequired: config.elevation.justificationRequired,
     allowedTenantIds: config.allowedTenantIds,
+    signIn: deps.signIn,
+    exchanges: store,
+    signInPrompt: {
+      botId: config.bot.id,
+      signInUrl: config.bot.domain ? `https://${config.bot.domain}/auth-start.html` : undefined,
+    },
   });
   const server = createServer({
     logger: logger.child({ component: 'server' }),

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log';
 import type { AdminRoleOutcome, Environment, Failure } from '../powerplatform/model';
 import { createEnvironmentIndex, type EnvironmentIndex } from './environment-resolution';
-import type { Clock, ElevationStore, PowerPlatform, UserTokens } from './ports';
+import type { Clock, ElevationStore, PowerPlatform, TokenRefusal, UserTokens } from './ports';
 import type { ElevationRequest, Requester } from './request';
 
 export interface ElevationServiceOptions {
@@ -35,8 +35,8 @@ export type RequestResult =
   | { kind: 'not-found'; query: string; suggestions: Environment[] }
   | { kind: 'no-dataverse'; environment: Environment }
   | { kind: 'environment-disabled'; environment: Environment }
-  | { kind: 'sign-in-required'; message: string }
-  | { kind: 'token-error'; message: string }
+  /** No usable token: sign in first, or a pre-flight check refused (nothing was called). */
+  | { kind: 'no-token'; reason: TokenRefusal; message: string }
   | { kind: 'listing-failed'; failure: Failure };
 
 export type ConfirmResult =
@@ -47,8 +47,8 @@ export type ConfirmResult =
   | { kind: 'expired'; request: ElevationRequest }
   /** Already executing or finished: the request as it stands, nothing called again. */
   | { kind: 'already-handled'; request: ElevationRequest }
-  | { kind: 'sign-in-required'; request: ElevationRequest; message: string }
-  | { kind: 'token-error'; request: ElevationRequest; message: string }
+  /** No usable token: the request stays as it is and can be confirmed after signing in. */
+  | { kind: 'no-token'; request: ElevationRequest; reason: TokenRefusal; message: string }
   | { kind: 'executed'; request: ElevationRequest };
 
 export type CancelResult =
@@ -131,9 +131,8 @@ export class ElevationService {
     // The token comes first: without one nothing changes, and the same card can be pressed again.
     const token = await this.options.tokens.powerPlatformToken(request.requester);
     if (!token.ok) {
-      return token.reason === 'sign-in-required'
-        ? { kind: 'sign-in-required', request, message: token.message }
-        : { kind: 'token-error', request, message: token.message };
+      await this.refuseToken(request.requester, token.reason, request);
+      return { kind: 'no-token', request, reason: token.reason, message: token.message };
     }
 
     const clientRequestId = randomUUID();
@@ -259,11 +258,11 @@ export class ElevationService {
 
     const token = await this.options.tokens.powerPlatformToken(requester);
     if (!token.ok) {
-      const result: RequestResult =
-        token.reason === 'sign-in-required'
-          ? { kind: 'sign-in-required', message: token.message }
-          : { kind: 'token-error', message: token.message };
-      return { kind: 'failed', result };
+      await this.refuseToken(requester, token.reason);
+      return {
+        kind: 'failed',
+        result: { kind: 'no-token', reason: token.reason, message: token.message },
+      };
     }
     const listed = await this.options.powerPlatform.listEnvironments(token.token);
     if (!listed.ok) return { kind: 'failed', result: { kind: 'listing-failed', failure: listed } };
@@ -341,6 +340,28 @@ export class ElevationService {
     return current.state === 'expired'
       ? { kind: 'expired', request: current }
       : { kind: 'already-handled', request: current };
+  }
+
+  /** A pre-flight refusal that matters to security (not an admin, permission missing) is audited. */
+  private async refuseToken(
+    user: Requester,
+    reason: TokenRefusal,
+    request?: ElevationRequest,
+  ): Promise<void> {
+    if (reason !== 'not-tenant-admin' && reason !== 'permission-missing') return;
+    this.options.logger.warn('elevation refused before calling the API', {
+      reason,
+      user: user.aadObjectId,
+    });
+    await this.options.store.appendAudit({
+      type: 'refused',
+      at: this.options.clock.now(),
+      requestId: request?.id,
+      actor: user.aadObjectId,
+      tenantId: user.tenantId,
+      environmentId: request?.environment.id,
+      details: { reason },
+    });
   }
 
   private async refuse(

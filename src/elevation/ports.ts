@@ -14,16 +14,36 @@ export interface PowerPlatform {
   ): Promise<AdminRoleOutcome>;
 }
 
-export type TokenResult =
-  | { ok: true; token: string }
-  /** The user must sign in (or consent) before the bot can act for them. */
-  | { ok: false; reason: 'sign-in-required'; message: string }
+/** Why the bot holds no usable token for the user; each is told to the user differently. */
+export type TokenRefusal =
+  /** The user must sign in (or consent) first; the bot asks Teams for the token. */
+  | 'sign-in-required'
+  /** The token lacks the delegated UserManagement.Users.Apply permission (admin consent missing). */
+  | 'permission-missing'
+  /** The sign-in shows none of the tenant admin roles that self-elevation needs. */
+  | 'not-tenant-admin'
   /** Anything else: misconfiguration, identity provider down. Never a consent prompt. */
-  | { ok: false; reason: 'error'; message: string };
+  | 'error';
+
+export type TokenResult =
+  { ok: true; token: string } | { ok: false; reason: TokenRefusal; message: string };
 
 /** Delegated tokens for the Power Platform API, always of the user who asks. */
 export interface UserTokens {
   powerPlatformToken(user: Requester): Promise<TokenResult>;
+}
+
+/** What a Teams SSO token exchange came to. */
+export type SignInResult =
+  | { ok: true }
+  /** Entra needs the user to consent or to interact (MFA, Conditional Access): Teams asks them. */
+  | { ok: false; reason: 'consent-required' | 'interaction-required'; message: string }
+  /** Anything else is told to the user as it is; asking for consent would loop forever. */
+  | { ok: false; reason: 'invalid-token' | 'error'; message: string };
+
+/** Turns a Teams SSO token into delegated tokens for that user (validation, then on-behalf-of). */
+export interface SignIn {
+  signIn(ssoToken: string, user: Requester): Promise<SignInResult>;
 }
 
 export interface Transition {
@@ -53,6 +73,11 @@ export interface AuditEvent {
 }
 
 export interface ElevationStore {
+  /**
+   * Records `key` unless it is already recorded and unexpired; true for the one caller that
+   * recorded it. Atomic: concurrent callers (several instances included) get one true.
+   */
+  claimOnce(key: string, expiresAt: Date): Promise<boolean>;
   createRequest(request: ElevationRequest): Promise<void>;
   findRequest(id: string): Promise<ElevationRequest | undefined>;
   /** Moves a request to a new state if, and only if, it is in one of `from`; atomic. */

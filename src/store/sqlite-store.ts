@@ -29,6 +29,10 @@ CREATE TABLE IF NOT EXISTS elevation_requests (
   data TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS elevation_requests_waiting ON elevation_requests (state, expires_at);
+CREATE TABLE IF NOT EXISTS once_keys (
+  key TEXT PRIMARY KEY,
+  expires_at INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS audit_events (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
   at TEXT NOT NULL,
@@ -70,6 +74,12 @@ export class SqliteStore implements ElevationStore {
             AND (? IS NULL OR expires_at > ?)
         RETURNING state, updated_at, data`,
       ),
+      // Inserts the key, or takes over an expired one; changes === 1 only for the one winner.
+      claimOnce: this.db.prepare<[string, number, number]>(
+        `INSERT INTO once_keys (key, expires_at) VALUES (?, ?)
+         ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE once_keys.expires_at <= ?`,
+      ),
+      forgetExpiredKeys: this.db.prepare<[number]>('DELETE FROM once_keys WHERE expires_at <= ?'),
       setCard: this.db.prepare(
         'UPDATE elevation_requests SET data = json_patch(data, ?) WHERE id = ?',
       ),
@@ -112,6 +122,14 @@ export class SqliteStore implements ElevationStore {
       unexpired,
     );
     return row ? toRequest(row) : undefined;
+  }
+
+  async claimOnce(key: string, expiresAt: Date): Promise<boolean> {
+    const now = Date.now();
+    const claimed = this.statements.claimOnce.run(key, expiresAt.getTime(), now).changes === 1;
+    // Expired keys are cleaned up as new ones arrive; a little now and then is enough.
+    if (claimed && Math.random() < 0.01) this.statements.forgetExpiredKeys.run(now);
+    return claimed;
   }
 
   async setCardMessage(id: string, conversation: unknown, cardMessageId: string): Promise<void> {

@@ -7,6 +7,7 @@ import {
   type AdaptiveCardInvokeValue,
   CardFactory,
   type ConversationReference,
+  type InvokeResponse,
   TeamsActivityHandler,
   TurnContext,
 } from 'botbuilder';
@@ -19,6 +20,7 @@ import type {
 import { describeOutcome } from '../elevation/outcome-text';
 import type { Requester } from '../elevation/request';
 import type { ElevationRequest } from '../elevation/request';
+import type { ElevationStore, SignIn, SignInResult, TokenRefusal } from '../elevation/ports';
 import type { Logger } from '../log';
 import {
   type AdaptiveCard,
@@ -28,6 +30,23 @@ import {
   requestStatusCard,
 } from './cards/cards';
 import { helpText } from './help';
+import { PendingCommands, signInCard, type SignInPromptOptions } from './sign-in-prompt';
+
+const NO_TOKEN_TITLE: Record<TokenRefusal, string> = {
+  'sign-in-required': 'Sign-in needed',
+  'permission-missing': 'The bot lacks a permission',
+  'not-tenant-admin': 'You are not a tenant administrator',
+  error: 'Could not sign you in',
+};
+
+/** Universal Actions' "sign in first": Teams signs the user in and retries the action. */
+function loginRequest(options: SignInPromptOptions): AdaptiveCardInvokeResponse {
+  return {
+    statusCode: 401,
+    type: 'application/vnd.microsoft.activity.loginRequest',
+    value: signInCard(options).content as Record<string, unknown>,
+  };
+}
 
 export interface ElevationBotOptions {
   service: ElevationService;
@@ -35,7 +54,16 @@ export interface ElevationBotOptions {
   justificationRequired: boolean;
   /** Tenants whose users may use the bot; empty allows any. */
   allowedTenantIds: string[];
+  /** Turns Teams SSO tokens into delegated tokens; absent where sign-in is not set up. */
+  signIn?: SignIn;
+  /** Records token exchanges so that each is acted on once (every Teams client sends its own). */
+  exchanges: Pick<ElevationStore, 'claimOnce'>;
+  /** The OAuthCard's exchange resource and consent page. */
+  signInPrompt: SignInPromptOptions;
 }
+
+/** How long a token exchange id is remembered for deduplication. */
+const EXCHANGE_DEDUP_MS = 15 * 60_000;
 
 const CARD = 'application/vnd.microsoft.card.adaptive';
 const MESSAGE = 'application/vnd.microsoft.activity.message';
@@ -49,6 +77,10 @@ function messageResponse(text: string): AdaptiveCardInvokeResponse {
   return { statusCode: 200, type: MESSAGE, value: text as unknown as Record<string, unknown> };
 }
 
+function invokeResponse(status: number, body?: unknown): InvokeResponse {
+  return { status, body };
+}
+
 function field(data: unknown, name: string): string | undefined {
   if (!data || typeof data !== 'object') return undefined;
   const value = (data as Record<string, unknown>)[name];
@@ -56,6 +88,8 @@ function field(data: unknown, name: string): string | undefined {
 }
 
 export class ElevationBot extends TeamsActivityHandler {
+  private readonly pendingCommands = new PendingCommands();
+
   constructor(private readonly options: ElevationBotOptions) {
     super();
     this.onMessage(async (context, next) => {
@@ -94,6 +128,15 @@ export class ElevationBot extends TeamsActivityHandler {
     }
     const text =
       TurnContext.removeRecipientMention(context.activity) ?? context.activity.text ?? '';
+    await this.runCommand(context, requester, text);
+  }
+
+  /** One command, from a message or, after sign-in, from the pending list. */
+  private async runCommand(
+    context: TurnContext,
+    requester: Requester,
+    text: string,
+  ): Promise<void> {
     const command = parseCommand(text);
     switch (command.kind) {
       case 'help':
@@ -123,6 +166,7 @@ export class ElevationBot extends TeamsActivityHandler {
           context,
           requester,
           await this.options.service.requestElevation(requester, command.target),
+          text,
         );
         return;
       case 'notify':
@@ -155,7 +199,18 @@ export class ElevationBot extends TeamsActivityHandler {
     context: TurnContext,
     requester: Requester,
     result: RequestResult,
+    commandText: string,
   ): Promise<void> {
+    if (result.kind === 'no-token' && result.reason === 'sign-in-required' && this.options.signIn) {
+      // Ask Teams for the SSO token; the command continues by itself once it arrives.
+      this.pendingCommands.remember(
+        context.activity.conversation.id,
+        requester.aadObjectId,
+        commandText,
+      );
+      await context.sendActivity({ attachments: [signInCard(this.options.signInPrompt)] });
+      return;
+    }
     if (result.kind === 'confirm') {
       const sent = await context.sendActivity({
         attachments: [CardFactory.adaptiveCard(this.confirmation(result.request))],
@@ -219,13 +274,11 @@ export class ElevationBot extends TeamsActivityHandler {
           ],
           color: 'Warning',
         });
-      case 'sign-in-required':
-        return noticeCard({ title: 'Sign-in needed', lines: [result.message], color: 'Warning' });
-      case 'token-error':
+      case 'no-token':
         return noticeCard({
-          title: 'Could not sign you in',
+          title: NO_TOKEN_TITLE[result.reason],
           lines: [result.message],
-          color: 'Attention',
+          color: result.reason === 'sign-in-required' ? 'Warning' : 'Attention',
         });
       case 'listing-failed': {
         const { failure } = result;
@@ -242,6 +295,63 @@ export class ElevationBot extends TeamsActivityHandler {
     }
   }
 
+  protected override async onInvokeActivity(context: TurnContext): Promise<InvokeResponse> {
+    switch (context.activity.name) {
+      case 'signin/tokenExchange':
+        return this.onTokenExchange(context);
+      case 'signin/verifyState':
+        // After the consent popup: offer the silent exchange again.
+        await context.sendActivity({ attachments: [signInCard(this.options.signInPrompt)] });
+        return invokeResponse(200);
+      default:
+        return super.onInvokeActivity(context);
+    }
+  }
+
+  /**
+   * Teams' silent sign-in. Every Teams client of the user sends its own exchange with the same id:
+   * each gets an answer, but only the first is acted on. 412 only when Entra needs the user's
+   * consent or interaction; anything else is an error told to the user, not a consent loop.
+   */
+  private async onTokenExchange(context: TurnContext): Promise<InvokeResponse> {
+    const value = (context.activity.value ?? {}) as { id?: string; token?: string };
+    const id = typeof value.id === 'string' ? value.id : '';
+    const requester = this.requesterOf(context);
+    if (!value.token || !requester) {
+      return invokeResponse(400, { id, failureDetail: 'The token exchange carried no token.' });
+    }
+    if (!this.tenantAllowed(requester)) {
+      return invokeResponse(403, {
+        id,
+        failureDetail: 'This bot is not enabled for your organisation.',
+      });
+    }
+    const { channelId, conversation } = context.activity;
+    const first = await this.options.exchanges.claimOnce(
+      `token-exchange/${channelId}/${conversation.id}/${id}`,
+      new Date(Date.now() + EXCHANGE_DEDUP_MS),
+    );
+    if (!first) return invokeResponse(200, { id, failureDetail: '' });
+
+    const signedIn = await this.signInWith(value.token, requester);
+    if (!signedIn.ok) {
+      if (signedIn.reason === 'consent-required' || signedIn.reason === 'interaction-required') {
+        return invokeResponse(412, { id, failureDetail: signedIn.message });
+      }
+      await context.sendActivity(`I could not sign you in: ${signedIn.message}`);
+      return invokeResponse(500, { id, failureDetail: signedIn.message });
+    }
+    const pending = this.pendingCommands.take(conversation.id, requester.aadObjectId);
+    if (pending) await this.runCommand(context, requester, pending);
+    return invokeResponse(200, { id, failureDetail: '' });
+  }
+
+  private async signInWith(token: string, requester: Requester): Promise<SignInResult> {
+    if (!this.options.signIn)
+      return { ok: false, reason: 'error', message: 'Sign-in is not set up in this deployment.' };
+    return this.options.signIn.signIn(token, requester);
+  }
+
   protected override async onAdaptiveCardInvoke(
     context: TurnContext,
     invokeValue: AdaptiveCardInvokeValue,
@@ -249,6 +359,20 @@ export class ElevationBot extends TeamsActivityHandler {
     const requester = this.requesterOf(context);
     if (!requester || !this.tenantAllowed(requester)) {
       return messageResponse('This bot is not enabled for your organisation.');
+    }
+    const token = invokeValue.authentication?.token;
+    if (token) {
+      // The action came back after a loginRequest, carrying the user's SSO token.
+      const signedIn = await this.signInWith(token, requester);
+      if (!signedIn.ok) {
+        return signedIn.reason === 'consent-required' || signedIn.reason === 'interaction-required'
+          ? {
+              statusCode: 412,
+              type: 'application/vnd.microsoft.error.preconditionFailed',
+              value: { code: '412', message: signedIn.message },
+            }
+          : messageResponse(`Could not sign you in: ${signedIn.message}`);
+      }
     }
     const { verb, data } = invokeValue.action;
     switch (verb) {
@@ -297,9 +421,12 @@ export class ElevationBot extends TeamsActivityHandler {
         );
       case 'justification-required':
         return cardResponse(this.confirmation(result.request, result.problem, justification));
-      case 'sign-in-required':
-      case 'token-error':
-        return messageResponse(result.message);
+      case 'no-token':
+        if (result.reason === 'sign-in-required' && this.options.signIn) {
+          // Teams signs the user in and sends the same action again, with the token.
+          return loginRequest(this.options.signInPrompt);
+        }
+        return messageResponse(`${NO_TOKEN_TITLE[result.reason]}: ${result.message}`);
       case 'already-handled':
         return cardResponse(requestStatusCard(result.request));
       case 'expired':
