@@ -12,6 +12,8 @@ export interface ServerOptions {
   maxBodyBytes?: number;
   /** Extra details for /healthz (e.g. the mode). */
   health?: () => Record<string, unknown>;
+  /** Registers more routes (e.g. the consent pages) after the built-in ones. */
+  routes?: (server: restify.Server) => void;
 }
 
 const DEFAULTS = { maxBodyBytes: 256 * 1024 };
@@ -44,6 +46,7 @@ export function createServer(options: ServerOptions): restify.Server {
   server.get('/healthz', async (_req, res) => {
     res.send(200, { status: 'ok', ...(options.health?.() ?? {}) });
   });
+  options.routes?.(server);
 
   server.on(
     'restifyError',
@@ -53,7 +56,9 @@ export function createServer(options: ServerOptions): restify.Server {
       error: Error & { statusCode?: number },
       callback: () => void,
     ) => {
-      logger.warn('request refused', {
+      // Probes (HEAD, GET of /api/messages) are routine; other refusals are worth a warning.
+      const level = error.statusCode === 404 || error.statusCode === 405 ? 'debug' : 'warn';
+      logger[level]('request refused', {
         method: req.method,
         path: req.path(),
         status: error.statusCode,

@@ -69,18 +69,31 @@ const FAILURES: Record<FailureKind, Omit<OutcomeText, 'explanation'> & { explana
   'invalid-request': { headline: 'Elevation not attempted: invalid request' },
 };
 
+/** Advice for error codes that say more than their kind. */
+const BY_ERROR_CODE: Record<string, string> = {
+  userNotPartOfSecurityGroup:
+    "The environment is restricted to a security group and you are not in it. Dynamics 365 administrators must be members of the environment's security group; ask its owner to add you, then try again.",
+};
+
 export function describeOutcome(outcome: AdminRoleOutcome): OutcomeText {
   if (outcome.ok) {
     return {
       headline: 'Elevated: you are System Administrator',
       // The API answers the same when the role was already held: say so honestly.
       explanation:
-        'The Power Platform API confirmed that you hold the System Administrator role in this environment (code ' +
-        `${outcome.code}). It gives the same answer when you already had the role.`,
+        'The Power Platform API confirmed that you now hold the System Administrator role in this environment. ' +
+        '(It answers the same way when you already had the role.)',
+      nextStep:
+        'The role stays until it is removed; if your admin role came from PIM, Microsoft removes it when that assignment ends.',
     };
   }
   const text = FAILURES[outcome.kind];
-  return { headline: text.headline, explanation: outcome.message, nextStep: text.nextStep };
+  const specific = outcome.errorCode ? BY_ERROR_CODE[outcome.errorCode] : undefined;
+  return {
+    headline: text.headline,
+    explanation: outcome.message,
+    nextStep: specific ?? text.nextStep,
+  };
 }
 
 /** "403 Forbidden", or "no response" when none arrived. */

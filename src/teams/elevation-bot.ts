@@ -522,7 +522,8 @@ export class ElevationBot extends TeamsActivityHandler {
     const correlationId = request.outcome.response.correlationId ?? 'none returned by the API';
     await context.sendActivity({
       textFormat: 'plain',
-      text: `${request.outcome.ok ? '✅' : '❌'} ${text.headline} in ${request.environment.displayName}.\nCorrelation id: ${correlationId}`,
+      // The id on a line of its own, so that it can be copied whole.
+      text: `${request.outcome.ok ? '✅' : '❌'} ${text.headline} in ${request.environment.displayName}.\n\nCorrelation id: ${correlationId}`,
     });
   }
 }

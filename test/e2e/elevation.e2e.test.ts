@@ -1,60 +1,361 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+/**
+ * The elevation flow end to end, as a person uses it: the real bot (sandbox mode), the simulated
+ * Power Platform API and the Microsoft 365 Agents Playground, driven through its web UI in headless
+ * chromium (type, fill, pick, click, read the screen). One sandbox, one Playground and one page for
+ * the whole file; each test scopes itself to the bot messages and API calls it caused.
+ *
+ * With UPDATE_SCREENSHOTS=1 it also saves the README's screenshots into docs/screenshots/.
+ */
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { Locator, Page } from 'playwright-core';
 import { createLogger } from '../../src/log';
-import { WELL_KNOWN } from '../../src/sandbox/power-platform-simulator';
+import { type RecordedCall, WELL_KNOWN } from '../../src/sandbox/power-platform-simulator';
 import { type Sandbox, startSandbox } from '../../src/sandbox/sandbox';
 import {
-  cards,
   clickAction,
   conversation,
   fillInput,
   freePort,
   openPlaygroundPage,
   sendMessage,
-  waitForText,
+  switchToGroupChat,
+  switchToPersonalChat,
+  switchUser,
   type PlaygroundPage,
 } from './support/playground';
 
-describe('explore', () => {
+const SCREENSHOTS = path.join(__dirname, '..', '..', 'docs', 'screenshots');
+const WAIT_MS = 15_000;
+/** The Playground's default current user and another member of its group chat. */
+const ALEX = 'Alex Wilber';
+const MEGAN = 'Megan Bowen';
+
+/** Adaptive Cards, without the nested ones Action.ShowCard opens. */
+const CARD = '.ac-adaptiveCard:not(.ac-adaptiveCard .ac-adaptiveCard)';
+/** One message from the bot: a text, or a card with the banner the Playground adds under it. */
+const BOT_MESSAGE = '.fai-OutputCard';
+/** The Playground's banner under a clicked card ("Your response was sent to the app", or the bot's text). */
+const INVOKE_BANNER = '[aria-label="Display Invoked Message"]';
+
+describe('elevation in the Agents Playground', () => {
+  const logLines: string[] = [];
+  const tempDir = mkdtempSync(path.join(tmpdir(), 'elevation-e2e-'));
   let sandbox: Sandbox | undefined;
   let ui: PlaygroundPage | undefined;
-  const logs: string[] = [];
-  const dir = mkdtempSync(path.join(tmpdir(), 'elev-e2e-'));
+
+  const page = (): Page => {
+    if (!ui) throw new Error('the Playground page did not open');
+    return ui.page;
+  };
+  const simulatorCalls = (): RecordedCall[] => {
+    const calls = sandbox?.simulator?.calls;
+    if (!calls) throw new Error('the sandbox has no simulator');
+    return calls;
+  };
+
   beforeAll(async () => {
     sandbox = await startSandbox({
-      env: { PORT: '0', SQLITE_PATH: path.join(dir, 'db.sqlite') },
-      logger: createLogger({ sink: (l) => logs.push(l), level: 'debug' }),
+      env: { PORT: '0', SQLITE_PATH: path.join(tempDir, 'elevation.sqlite') },
+      logger: createLogger({ sink: (line) => logLines.push(line) }),
       playground: true,
       playgroundPort: await freePort(),
     });
-    ui = await openPlaygroundPage(sandbox.playground!.url);
+    if (!sandbox.playground) throw new Error('the sandbox started no Playground');
+    ui = await openPlaygroundPage(sandbox.playground.url);
+    mkdirSync(SCREENSHOTS, { recursive: true });
   }, 90_000);
+
+  beforeEach(async () => {
+    // Whatever a failed test left behind: clicks come from the current user again.
+    if (ui) await switchUser(ui.page, ALEX);
+  });
+
   afterAll(async () => {
     await ui?.close();
     await sandbox?.stop();
-    writeFileSync('/tmp/elev/logs.txt', logs.join('\n'));
-    rmSync(dir, { recursive: true, force: true });
+    rmSync(tempDir, { recursive: true, force: true });
   });
-  test('explore', async () => {
-    const page = ui!.page;
-    await sendMessage(page, `elevate me in ${WELL_KNOWN.contosoDev.displayName}`);
-    await waitForText(page, 'Confirm elevation');
-    await page.waitForTimeout(500);
-    await page.screenshot({ path: '/tmp/elev/1-confirm.png', fullPage: true });
-    writeFileSync('/tmp/elev/1.html', await conversation(page).innerHTML());
-    await fillInput(page, 'Justification', 'INC-42 payroll flow broken');
-    const r = await clickAction(page, 'Elevate');
-    console.log(JSON.stringify(r).slice(0, 300));
-    await waitForText(page, 'Correlation id:');
-    await page.waitForTimeout(500);
-    await page.screenshot({ path: '/tmp/elev/2-done.png', fullPage: true });
-    writeFileSync('/tmp/elev/2.html', await conversation(page).innerHTML());
-    console.log(await cards(page).count(), JSON.stringify(sandbox!.simulator!.calls, null, 1));
-    await sendMessage(page, 'elevate me in contoso test');
-    await waitForText(page, 'Several environments match');
-    await page.waitForTimeout(500);
-    await page.screenshot({ path: '/tmp/elev/3-pick.png', fullPage: true });
-    writeFileSync('/tmp/elev/3.html', await conversation(page).innerHTML());
+
+  /** What a test caused: bot messages, API calls and log lines from here on. */
+  async function mark(): Promise<{ messages: number; calls: number; logs: number }> {
+    return {
+      messages: await botMessages().count(),
+      calls: simulatorCalls().length,
+      logs: logLines.length,
+    };
+  }
+
+  function botMessages(): Locator {
+    return conversation(page()).locator(BOT_MESSAGE);
+  }
+
+  /** The `index`th bot message after the mark, once it holds `text`. */
+  async function botMessage(
+    since: { messages: number },
+    index: number,
+    text: string | RegExp,
+  ): Promise<Locator> {
+    const message = botMessages().nth(since.messages + index);
+    await message.filter({ hasText: text }).waitFor({ timeout: WAIT_MS });
+    return message;
+  }
+
+  /** Waits until `card` shows `text` (the bot replaces cards in place). */
+  async function cardShows(card: Locator, text: string | RegExp): Promise<string> {
+    await card.filter({ hasText: text }).waitFor({ timeout: WAIT_MS });
+    return card.innerText();
+  }
+
+  function applyAdminRoleCalls(since: { calls: number }): RecordedCall[] {
+    return simulatorCalls()
+      .slice(since.calls)
+      .filter((call) => call.operation === 'applyAdminRole');
+  }
+
+  function errorsLogged(since: { logs: number }): string[] {
+    return logLines.slice(since.logs).filter((line) => line.includes('"level":"error"'));
+  }
+
+  /** The user's own chat bubble with exactly this text (the newest one). */
+  function ownMessage(text: string): Locator {
+    return conversation(page()).getByText(text, { exact: true }).last();
+  }
+
+  /** The Playground-only "Your response was sent to the app" banner; Teams shows none. */
+  async function dismissInvokeBanner(message: Locator): Promise<void> {
+    const dismiss = message.locator(INVOKE_BANNER).getByRole('button', {
+      name: 'Dismiss Invoke Message',
+    });
+    if (await dismiss.count()) await dismiss.click();
+  }
+
+  /**
+   * Saves the conversation column from `top` down to `bottom` (what a README reader needs, without
+   * the Playground's chat list and log panel). The page is made tall enough to hold both.
+   */
+  async function snap(file: string, top: Locator, bottom: Locator): Promise<void> {
+    // Tracked pictures change with every run (ids, times): only rewrite them when asked to.
+    if (process.env.UPDATE_SCREENSHOTS !== '1') return;
+    const p = page();
+    const viewport = p.viewportSize();
+    await p.setViewportSize({ width: 1400, height: 1500 });
+    try {
+      await bottom.scrollIntoViewIfNeeded();
+      await p.evaluate(() => document.fonts.ready);
+      const pane = await conversation(p).boundingBox();
+      const from = await top.boundingBox();
+      const to = await bottom.boundingBox();
+      if (!pane || !from || !to) throw new Error(`nothing to screenshot for ${file}`);
+      // Above the user's bubble: room for its time stamp.
+      const y = Math.max(pane.y, from.y - 30);
+      const bottomEdge = Math.min(pane.y + pane.height, to.y + to.height + 16);
+      await p.screenshot({
+        path: path.join(SCREENSHOTS, file),
+        clip: { x: pane.x, y, width: pane.width, height: bottomEdge - y },
+        animations: 'disabled',
+        caret: 'hide',
+      });
+    } finally {
+      if (viewport) await p.setViewportSize(viewport);
+    }
+  }
+
+  test('success: the card turns into the outcome with the correlation id the API answered', async () => {
+    const env = WELL_KNOWN.contosoDev;
+    const ask = `elevate me in ${env.displayName}`;
+    const since = await mark();
+
+    await sendMessage(page(), ask);
+    const message = await botMessage(since, 0, 'Confirm elevation');
+    const card = message.locator(CARD);
+    const confirmation = await card.innerText();
+    expect(confirmation).toContain(
+      `You are about to make yourself System Administrator in ${env.displayName}.`,
+    );
+    expect(confirmation).toMatch(new RegExp(`Environment\\s+${env.displayName}`));
+    expect(confirmation).toMatch(new RegExp(`Id\\s+${env.id}`));
+    expect(confirmation).toMatch(new RegExp(`Requested by\\s+${ALEX}`));
+    expect(applyAdminRoleCalls(since)).toHaveLength(0);
+
+    await fillInput(page(), 'Justification', 'INC-4711: the payroll flow fails after the update', {
+      card,
+    });
+    await snap('confirmation-card.png', ownMessage(ask), message);
+
+    const answer = await clickAction(page(), 'Elevate', { card });
+    expect(answer).toMatchObject({
+      status: 200,
+      body: { type: 'application/vnd.microsoft.card.adaptive' },
+    });
+
+    const outcome = await cardShows(card, '✅ Elevated: you are System Administrator');
+    const calls = applyAdminRoleCalls(since);
+    expect(calls).toHaveLength(1);
+    const [call] = calls;
+    expect(call).toMatchObject({ method: 'POST', environmentId: env.id, status: 200 });
+    const correlationId = call?.correlationId;
+    expect(correlationId).toMatch(/^[0-9a-f-]{36}$/);
+    // The id on screen is the one the API answered with, verbatim.
+    expect(outcome.match(/Correlation id\s+(\S+)/)?.[1]).toBe(correlationId);
+    expect(outcome).toMatch(new RegExp(`Environment\\s+${env.displayName}`));
+    expect(outcome).toMatch(/Justification\s+INC-4711: the payroll flow fails after the update/);
+    expect(outcome).toMatch(/HTTP status\s+200 OK/);
+    expect(outcome).not.toContain('Confirm elevation');
+    expect(await card.getByRole('button').count()).toBe(0);
+
+    const text = await botMessage(since, 1, `Correlation id: ${correlationId}`);
+    expect((await text.innerText()).trim()).toMatch(
+      new RegExp(
+        `^✅ Elevated: you are System Administrator in ${env.displayName}\\.\\s+Correlation id: ${correlationId}$`,
+      ),
+    );
+    await dismissInvokeBanner(message);
+    await snap('elevation-succeeded.png', ownMessage(ask), text);
+
+    expect(applyAdminRoleCalls(since)).toHaveLength(1);
+    expect(errorsLogged(since)).toEqual([]);
   });
+
+  test('failure: a 2xx answer with userNotPartOfSecurityGroup shows as a failure with its code', async () => {
+    const env = WELL_KNOWN.securityGroup;
+    const ask = `elevate me in ${env.displayName}`;
+    const since = await mark();
+
+    await sendMessage(page(), ask);
+    const message = await botMessage(since, 0, 'Confirm elevation');
+    const card = message.locator(CARD);
+    expect(await card.innerText()).toMatch(new RegExp(`Id\\s+${env.id}`));
+    await fillInput(page(), 'Justification', 'CHG-204: fix a broken connection reference', {
+      card,
+    });
+    await clickAction(page(), 'Elevate', { card });
+
+    const outcome = await cardShows(card, '❌ Elevation failed');
+    const [call, ...more] = applyAdminRoleCalls(since);
+    expect(more).toHaveLength(0);
+    expect(call).toMatchObject({ environmentId: env.id, status: 200 });
+    expect(outcome).toMatch(/Error code\s+userNotPartOfSecurityGroup/);
+    expect(outcome.match(/Correlation id\s+(\S+)/)?.[1]).toBe(call?.correlationId);
+    expect(outcome).not.toContain('Elevated: you are');
+
+    const text = await botMessage(since, 1, `Correlation id: ${call?.correlationId}`);
+    expect((await text.innerText()).trim()).toMatch(
+      new RegExp(`^❌ Elevation failed in ${env.displayName}\\.\\s+Correlation id: `),
+    );
+    await dismissInvokeBanner(message);
+    await snap('elevation-failed.png', ownMessage(ask), text);
+    expect(errorsLogged(since)).toEqual([]);
+  });
+
+  test('several matches: the picked environment gets the confirmation and the elevation', async () => {
+    const picked = WELL_KNOWN.contosoTestHyphen;
+    const other = WELL_KNOWN.contosoTest;
+    const ask = 'elevate me in contoso test';
+    const since = await mark();
+
+    await sendMessage(page(), ask);
+    const message = await botMessage(since, 0, 'Several environments match');
+    const card = message.locator(CARD);
+    const choices = card.getByRole('radiogroup');
+    const pick = choices.getByRole('radio', { name: new RegExp(`^${picked.displayName} \\(`) });
+    await expect(choices.getByRole('radio').count()).resolves.toBe(2);
+    await expect(
+      choices.getByRole('radio', { name: new RegExp(`^${other.displayName} \\(`) }).count(),
+    ).resolves.toBe(1);
+    await expect(pick.count()).resolves.toBe(1);
+
+    await pick.check();
+    await snap('pick-environment.png', ownMessage(ask), message);
+    await clickAction(page(), 'Continue', { card });
+
+    const confirmation = await cardShows(card, 'Confirm elevation');
+    expect(confirmation).toMatch(new RegExp(`Environment\\s+${picked.displayName}`));
+    expect(confirmation).toMatch(new RegExp(`Id\\s+${picked.id}`));
+    expect(confirmation).not.toContain(other.id);
+    expect(applyAdminRoleCalls(since)).toHaveLength(0);
+
+    await fillInput(page(), 'Justification', 'Test a solution import', { card });
+    await clickAction(page(), 'Elevate', { card });
+    await cardShows(card, '✅ Elevated: you are System Administrator');
+    const calls = applyAdminRoleCalls(since);
+    expect(calls.map((c) => c.environmentId)).toEqual([picked.id]);
+    expect(calls[0]?.path).toContain(`/environments/${picked.id}/user/applyAdminRole`);
+    await botMessage(since, 1, `in ${picked.displayName}.`);
+    expect(errorsLogged(since)).toEqual([]);
+  });
+
+  test('cancel: the card says cancelled and the API is never asked', async () => {
+    const env = WELL_KNOWN.contosoProd;
+    const ask = `elevate me in ${env.displayName}`;
+    const since = await mark();
+
+    await sendMessage(page(), ask);
+    const message = await botMessage(since, 0, 'Confirm elevation');
+    const card = message.locator(CARD);
+    expect(await card.innerText()).toContain('This is a Production environment.');
+    await clickAction(page(), 'Cancel', { card });
+
+    const cancelled = await cardShows(card, '🚫 Elevation cancelled');
+    expect(cancelled).toContain('Nothing was changed.');
+    expect(cancelled).toMatch(new RegExp(`Environment\\s+${env.displayName}`));
+    expect(await card.getByRole('button').count()).toBe(0);
+    await dismissInvokeBanner(message);
+    await snap('elevation-cancelled.png', ownMessage(ask), message);
+
+    // The bot calls the API before it answers the click, so any call would be recorded by now.
+    expect(applyAdminRoleCalls(since)).toEqual([]);
+    expect(await botMessages().count()).toBe(since.messages + 1);
+    expect(errorsLogged(since)).toEqual([]);
+  });
+
+  test('group chat: only the requester can confirm; another member is refused and nothing is called', async () => {
+    const env = WELL_KNOWN.contosoDev;
+    await switchToGroupChat(page());
+    try {
+      const since = await mark();
+      await sendMessage(page(), `elevate me in ${env.displayName}`); // the harness @mentions the bot
+      const message = await botMessage(since, 0, 'Confirm elevation');
+      const card = message.locator(CARD);
+      expect(await card.innerText()).toMatch(new RegExp(`Requested by\\s+${ALEX}`));
+
+      await switchUser(page(), MEGAN);
+      await fillInput(page(), 'Justification', 'I will do it for Alex', { card });
+      const refusal = `Only ${ALEX} can confirm or cancel this request.`;
+      const refused = {
+        status: 200,
+        body: { type: 'application/vnd.microsoft.activity.message', value: refusal },
+      };
+      expect(await clickAction(page(), 'Elevate', { card })).toEqual(refused);
+      // Megan sees the refusal under the card, which stays as it was.
+      await message
+        .locator(INVOKE_BANNER)
+        .getByText(refusal, { exact: true })
+        .waitFor({ timeout: WAIT_MS });
+      expect(await card.innerText()).toContain('Confirm elevation');
+      await snap('group-chat-not-requester.png', ownMessageInGroup(env.displayName), message);
+      expect(applyAdminRoleCalls(since)).toEqual([]);
+
+      // Megan cannot cancel it either; Alex still can.
+      expect(await clickAction(page(), 'Cancel', { card })).toEqual(refused);
+      expect(await card.innerText()).toContain('Confirm elevation');
+
+      await switchUser(page(), ALEX);
+      await clickAction(page(), 'Cancel', { card });
+      await cardShows(card, '🚫 Elevation cancelled');
+      expect(applyAdminRoleCalls(since)).toEqual([]);
+      expect(errorsLogged(since)).toEqual([]);
+    } finally {
+      await switchUser(page(), ALEX);
+      await switchToPersonalChat(page());
+    }
+  });
+
+  /** In a group chat the user's bubble starts with the @mention of the bot. */
+  function ownMessageInGroup(environmentName: string): Locator {
+    return conversation(page())
+      .getByText(new RegExp(`elevate me in ${environmentName}$`))
+      .last();
+  }
 });

@@ -52,6 +52,11 @@ function cardTime(iso: string): string {
   return new Date(iso).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
+/** "2026-11-26 14:28 UTC": TextRuns cannot use the card's DATE()/TIME() functions. */
+function readableTime(iso: string): string {
+  return `${new Date(iso).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+}
+
 function region(environment: Environment): string | undefined {
   const parts = [environment.azureRegion, environment.geo].filter(Boolean);
   return parts.length ? parts.join(' / ') : undefined;
@@ -152,15 +157,17 @@ export function requestStatusCard(request: ElevationRequest): AdaptiveCard {
   } else if (request.clientRequestId) {
     facts.push(...fact('Client request id', request.clientRequestId));
   }
-  facts.push(...fact('Time', request.updatedAt));
+  facts.push(...fact('Time', readableTime(request.updatedAt)));
   return fill(templates.requestStatus, {
     icon: look.icon,
     color: look.color,
     headline: text?.headline ?? look.headline,
     explanation,
     nextStep: text?.nextStep ?? '',
+    nextStepLabel: outcome?.ok ? 'Good to know: ' : 'What to do: ',
     facts,
-    details: outcome?.details ?? [],
+    // On success the API's diagnostic lines add nothing a person needs (they stay in the audit).
+    details: outcome && !outcome.ok ? outcome.details : [],
   });
 }
 

@@ -185,6 +185,55 @@ describe('cards', () => {
     expect(JSON.stringify(card)).toMatch(/security group/);
   });
 
+  it('a success says the role stays, and keeps the API diagnostics out of the card', () => {
+    const card = requestStatusCard(
+      request({
+        state: 'succeeded',
+        outcome: {
+          ok: true,
+          code: 'UserExists',
+          details: ['SyncMode: Default', 'SystemUser with Id:abc exists in instance'],
+          response: {
+            status: 200,
+            statusText: 'OK',
+            correlationId: 'corr-7',
+            clientRequestId: 'cr-7',
+            attempts: 1,
+            durationMs: 4,
+          },
+        },
+      }),
+    );
+    const text = JSON.stringify(card);
+    expect(text).toContain('The role stays until it is removed');
+    expect(text).not.toContain('SyncMode');
+    expect(textRuns(card)).toContain('corr-7');
+  });
+
+  it('the confirmation card says the role is not temporary', () => {
+    expect(JSON.stringify(confirmationCard(request(), { justificationRequired: true }))).toContain(
+      'The role stays until it is removed',
+    );
+  });
+
+  it('a security-group refusal says what to do about the security group', () => {
+    const card = requestStatusCard(
+      request({
+        state: 'failed',
+        outcome: {
+          ok: false,
+          kind: 'functional-error',
+          errorCode: 'userNotPartOfSecurityGroup',
+          message: 'User is not part of security group',
+          details: [],
+          response: { status: 200, clientRequestId: 'cr', attempts: 1, durationMs: 1 },
+        },
+      }),
+    );
+    expect(textRuns(card).join(' ')).toMatch(/members of the environment's security group/);
+    expect(textRuns(card).join(' ')).not.toMatch(/Dataverse for Teams/);
+  });
+
   it('an outcome without correlation id says so instead of showing nothing', () => {
     const card = requestStatusCard(
       request({

@@ -1,0 +1,215 @@
+/**
+ * Acting as the signed-in admin and nobody else: a Teams SSO token is validated, exchanged
+ * on-behalf-of the user with msal-node for a Power Platform API token, and the sign-in is kept
+ * for the SSO token's lifetime, so that pressing Elevate later needs no new sign-in (msal serves
+ * the repeated exchange from its cache).
+ */
+import {
+  type AuthenticationResult,
+  AuthError,
+  InteractionRequiredAuthError,
+} from '@azure/msal-node';
+import type { Requester } from '../elevation/request';
+import type { Clock, SignIn, SignInResult, TokenResult, UserTokens } from '../elevation/ports';
+import { systemClock } from '../elevation/ports';
+import { redactText, type Logger } from '../log';
+import { hasDelegatedScope, tenantAdminCheck } from './admin-roles';
+import type { SsoTokenValidator } from './sso-token-validator';
+
+export interface OnBehalfOfClient {
+  acquireTokenOnBehalfOf(request: {
+    oboAssertion: string;
+    scopes: string[];
+  }): Promise<AuthenticationResult | null>;
+}
+
+export interface DelegatedTokensOptions {
+  validator: SsoTokenValidator;
+  /** msal-node's ConfidentialClientApplication (or anything with its OBO call). */
+  msal: OnBehalfOfClient;
+  /** The Power Platform API scope, e.g. `https://api.powerplatform.com/.default`. */
+  powerPlatformScope: string;
+  logger: Logger;
+  clock?: Clock;
+  /** Sign-ins kept at once (one per user). */
+  maxSessions?: number;
+}
+
+/** The permission applyAdminRole needs; without admin consent `.default` does not include it. */
+export const APPLY_PERMISSION = 'UserManagement.Users.Apply';
+/** Where an eligible admin activates their role. */
+export const PIM_URL =
+  'https://portal.azure.com/#view/Microsoft_Azure_PIMCommon/ActivationMenuBlade/~/aadmigratedroles';
+
+const DEFAULTS = { maxSessions: 10_000 };
+/** An SSO token this close to expiry is not used for a new exchange. */
+const EXPIRY_MARGIN_MS = 60_000;
+
+/** Entra error codes that need the user (consent, MFA, Conditional Access, sign-in again). */
+const CONSENT_CODES = /AADSTS65001|AADSTS65004|consent_required/i;
+const INTERACTION_CODES =
+  /AADSTS50076|AADSTS50079|AADSTS50158|AADSTS53003|AADSTS50074|interaction_required/i;
+/** The SSO assertion itself is no longer good: Teams must give a fresh one. */
+const STALE_ASSERTION = /AADSTS500133|AADSTS50013/i;
+
+interface Session {
+  assertion: string;
+  expiresAt: number;
+  wids?: string[];
+}
+
+type Exchange =
+  | { ok: true; result: AuthenticationResult }
+  | {
+      ok: false;
+      reason: 'consent-required' | 'interaction-required' | 'stale-assertion' | 'error';
+      message: string;
+    };
+
+export class DelegatedTokens implements UserTokens, SignIn {
+  private readonly sessions = new Map<string, Session>();
+  private readonly clock: Clock;
+
+  constructor(private readonly options: DelegatedTokensOptions) {
+    this.clock = options.clock ?? systemClock;
+  }
+
+  private static key(user: Pick<Requester, 'tenantId' | 'aadObjectId'>): string {
+    return `${user.tenantId}/${user.aadObjectId}`.toLowerCase();
+  }
+
+  async signIn(ssoToken: string, user: Requester): Promise<SignInResult> {
+    const validation = await this.options.validator.validate(ssoToken, {
+      aadObjectId: user.aadObjectId,
+    });
+    if (!validation.ok) {
+      return {
+        ok: false,
+        reason: 'invalid-token',
+        message: `Your Teams sign-in was refused (${validation.reason}).`,
+      };
+    }
+    const exchange = await this.exchange(ssoToken);
+    if (!exchange.ok) {
+      if (exchange.reason === 'consent-required' || exchange.reason === 'interaction-required') {
+        return { ok: false, reason: exchange.reason, message: exchange.message };
+      }
+      return { ok: false, reason: 'error', message: exchange.message };
+    }
+    this.remember(user, {
+      assertion: ssoToken,
+      expiresAt: validation.claims.exp * 1000,
+      wids: validation.claims.wids,
+    });
+    this.options.logger.info('signed in', { user: user.aadObjectId, tenantId: user.tenantId });
+    return { ok: true };
+  }
+
+  async powerPlatformToken(user: Requester): Promise<TokenResult> {
+    const key = DelegatedTokens.key(user);
+    const session = this.sessions.get(key);
+    if (!session || session.expiresAt - EXPIRY_MARGIN_MS <= this.clock.now().getTime()) {
+      this.sessions.delete(key);
+      return {
+        ok: false,
+        reason: 'sign-in-required',
+        message: 'Please sign in so that I can act for you.',
+      };
+    }
+    // Checked before any API call: without one of these roles the API would refuse anyway.
+    if (tenantAdminCheck(session.wids) === 'not-admin') {
+      return {
+        ok: false,
+        reason: 'not-tenant-admin',
+        message:
+          'Your sign-in shows none of the roles that self-elevation needs: Global, Power Platform or Dynamics 365 Administrator, assigned directly to you (not through a group). ' +
+          `If the role is eligible in Privileged Identity Management, activate it first (${PIM_URL}); it can take a while to reach Power Platform.`,
+      };
+    }
+    const exchange = await this.exchange(session.assertion);
+    if (!exchange.ok) {
+      if (exchange.reason === 'error')
+        return { ok: false, reason: 'error', message: exchange.message };
+      this.sessions.delete(key);
+      return { ok: false, reason: 'sign-in-required', message: exchange.message };
+    }
+    const token = exchange.result.accessToken;
+    if (hasDelegatedScope(token, APPLY_PERMISSION) === false) {
+      return {
+        ok: false,
+        reason: 'permission-missing',
+        message:
+          `The bot's Entra app lacks the delegated Power Platform API permission ${APPLY_PERMISSION}, or it was never consented. ` +
+          'An administrator must add it to the app registration and grant admin consent.',
+      };
+    }
+    return { ok: true, token };
+  }
+
+  private remember(user: Requester, session: Session): void {
+    const key = DelegatedTokens.key(user);
+    this.sessions.delete(key);
+    this.sessions.set(key, session);
+    if (this.sessions.size > (this.options.maxSessions ?? DEFAULTS.maxSessions)) {
+      const oldest = this.sessions.keys().next().value;
+      if (oldest !== undefined) this.sessions.delete(oldest);
+    }
+  }
+
+  private async exchange(assertion: string): Promise<Exchange> {
+    try {
+      const result = await this.options.msal.acquireTokenOnBehalfOf({
+        oboAssertion: assertion,
+        scopes: [this.options.powerPlatformScope],
+      });
+      if (!result?.accessToken)
+        return { ok: false, reason: 'error', message: 'The identity provider returned no token.' };
+      return { ok: true, result };
+    } catch (error) {
+      return this.explain(error);
+    }
+  }
+
+  /** Tells consent and interaction apart from everything else; only those two may prompt the user. */
+  private explain(error: unknown): Exchange {
+    const text =
+      error instanceof AuthError
+        ? `${error.errorCode} ${error.errorMessage} ${error.subError}`
+        : String(error);
+    const safe = redactText(
+      error instanceof AuthError ? error.errorMessage || error.errorCode : String(error),
+    ).slice(0, 300);
+    this.options.logger.warn('on-behalf-of exchange failed', {
+      errorCode: error instanceof AuthError ? error.errorCode : undefined,
+      subError: error instanceof AuthError ? error.subError : undefined,
+      message: safe,
+    });
+    if (CONSENT_CODES.test(text)) {
+      return {
+        ok: false,
+        reason: 'consent-required',
+        message: 'Your consent is needed before I can act for you in Power Platform.',
+      };
+    }
+    if (INTERACTION_CODES.test(text) || error instanceof InteractionRequiredAuthError) {
+      return {
+        ok: false,
+        reason: 'interaction-required',
+        message:
+          'Your organisation requires you to sign in again (multi-factor authentication or Conditional Access).',
+      };
+    }
+    if (STALE_ASSERTION.test(text)) {
+      return {
+        ok: false,
+        reason: 'stale-assertion',
+        message: 'Your Teams sign-in has expired; please sign in again.',
+      };
+    }
+    return {
+      ok: false,
+      reason: 'error',
+      message: `The identity provider could not give me a token for you: ${safe}`,
+    };
+  }
+}
