@@ -38,7 +38,7 @@ describe('SSO token validation without the network', () => {
     lookups = [];
   });
 
-  const validator = (allowedTenantIds = [TENANT]) =>
+  const validator = (allowedTenantIds: string[] = [TENANT]) =>
     createSsoTokenValidator({
       authorityHost: `${AUTHORITY}/`,
       audiences: [CLIENT_ID],
