@@ -38,7 +38,10 @@ export interface EntraErrorDetails {
 export function entraError(status: number, details: EntraErrorDetails): Answer {
   const traceId = randomUUID();
   const correlationId = details.correlationId ?? randomUUID();
-  const timestamp = new Date().toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+  const timestamp = new Date()
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, 'Z');
   const body: EntraErrorBody = {
     error: details.error,
     error_description:
