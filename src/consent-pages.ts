@@ -109,7 +109,7 @@ export function registerConsentPages(server: restify.Server, options: ConsentPag
   const publicBaseUrl = options.publicBaseUrl?.replace(/\/+$/, '');
   server.get('/auth-config.json', async (req, res) => {
     if (!options.clientId) {
-      sendJson(res, 503, { error: 'Sign-in is not configured on this bot.' });
+      sendJson(res, 503, { error: 'This bot has no sign-in app configured.' });
       return;
     }
     const baseUrl = publicBaseUrl ?? requestOrigin(req);
@@ -129,7 +129,10 @@ export function registerConsentPages(server: restify.Server, options: ConsentPag
 
 /** `public/` at the repository root, from src/ (ts-jest) as from dist/src/ (the build). */
 function findPublicDir(): string {
-  const candidates = [path.resolve(__dirname, '..', 'public'), path.resolve(__dirname, '../..', 'public')];
+  const candidates = [
+    path.resolve(__dirname, '..', 'public'),
+    path.resolve(__dirname, '../..', 'public'),
+  ];
   const found = candidates.find((dir) => existsSync(path.join(dir, 'auth-start.html')));
   if (!found) throw new Error(`The consent pages are missing: looked in ${candidates.join(', ')}.`);
   return found;
@@ -143,7 +146,13 @@ function requestOrigin(req: restify.Request): string | undefined {
 }
 
 function sendJson(res: restify.Response, status: number, body: unknown): void {
-  send(res, status, Buffer.from(JSON.stringify(body)), 'application/json; charset=utf-8', CACHE.never);
+  send(
+    res,
+    status,
+    Buffer.from(JSON.stringify(body)),
+    'application/json; charset=utf-8',
+    CACHE.never,
+  );
 }
 
 function send(
