@@ -16,6 +16,7 @@ import {
 import { HttpClient } from './http/http-client';
 import { createLogger, type Logger } from './log';
 import { PowerPlatformClient } from './powerplatform/power-platform-client';
+import { registerConsentPages } from './consent-pages';
 import { createServer, listen } from './server';
 import { SqliteStore } from './store/sqlite-store';
 import { createAdapter } from './teams/adapter';
@@ -101,6 +102,14 @@ export async function startApp(config: Config, deps: AppDependencies): Promise<A
     logger: logger.child({ component: 'server' }),
     processActivity: (req, res) => adapter.process(req, res, (context) => bot.run(context)),
     health: () => ({ mode: config.mode }),
+    // The consent fallback Teams opens when silent sign-in needs the user.
+    routes: (routes) =>
+      registerConsentPages(routes, {
+        authorizeEndpoint: `${config.aad.authorityHost}/${config.aad.tenantId ?? 'organizations'}/oauth2/v2.0/authorize`,
+        clientId: config.aad.clientId,
+        scopes: [`${config.powerPlatform.apiUrl}/.default`],
+        publicBaseUrl: config.bot.domain ? `https://${config.bot.domain}` : undefined,
+      }),
   });
   const sweeper = startExpirySweeper({
     service,

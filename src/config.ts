@@ -170,6 +170,20 @@ export function loadConfig(env: Env = process.env): Config {
     if (botType !== 'MultiTenant' && !botTenantId) {
       throw new ConfigError('BOT_TENANT_ID', `is required when BOT_TYPE=${botType}`);
     }
+    // The bot acts only with the user's own token: without the SSO app it cannot act at all.
+    for (const name of ['AAD_APP_CLIENT_ID', 'AAD_APP_TENANT_ID'] as const) {
+      if (!text(env, name))
+        throw new ConfigError(
+          name,
+          'is required in production (the SSO app that exchanges tokens on behalf of users)',
+        );
+    }
+    if (!text(env, 'AAD_APP_CLIENT_SECRET') && !text(env, 'SECRET_AAD_APP_CLIENT_SECRET')) {
+      throw new ConfigError(
+        'AAD_APP_CLIENT_SECRET',
+        "is required in production (the SSO app's client secret for on-behalf-of)",
+      );
+    }
   }
 
   const storageKind = oneOf(env, 'STORAGE', ['sqlite', 'azure-table'] as const, 'sqlite');

@@ -1,10 +1,34 @@
 /**
- * Production entry point: reads the configuration, starts the bot, stops cleanly on SIGTERM/SIGINT.
+ * Production entry point: reads the configuration, wires Teams SSO with on-behalf-of, starts the
+ * bot, and stops cleanly on SIGTERM/SIGINT.
  */
 import { startApp } from './app';
-import { ConfigError, loadConfig } from './config';
-import { SignInUnavailable } from './identity/sign-in-unavailable';
-import { createLogger } from './log';
+import { type Config, ConfigError, loadConfig } from './config';
+import { HttpClient } from './http/http-client';
+import { DelegatedTokens } from './identity/delegated-tokens';
+import { createOnBehalfOfClient } from './identity/msal-client';
+import { createSsoTokenValidator } from './identity/sso-token-validator';
+import { createLogger, type Logger } from './log';
+
+/** Validation of Teams SSO tokens and on-behalf-of exchanges against Entra. */
+function createSignIn(config: Config, logger: Logger): DelegatedTokens {
+  const { clientId, clientSecret, tenantId, authorityHost } = config.aad;
+  if (!clientId || !clientSecret || !tenantId) throw new Error('the SSO app is not configured');
+  const log = logger.child({ component: 'sign-in' });
+  return new DelegatedTokens({
+    validator: createSsoTokenValidator({
+      authorityHost,
+      audiences: [clientId, ...(config.bot.id ? [`api://botid-${config.bot.id}`] : [])],
+      allowedTenantIds: config.allowedTenantIds,
+      // Teams waits about 10 s for a sign-in answer: key fetches give up well before that.
+      http: new HttpClient({ logger: log, attemptTimeoutMs: 3_000, totalTimeoutMs: 5_000 }),
+      logger: log,
+    }),
+    msal: createOnBehalfOfClient({ clientId, clientSecret, tenantId, authorityHost, logger: log }),
+    powerPlatformScope: `${config.powerPlatform.apiUrl}/.default`,
+    logger: log,
+  });
+}
 
 async function main(): Promise<void> {
   let config;
@@ -24,7 +48,8 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const logger = createLogger({ level: config.logLevel });
-  const app = await startApp(config, { tokens: new SignInUnavailable(), logger });
+  const signIn = createSignIn(config, logger);
+  const app = await startApp(config, { tokens: signIn, signIn, logger });
   const shutdown = (signal: string) => {
     logger.info('shutting down', { signal });
     app.stop().then(

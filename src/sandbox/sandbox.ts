@@ -11,7 +11,8 @@ import {
   type PowerPlatformSimulator,
   startPowerPlatformSimulator,
 } from './power-platform-simulator';
-import { SandboxTokens } from './sandbox-tokens';
+import { playgroundConfigYaml } from './directory';
+import { type SandboxIdentity, startSandboxIdentity } from './sandbox-sign-in';
 
 export interface SandboxOptions {
   /** Environment variables for the bot's configuration (SANDBOX is forced on). */
@@ -27,6 +28,8 @@ export interface Sandbox {
   app: App;
   /** The simulated API, unless POWERPLATFORM_API_URL pointed elsewhere. */
   simulator?: PowerPlatformSimulator;
+  /** The local identity provider and the sign-in pointed at it. */
+  identity: SandboxIdentity;
   playground?: Playground;
   stop(): Promise<void>;
 }
@@ -49,8 +52,15 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   if (simulator) stopAll.push(() => simulator.stop());
   try {
     const config = loadConfig(env);
+    const identity = await startSandboxIdentity({
+      powerPlatformApiUrl: config.powerPlatform.apiUrl,
+      allowedTenantIds: config.allowedTenantIds,
+      logger: options.logger,
+    });
+    stopAll.push(() => identity.stop());
     const app = await startApp(config, {
-      tokens: new SandboxTokens({ audience: config.powerPlatform.apiUrl }),
+      tokens: identity.signIn,
+      signIn: identity.signIn,
       logger: options.logger,
     });
     stopAll.push(() => app.stop());
@@ -58,10 +68,12 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       ? await startPlayground({
           botEndpoint: `${app.url}/api/messages`,
           port: options.playgroundPort,
+          // Real GUIDs for the tenant and users: SSO token validation accepts nothing else.
+          configYaml: playgroundConfigYaml(),
         })
       : undefined;
     if (playground) stopAll.push(() => playground.stop());
-    return { app, simulator, playground, stop };
+    return { app, simulator, identity, playground, stop };
   } catch (error) {
     await stop();
     throw error;

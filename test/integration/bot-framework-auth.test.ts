@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { type App, startApp } from '../../src/app';
 import { loadConfig } from '../../src/config';
 import { createLogger } from '../../src/log';
-import { SandboxTokens } from '../../src/sandbox/sandbox-tokens';
+import { SignInUnavailable } from '../../src/identity/sign-in-unavailable';
 import { startConnectorStub, type ConnectorStub } from '../support/connector-stub';
 
 let app: App;
@@ -23,13 +23,16 @@ beforeAll(async () => {
     BOT_ID: '6b5d1a2c-7e8f-4a9b-8c0d-1e2f3a4b5c6d',
     BOT_PASSWORD: 'test-only-secret-value',
     BOT_TENANT_ID: '72f988bf-86f1-41af-91ab-2d7cd011db47',
+    AAD_APP_CLIENT_ID: '0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e',
+    AAD_APP_CLIENT_SECRET: 'test-only-aad-secret',
+    AAD_APP_TENANT_ID: '72f988bf-86f1-41af-91ab-2d7cd011db47',
     HOST: '127.0.0.1',
     PORT: '0',
     SQLITE_PATH: join(dir, 'bot.db'),
   });
   expect(config.mode).toBe('production');
   app = await startApp(config, {
-    tokens: new SandboxTokens({ audience: 'https://api.powerplatform.com' }),
+    tokens: new SignInUnavailable(),
     logger: createLogger({ level: 'debug', sink: (line) => logs.push(line) }),
   });
 });

@@ -10,14 +10,16 @@ import { type App, startApp } from '../../src/app';
 import { loadConfig } from '../../src/config';
 import type { Clock, UserTokens } from '../../src/elevation/ports';
 import { createLogger } from '../../src/log';
-import { SandboxTokens } from '../../src/sandbox/sandbox-tokens';
+import { SANDBOX_TENANT_ID } from '../../src/sandbox/directory';
+import { type SandboxIdentity, startSandboxIdentity } from '../../src/sandbox/sandbox-sign-in';
 import {
   type PowerPlatformSimulator,
   startPowerPlatformSimulator,
 } from '../../src/sandbox/power-platform-simulator';
 import { type ConnectorCall, type ConnectorStub, startConnectorStub } from './connector-stub';
 
-export const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
+/** The users' tenant: the one the sandbox's sign-in app lives in. */
+export const TENANT = SANDBOX_TENANT_ID;
 
 export interface TestUser {
   aadObjectId: string;
@@ -64,6 +66,11 @@ export class TestClock implements Clock {
 export interface TestBotOptions {
   env?: Record<string, string>;
   tokens?: UserTokens;
+  /**
+   * `silent` (default): the sandbox signs users in by itself. `teams`: only Teams' token exchange
+   * signs them in, as in production.
+   */
+  signIn?: 'silent' | 'teams';
   /** Use this simulator instead of starting one. */
   simulator?: PowerPlatformSimulator;
 }
@@ -72,8 +79,19 @@ export interface TestBot {
   app: App;
   connector: ConnectorStub;
   simulator: PowerPlatformSimulator;
+  /** The local identity provider and the production sign-in code pointed at it. */
+  identity: SandboxIdentity;
   clock: TestClock;
+  /** The clock of sign-in sessions (separate, so that sessions can expire before requests do). */
+  signInClock: TestClock;
   logs: string[];
+  /** Posts any invoke activity (e.g. signin/tokenExchange); resolves with its HTTP answer. */
+  invoke(
+    user: TestUser,
+    name: string,
+    value: unknown,
+    conversation?: Conversation,
+  ): Promise<{ status: number; body: unknown; calls: ConnectorCall[] }>;
   /** The user writes `text`; resolves with the connector calls the turn caused. */
   say(
     user: TestUser,
@@ -85,7 +103,12 @@ export interface TestBot {
     user: TestUser,
     verb: string,
     data: Record<string, unknown>,
-    options?: { replyToId?: string; conversation?: Conversation },
+    options?: {
+      replyToId?: string;
+      conversation?: Conversation;
+      /** What Teams adds when it retries an action after a loginRequest. */
+      authentication?: { id: string; token: string };
+    },
   ): Promise<{ status: number; body: InvokeBody; calls: ConnectorCall[] }>;
   /** Posts a raw body to /api/messages. */
   post(body: string, contentType?: string): Promise<{ status: number; text: string }>;
@@ -126,8 +149,17 @@ export async function startTestBot(options: TestBotOptions = {}): Promise<TestBo
     POWERPLATFORM_API_URL: simulator.url,
     ...options.env,
   });
+  const signInClock = new TestClock();
+  const identity = await startSandboxIdentity({
+    powerPlatformApiUrl: config.powerPlatform.apiUrl,
+    allowedTenantIds: config.allowedTenantIds,
+    logger: createLogger({ level: 'debug', sink: (line) => logs.push(line) }),
+    clock: signInClock,
+  });
+  const signIn = options.signIn === 'teams' ? identity.delegated : identity.signIn;
   const app = await startApp(config, {
-    tokens: options.tokens ?? new SandboxTokens({ audience: simulator.url }),
+    tokens: options.tokens ?? signIn,
+    signIn,
     logger: createLogger({ level: 'debug', sink: (line) => logs.push(line) }),
     clock,
     expirySweepMs: 3_600_000,
@@ -147,8 +179,24 @@ export async function startTestBot(options: TestBotOptions = {}): Promise<TestBo
     app,
     connector,
     simulator,
+    identity,
     clock,
+    signInClock,
     logs,
+    async invoke(user, name, value, conversation = personalChat(user)) {
+      const before = connector.calls.length;
+      const { status, text } = await postJson({
+        ...baseActivity(connector.url, user, conversation),
+        type: 'invoke',
+        name,
+        value,
+      });
+      return {
+        status,
+        body: text ? (JSON.parse(text) as unknown) : undefined,
+        calls: connector.calls.slice(before),
+      };
+    },
     async say(user, text, conversation = personalChat(user)) {
       const before = connector.calls.length;
       const { status } = await postJson({
@@ -169,7 +217,11 @@ export async function startTestBot(options: TestBotOptions = {}): Promise<TestBo
         type: 'invoke',
         name: 'adaptiveCard/action',
         replyToId: clickOptions.replyToId,
-        value: { action: { type: 'Action.Execute', verb, data }, trigger: 'manual' },
+        value: {
+          action: { type: 'Action.Execute', verb, data },
+          trigger: 'manual',
+          ...(clickOptions.authentication ? { authentication: clickOptions.authentication } : {}),
+        },
       });
       return {
         status,
@@ -187,6 +239,7 @@ export async function startTestBot(options: TestBotOptions = {}): Promise<TestBo
     },
     async stop() {
       await app.stop();
+      await identity.stop();
       await connector.stop();
       if (!options.simulator) await simulator.stop();
       rmSync(dir, { recursive: true, force: true });

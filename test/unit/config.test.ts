@@ -4,6 +4,9 @@ const PRODUCTION = {
   BOT_ID: '00000000-0000-0000-0000-0000000000b0',
   BOT_PASSWORD: 'not-a-real-secret',
   BOT_TENANT_ID: '72f988bf-86f1-41af-91ab-2d7cd011db47',
+  AAD_APP_CLIENT_ID: '00000000-0000-0000-0000-0000000000c1',
+  AAD_APP_CLIENT_SECRET: 'another-test-secret',
+  AAD_APP_TENANT_ID: '72f988bf-86f1-41af-91ab-2d7cd011db47',
 };
 
 function errorOf(env: Record<string, string>): ConfigError {
@@ -25,12 +28,21 @@ describe('configuration', () => {
     );
   });
 
+  it('production refuses to start without the SSO app that acts for users', () => {
+    const { AAD_APP_CLIENT_ID: _1, ...noClient } = PRODUCTION;
+    expect(errorOf(noClient).variable).toBe('AAD_APP_CLIENT_ID');
+    const { AAD_APP_TENANT_ID: _2, ...noTenant } = PRODUCTION;
+    expect(errorOf(noTenant).variable).toBe('AAD_APP_TENANT_ID');
+    const { AAD_APP_CLIENT_SECRET: _3, ...noSecret } = PRODUCTION;
+    expect(errorOf(noSecret).variable).toBe('AAD_APP_CLIENT_SECRET');
+    expect(loadConfig({ ...noSecret, SECRET_AAD_APP_CLIENT_SECRET: 's' }).aad.clientSecret).toBe(
+      's',
+    );
+  });
+
   it('a managed identity needs no password', () => {
-    const config = loadConfig({
-      BOT_ID: PRODUCTION.BOT_ID,
-      BOT_TYPE: 'UserAssignedMSI',
-      BOT_TENANT_ID: PRODUCTION.BOT_TENANT_ID,
-    });
+    const { BOT_PASSWORD: _, ...rest } = PRODUCTION;
+    const config = loadConfig({ ...rest, BOT_TYPE: 'UserAssignedMSI' });
     expect(config.mode).toBe('production');
     expect(config.bot.password).toBeUndefined();
   });

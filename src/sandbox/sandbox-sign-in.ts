@@ -1,0 +1,108 @@
+/**
+ * Sign-in in the sandbox: the Agents Playground cannot do Teams SSO, so when the bot needs a
+ * token the local identity provider mints the SSO token Teams would have sent for that user.
+ * Everything after that (validation, on-behalf-of with msal-node, pre-flight checks) is the
+ * production DelegatedTokens, talking to the local provider over HTTP.
+ */
+import type { Clock, SignIn, SignInResult, TokenResult, UserTokens } from '../elevation/ports';
+import type { Requester } from '../elevation/request';
+import { DelegatedTokens } from '../identity/delegated-tokens';
+import { createOnBehalfOfClient } from '../identity/msal-client';
+import { createSsoTokenValidator } from '../identity/sso-token-validator';
+import { HttpClient } from '../http/http-client';
+import type { Logger } from '../log';
+import { SANDBOX_APP_ID, SANDBOX_TENANT_ID, SANDBOX_USERS } from './directory';
+import { type IdentityProvider, type IdpUser, startIdentityProvider } from './identity-provider';
+
+export class SandboxSignIn implements UserTokens, SignIn {
+  constructor(
+    private readonly delegated: DelegatedTokens,
+    private readonly identityProvider: IdentityProvider,
+    private readonly directory: (oid: string) => IdpUser | undefined,
+  ) {}
+
+  signIn(ssoToken: string, user: Requester): Promise<SignInResult> {
+    return this.delegated.signIn(ssoToken, user);
+  }
+
+  async powerPlatformToken(user: Requester): Promise<TokenResult> {
+    const first = await this.delegated.powerPlatformToken(user);
+    if (first.ok || first.reason !== 'sign-in-required') return first;
+    // What Teams does silently: hand the bot the user's SSO token.
+    const known = this.directory(user.aadObjectId.toLowerCase());
+    const ssoToken = await this.identityProvider.mintSsoToken(
+      known ?? { oid: user.aadObjectId, tid: user.tenantId, name: user.name },
+    );
+    const signedIn = await this.delegated.signIn(ssoToken, user);
+    if (!signedIn.ok) return { ok: false, reason: 'error', message: signedIn.message };
+    return this.delegated.powerPlatformToken(user);
+  }
+}
+
+export interface SandboxIdentityOptions {
+  /** Base URL of the Power Platform API the tokens are for. */
+  powerPlatformApiUrl: string;
+  allowedTenantIds: string[];
+  logger: Logger;
+  /** Time source of sign-in sessions (tests move it forward). */
+  clock?: Clock;
+}
+
+export interface SandboxIdentity {
+  identityProvider: IdentityProvider;
+  /** Both the token source and the SSO sign-in of the bot, signing in silently when needed. */
+  signIn: SandboxSignIn;
+  /** The production sign-in alone: without a Teams token exchange it has no token. */
+  delegated: DelegatedTokens;
+  stop(): Promise<void>;
+}
+
+/** The local identity provider and the production sign-in code pointed at it. */
+export async function startSandboxIdentity(
+  options: SandboxIdentityOptions,
+): Promise<SandboxIdentity> {
+  const clientSecret = `sandbox-${Math.random().toString(36).slice(2)}`;
+  const users: IdpUser[] = SANDBOX_USERS.map((u) => ({
+    oid: u.oid,
+    tid: SANDBOX_TENANT_ID,
+    name: u.name,
+    upn: u.upn,
+    wids: u.wids,
+  }));
+  const identityProvider = await startIdentityProvider({
+    clients: [{ clientId: SANDBOX_APP_ID, clientSecret }],
+    ssoAudiences: [SANDBOX_APP_ID, `api://botid-${SANDBOX_APP_ID}`],
+    users,
+    logger: options.logger.child({ component: 'identity-provider' }),
+  });
+  const logger = options.logger.child({ component: 'sign-in' });
+  // Teams waits about 10 s for a sign-in answer: key fetches must give up well before that.
+  const http = new HttpClient({ logger, attemptTimeoutMs: 3_000, totalTimeoutMs: 5_000 });
+  const delegated = new DelegatedTokens({
+    validator: createSsoTokenValidator({
+      authorityHost: identityProvider.url,
+      audiences: [SANDBOX_APP_ID, `api://botid-${SANDBOX_APP_ID}`],
+      allowedTenantIds: options.allowedTenantIds,
+      http,
+      logger,
+    }),
+    msal: createOnBehalfOfClient({
+      clientId: SANDBOX_APP_ID,
+      clientSecret,
+      tenantId: SANDBOX_TENANT_ID,
+      authorityHost: identityProvider.url,
+      authorityMetadata: { ...identityProvider.metadata(SANDBOX_TENANT_ID) },
+      logger,
+    }),
+    powerPlatformScope: `${options.powerPlatformApiUrl}/.default`,
+    logger,
+    clock: options.clock,
+  });
+  const byOid = new Map(users.map((u) => [u.oid.toLowerCase(), u]));
+  return {
+    identityProvider,
+    signIn: new SandboxSignIn(delegated, identityProvider, (oid) => byOid.get(oid)),
+    delegated,
+    stop: () => identityProvider.stop(),
+  };
+}
