@@ -5,8 +5,8 @@
  * builds URLs from an authority host works unchanged; per-user behaviors produce each failure the
  * bot must tell apart.
  */
+import { listenLocally } from '../listen';
 import { createServer, IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { JWK } from 'jose';
 
 import { Logger, silentLogger } from '../../log';
@@ -253,15 +253,7 @@ export async function startIdentityProvider(
     });
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? DEFAULTS.port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address() as AddressInfo;
-  baseUrl = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  baseUrl = await listenLocally(server, host, options.port ?? DEFAULTS.port);
   logger.info('identity provider started', { url: baseUrl });
 
   return {

@@ -4,9 +4,9 @@
  * `x-ms-correlation-id` on every answer, the client request id echoed, paged lists with both
  * next-link spellings, 2xx functional failures) and every failure shape reachable from the seed.
  */
+import { listenLocally } from '../listen';
 import { randomUUID } from 'node:crypto';
 import { createServer, IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 
 import { Logger, silentLogger } from '../../log';
 import { parseSimBehavior, SimBehavior } from './behavior';
@@ -322,15 +322,7 @@ export async function startPowerPlatformSimulator(
     });
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? DEFAULTS.port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address() as AddressInfo;
-  baseUrl = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  baseUrl = await listenLocally(server, host, options.port ?? DEFAULTS.port);
 
   return {
     url: baseUrl,

@@ -16,16 +16,7 @@ import {
 } from '../../../src/sandbox/playground';
 import { chromium, type Locator, type Page, type Route } from 'playwright-core';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
+import { CHROMIUM, CHROMIUM_ARGS } from './chromium';
 
 const DEFAULTS = {
   startTimeoutMs: 30_000,
