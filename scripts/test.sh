@@ -19,4 +19,16 @@ step typecheck npx tsc -p tsconfig.json --noEmit
 step lint npx eslint --max-warnings 0 .
 step format npx prettier --check --log-level warn .
 
-npx jest --ci "$@"
+summary=$(mktemp)
+trap 'rm -f "$summary"' EXIT
+status=0
+TEST_SUMMARY_FILE="$summary" npx jest --ci "$@" || status=$?
+# jest prints its own summary last; the plain line CI reads comes after it.
+if [ -s "$summary" ]; then
+  cat "$summary"
+else
+  echo "jest ended without a summary (exit ${status})."
+  echo "0 passed, 1 failed"
+  [ "$status" -ne 0 ] || status=1
+fi
+exit "$status"

@@ -1,7 +1,10 @@
 /**
- * Prints the plain closing line CI reads: "N passed, N failed".
- * Suites that fail to run at all count their tests as failed (at least one each).
+ * The plain closing line CI reads: "N passed, N failed". Suites that fail to run at all count as
+ * one failure each. With TEST_SUMMARY_FILE set (scripts/test.sh), the line goes to that file so
+ * that the script can print it last, after jest's own summary.
  */
+const { writeFileSync } = require('node:fs');
+
 class SummaryReporter {
   onRunComplete(_contexts, results) {
     let failed = results.numFailedTests;
@@ -9,8 +12,9 @@ class SummaryReporter {
       if (suite.testExecError && suite.numFailingTests === 0) failed += 1;
     }
     const skipped = results.numPendingTests + results.numTodoTests;
-    const tail = skipped > 0 ? `, ${skipped} skipped` : '';
-    process.stdout.write(`\n${results.numPassedTests} passed, ${failed} failed${tail}\n`);
+    const line = `${results.numPassedTests} passed, ${failed} failed${skipped > 0 ? `, ${skipped} skipped` : ''}`;
+    if (process.env.TEST_SUMMARY_FILE) writeFileSync(process.env.TEST_SUMMARY_FILE, `${line}\n`);
+    else process.stdout.write(`\n${line}\n`);
   }
 }
 module.exports = SummaryReporter;
