@@ -25,6 +25,8 @@ export interface Config {
   aad: {
     clientId?: string;
     clientSecret?: string;
+    /** A PEM file with the private key and certificate; used instead of the secret when set. */
+    clientCertificatePath?: string;
     tenantId?: string;
     authorityHost: string;
   };
@@ -178,10 +180,15 @@ export function loadConfig(env: Env = process.env): Config {
           'is required in production (the SSO app that exchanges tokens on behalf of users)',
         );
     }
-    if (!text(env, 'AAD_APP_CLIENT_SECRET') && !text(env, 'SECRET_AAD_APP_CLIENT_SECRET')) {
+    const credentials = [
+      'AAD_APP_CLIENT_SECRET',
+      'SECRET_AAD_APP_CLIENT_SECRET',
+      'AAD_APP_CLIENT_CERTIFICATE_PATH',
+    ];
+    if (!credentials.some((name) => text(env, name))) {
       throw new ConfigError(
         'AAD_APP_CLIENT_SECRET',
-        "is required in production (the SSO app's client secret for on-behalf-of)",
+        "or AAD_APP_CLIENT_CERTIFICATE_PATH is required in production (the SSO app's credential for on-behalf-of)",
       );
     }
   }
@@ -220,6 +227,7 @@ export function loadConfig(env: Env = process.env): Config {
     aad: {
       clientId: guid(env, 'AAD_APP_CLIENT_ID'),
       clientSecret: text(env, 'AAD_APP_CLIENT_SECRET') ?? text(env, 'SECRET_AAD_APP_CLIENT_SECRET'),
+      clientCertificatePath: text(env, 'AAD_APP_CLIENT_CERTIFICATE_PATH'),
       tenantId: guid(env, 'AAD_APP_TENANT_ID'),
       authorityHost: httpsUrl(
         env,

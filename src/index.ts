@@ -3,7 +3,9 @@
  * bot, and stops cleanly on SIGTERM/SIGINT.
  */
 import { startApp } from './app';
+import { readFileSync } from 'node:fs';
 import { type Config, ConfigError, loadConfig } from './config';
+import { loadClientCertificate } from './identity/client-certificate';
 import { HttpClient } from './http/http-client';
 import { DelegatedTokens } from './identity/delegated-tokens';
 import { createOnBehalfOfClient } from './identity/msal-client';
@@ -12,8 +14,24 @@ import { createLogger, type Logger } from './log';
 
 /** Validation of Teams SSO tokens and on-behalf-of exchanges against Entra. */
 function createSignIn(config: Config, logger: Logger): DelegatedTokens {
-  const { clientId, clientSecret, tenantId, authorityHost } = config.aad;
-  if (!clientId || !clientSecret || !tenantId) throw new Error('the SSO app is not configured');
+  const { clientId, clientSecret, clientCertificatePath, tenantId, authorityHost } = config.aad;
+  if (!clientId || !tenantId || !(clientSecret || clientCertificatePath))
+    throw new Error('the SSO app is not configured');
+  let credential: { secret: string } | { certificate: ReturnType<typeof loadClientCertificate> };
+  if (clientCertificatePath) {
+    try {
+      credential = {
+        certificate: loadClientCertificate(readFileSync(clientCertificatePath, 'utf8')),
+      };
+    } catch (error) {
+      throw new ConfigError(
+        'AAD_APP_CLIENT_CERTIFICATE_PATH',
+        `cannot be used: ${(error as Error).message}`,
+      );
+    }
+  } else {
+    credential = { secret: clientSecret! };
+  }
   const log = logger.child({ component: 'sign-in' });
   return new DelegatedTokens({
     validator: createSsoTokenValidator({
@@ -24,7 +42,7 @@ function createSignIn(config: Config, logger: Logger): DelegatedTokens {
       http: new HttpClient({ logger: log, attemptTimeoutMs: 3_000, totalTimeoutMs: 5_000 }),
       logger: log,
     }),
-    msal: createOnBehalfOfClient({ clientId, clientSecret, tenantId, authorityHost, logger: log }),
+    msal: createOnBehalfOfClient({ clientId, credential, tenantId, authorityHost, logger: log }),
     powerPlatformScope: `${config.powerPlatform.apiUrl}/.default`,
     logger: log,
   });
@@ -48,7 +66,13 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const logger = createLogger({ level: config.logLevel });
-  const signIn = createSignIn(config, logger);
+  let signIn;
+  try {
+    signIn = createSignIn(config, logger);
+  } catch (error) {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(2);
+  }
   const app = await startApp(config, { tokens: signIn, signIn, logger });
   const shutdown = (signal: string) => {
     logger.info('shutting down', { signal });

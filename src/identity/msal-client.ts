@@ -7,10 +7,12 @@
  */
 import { ConfidentialClientApplication, LogLevel } from '@azure/msal-node';
 import type { Logger } from '../log';
+import type { ClientCertificate } from './client-certificate';
 
 export interface OnBehalfOfClientOptions {
   clientId: string;
-  clientSecret: string;
+  /** The app's credential: a client secret, or a certificate (preferred where possible). */
+  credential: { secret: string } | { certificate: ClientCertificate };
   /** The app's tenant. */
   tenantId: string;
   /** e.g. https://login.microsoftonline.com (sovereign clouds differ). */
@@ -32,7 +34,14 @@ export function createOnBehalfOfClient(
   return new ConfidentialClientApplication({
     auth: {
       clientId: options.clientId,
-      clientSecret: options.clientSecret,
+      ...('secret' in options.credential
+        ? { clientSecret: options.credential.secret }
+        : {
+            clientCertificate: {
+              thumbprintSha256: options.credential.certificate.thumbprintSha256,
+              privateKey: options.credential.certificate.privateKeyPem,
+            },
+          }),
       authority,
       ...(options.authorityMetadata
         ? {

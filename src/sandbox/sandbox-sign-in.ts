@@ -88,7 +88,7 @@ export async function startSandboxIdentity(
     }),
     msal: createOnBehalfOfClient({
       clientId: SANDBOX_APP_ID,
-      clientSecret,
+      credential: { secret: clientSecret },
       tenantId: SANDBOX_TENANT_ID,
       authorityHost: identityProvider.url,
       authorityMetadata: { ...identityProvider.metadata(SANDBOX_TENANT_ID) },

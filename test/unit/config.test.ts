@@ -38,6 +38,12 @@ describe('configuration', () => {
     expect(loadConfig({ ...noSecret, SECRET_AAD_APP_CLIENT_SECRET: 's' }).aad.clientSecret).toBe(
       's',
     );
+    // A certificate replaces the secret.
+    const withCertificate = loadConfig({
+      ...noSecret,
+      AAD_APP_CLIENT_CERTIFICATE_PATH: '/certs/sso.pem',
+    });
+    expect(withCertificate.aad.clientCertificatePath).toBe('/certs/sso.pem');
   });
 
   it('a managed identity needs no password', () => {

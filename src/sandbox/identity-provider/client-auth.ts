@@ -1,5 +1,8 @@
-/** Who is calling the token endpoint: a registered client id with its secret (form or Basic). */
-import { createHash, timingSafeEqual } from 'node:crypto';
+/**
+ * Who is calling the token endpoint: a registered client id with its secret (form or Basic), or
+ * with a client assertion signed by its certificate's private key (as msal-node sends it).
+ */
+import { constants, createHash, createPublicKey, timingSafeEqual, verify } from 'node:crypto';
 
 import { entraError, missingParameter } from './entra-errors';
 import type { Answer } from './http-answers';
@@ -7,9 +10,16 @@ import type { Answer } from './http-answers';
 export interface ClientRegistration {
   /** The app (client) id. */
   clientId: string;
-  /** Its client secret. */
-  clientSecret: string;
+  /** Its client secret, if it has one. */
+  clientSecret?: string;
+  /** Its certificate, if it has one: the public key and the SHA-256 thumbprint (hex). */
+  certificate?: { publicKeyPem: string; thumbprintSha256: string };
 }
+
+/** RFC 7523 client authentication with a signed JWT. */
+const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+/** Tolerated clock difference for the assertion's time claims. */
+const ASSERTION_SKEW_SECONDS = 300;
 
 export type ClientCheck = { ok: true; clientId: string } | { ok: false; answer: Answer };
 
@@ -43,6 +53,22 @@ export function authenticateClient(
       }),
     };
   }
+  const assertion = form.get('client_assertion');
+  if (assertion && form.get('client_assertion_type') === CLIENT_ASSERTION_TYPE) {
+    const problem = clientAssertionProblem(assertion, client);
+    if (problem) {
+      return {
+        ok: false,
+        answer: entraError(401, {
+          error: 'invalid_client',
+          code: 700027,
+          text: `Client assertion failed signature validation or its claims are wrong: ${problem}.`,
+          correlationId,
+        }),
+      };
+    }
+    return { ok: true, clientId: client.clientId };
+  }
   if (secret === undefined || secret === '') {
     if (!options.secretRequired) return { ok: true, clientId: client.clientId };
     return {
@@ -55,7 +81,7 @@ export function authenticateClient(
       }),
     };
   }
-  if (!sameSecret(secret, client.clientSecret)) {
+  if (client.clientSecret === undefined || !sameSecret(secret, client.clientSecret)) {
     return {
       ok: false,
       answer: entraError(401, {
@@ -67,6 +93,57 @@ export function authenticateClient(
     };
   }
   return { ok: true, clientId: client.clientId };
+}
+
+/** What is wrong with a client assertion, or undefined when it proves the client. */
+function clientAssertionProblem(assertion: string, client: ClientRegistration): string | undefined {
+  if (!client.certificate) return 'the application has no certificate';
+  const [headerPart, payloadPart, signaturePart] = assertion.split('.');
+  if (!headerPart || !payloadPart || !signaturePart) return 'not a signed JWT';
+  let header: Record<string, unknown>;
+  let payload: Record<string, unknown>;
+  try {
+    header = JSON.parse(Buffer.from(headerPart, 'base64url').toString('utf8')) as Record<
+      string,
+      unknown
+    >;
+    payload = JSON.parse(Buffer.from(payloadPart, 'base64url').toString('utf8')) as Record<
+      string,
+      unknown
+    >;
+  } catch {
+    return 'not a readable JWT';
+  }
+  const thumbprint = Buffer.from(client.certificate.thumbprintSha256, 'hex').toString('base64url');
+  if (header['x5t#S256'] !== thumbprint)
+    return 'the x5t#S256 thumbprint is not the registered certificate';
+  const key = createPublicKey(client.certificate.publicKeyPem);
+  const signed = Buffer.from(`${headerPart}.${payloadPart}`);
+  const signature = Buffer.from(signaturePart, 'base64url');
+  const valid =
+    header.alg === 'PS256'
+      ? verify(
+          'sha256',
+          signed,
+          {
+            key,
+            padding: constants.RSA_PKCS1_PSS_PADDING,
+            saltLength: constants.RSA_PSS_SALTLEN_DIGEST,
+          },
+          signature,
+        )
+      : header.alg === 'RS256' && verify('sha256', signed, key, signature);
+  if (!valid) return 'bad signature';
+  const now = Math.floor(Date.now() / 1000);
+  if (payload.iss !== client.clientId || payload.sub !== client.clientId)
+    return 'iss and sub must be the client id';
+  if (typeof payload.aud !== 'string' || !/\/oauth2\/v2\.0\/token$/.test(payload.aud))
+    return 'aud must be the token endpoint';
+  if (typeof payload.exp !== 'number' || payload.exp + ASSERTION_SKEW_SECONDS < now)
+    return 'expired';
+  if (typeof payload.nbf === 'number' && payload.nbf - ASSERTION_SKEW_SECONDS > now)
+    return 'not yet valid';
+  return undefined;
 }
 
 /** Compares digests so that the time taken says nothing about the secret. */
