@@ -19,7 +19,7 @@ import { PowerPlatformClient } from './powerplatform/power-platform-client';
 import { registerConsentPages } from './consent-pages';
 import { createServer, listen } from './server';
 import { SqliteStore } from './store/sqlite-store';
-import { createAdapter } from './teams/adapter';
+import { continueConversation, createAdapter } from './teams/adapter';
 import { ElevationBot } from './teams/elevation-bot';
 import { type ExpirySweeper, startExpirySweeper } from './teams/expiry-sweeper';
 
@@ -93,6 +93,9 @@ export async function startApp(config: Config, deps: AppDependencies): Promise<A
     allowedTenantIds: config.allowedTenantIds,
     signIn: deps.signIn,
     exchanges: store,
+    invokeBudgetMs: config.elevation.invokeBudgetMs,
+    continueInConversation: (reference, logic) =>
+      continueConversation(adapter, config.bot.id, reference, logic),
     signInPrompt: {
       botId: config.bot.id,
       signInUrl: config.bot.domain ? `https://${config.bot.domain}/auth-start.html` : undefined,

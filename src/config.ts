@@ -44,6 +44,8 @@ export interface Config {
     justificationRequired: boolean;
     /** How long a user's environment list is reused before asking the API again. */
     environmentCacheSeconds: number;
+    /** How long a click waits for the API before the card says "in progress". */
+    invokeBudgetMs: number;
   };
 }
 
@@ -247,6 +249,7 @@ export function loadConfig(env: Env = process.env): Config {
       requestTtlMinutes: integer(env, 'REQUEST_TTL_MINUTES', 10, 1, 1440),
       justificationRequired: flag(env, 'JUSTIFICATION_REQUIRED', true),
       environmentCacheSeconds: integer(env, 'ENVIRONMENT_CACHE_SECONDS', 60, 0, 3600),
+      invokeBudgetMs: integer(env, 'INVOKE_BUDGET_MS', 4000, 100, 10000),
     },
   };
 }

@@ -60,6 +60,31 @@ export interface ElevationBotOptions {
   exchanges: Pick<ElevationStore, 'claimOnce'>;
   /** The OAuthCard's exchange resource and consent page. */
   signInPrompt: SignInPromptOptions;
+  /**
+   * How long a click may wait for the API before the card says "in progress"; Teams gives up on
+   * an invoke after about 10 to 15 seconds.
+   */
+  invokeBudgetMs: number;
+  /** Runs logic in a conversation outside any turn (to finish a card after its invoke ended). */
+  continueInConversation: (
+    reference: Partial<ConversationReference>,
+    logic: (context: TurnContext) => Promise<void>,
+  ) => Promise<void>;
+}
+
+const TIMED_OUT = Symbol('timed out');
+
+/** The promise's value, or TIMED_OUT when it takes longer than `ms` (it keeps running). */
+async function within<T>(promise: Promise<T>, ms: number): Promise<T | typeof TIMED_OUT> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<typeof TIMED_OUT>((resolve) => {
+    timer = setTimeout(() => resolve(TIMED_OUT), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** How long a token exchange id is remembered for deduplication. */
@@ -397,12 +422,49 @@ export class ElevationBot extends TeamsActivityHandler {
     const requestId = field(data, 'requestId');
     if (!requestId) return messageResponse('This card is missing its request; ask again.');
     const justification = field(data, 'justification');
-    const result = await this.options.service.confirmElevation({
-      requestId,
-      clicker,
-      justification,
+    const confirming = this.options.service.confirmElevation({ requestId, clicker, justification });
+    const result = await within(confirming, this.options.invokeBudgetMs);
+    if (result !== TIMED_OUT) return this.confirmResponse(context, result, justification);
+
+    // The API (with its retries) is slow: answer Teams now, and finish the card when it is done.
+    const reference = TurnContext.getConversationReference(context.activity);
+    const cardMessageId = context.activity.replyToId;
+    confirming
+      .then((late) => this.finishLater(reference, cardMessageId, late))
+      .catch((error) =>
+        this.options.logger.error('could not finish a slow elevation', { requestId, error }),
+      );
+    const request = await this.options.service.findRequest(requestId);
+    if (!request) return messageResponse('I no longer know this request.');
+    return cardResponse(requestStatusCard({ ...request, state: 'executing' }));
+  }
+
+  /** The outcome of a confirmation that outlasted its invoke, delivered to the conversation. */
+  private async finishLater(
+    reference: Partial<ConversationReference>,
+    cardMessageId: string | undefined,
+    result: ConfirmResult,
+  ): Promise<void> {
+    await this.options.continueInConversation(reference, async (context) => {
+      if (
+        result.kind === 'executed' ||
+        result.kind === 'expired' ||
+        result.kind === 'already-handled'
+      ) {
+        const messageId = result.request.cardMessageId ?? cardMessageId;
+        if (messageId) {
+          await context.updateActivity({
+            type: 'message',
+            id: messageId,
+            attachments: [CardFactory.adaptiveCard(requestStatusCard(result.request))],
+          });
+        }
+        if (result.kind === 'executed') await this.postOutcome(context, result.request);
+        return;
+      }
+      const response = await this.confirmResponse(context, result, undefined);
+      if (response.type === MESSAGE) await context.sendActivity(String(response.value));
     });
-    return this.confirmResponse(context, result, justification);
   }
 
   private async confirmResponse(

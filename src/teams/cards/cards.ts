@@ -135,7 +135,9 @@ export function requestStatusCard(request: ElevationRequest): AdaptiveCard {
       ? 'Nobody confirmed this request in time, so nothing was changed. Ask again to get a new card.'
       : request.state === 'cancelled'
         ? 'Nothing was changed.'
-        : '');
+        : request.state === 'executing'
+          ? 'The Power Platform API is still answering. This card will show the outcome as soon as it arrives.'
+          : '');
   const facts: Fact[] = [
     ...environmentFacts(request.environment),
     ...fact('Requested by', requesterText(request)),
