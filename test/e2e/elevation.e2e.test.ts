@@ -310,6 +310,32 @@ describe('elevation in the Agents Playground', () => {
     expect(errorsLogged(since)).toEqual([]);
   });
 
+  test('slow API: the card says in progress at once, then shows the outcome when it arrives', async () => {
+    const env = WELL_KNOWN.contosoProd;
+    // Longer than the bot's default 4 s budget for answering a click.
+    sandbox!.simulator!.override('delay-ms=6000;times=1', {
+      operation: 'applyAdminRole',
+      environmentId: env.id,
+    });
+    const since = await mark();
+    await sendMessage(page(), `elevate me in ${env.displayName}`);
+    const message = await botMessage(since, 0, 'Confirm elevation');
+    const card = message.locator(CARD);
+    await fillInput(page(), 'Justification', 'INC-5150: month-end close', { card });
+
+    const answer = await clickAction(page(), 'Elevate', { card, timeoutMs: WAIT_MS });
+    expect(answer.status).toBe(200);
+    const inProgress = await cardShows(card, 'Elevation in progress');
+    expect(inProgress).toMatch(/Client request id\s+[0-9a-f-]{36}/);
+
+    const outcome = await cardShows(card, '✅ Elevated: you are System Administrator');
+    const calls = applyAdminRoleCalls(since);
+    expect(calls).toHaveLength(1);
+    expect(outcome.match(/Correlation id\s+(\S+)/)?.[1]).toBe(calls[0]?.correlationId);
+    await botMessage(since, 1, `Correlation id: ${calls[0]?.correlationId}`);
+    expect(errorsLogged(since)).toEqual([]);
+  });
+
   test('group chat: only the requester can confirm; another member is refused and nothing is called', async () => {
     const env = WELL_KNOWN.contosoDev;
     await switchToGroupChat(page());
