@@ -61,7 +61,11 @@ interface CachedEnvironments {
   index: EnvironmentIndex;
   byId: Map<string, Environment>;
   expiresAt: number;
+  fetchedAt: number;
 }
+
+/** How old a cached list may be before a miss is checked against a fresh one. */
+const STALE_AFTER_MS = 5_000;
 
 export class ElevationService {
   private readonly environmentCache = new Map<string, CachedEnvironments>();
@@ -70,9 +74,15 @@ export class ElevationService {
 
   /** "elevate me in <query>": resolve the environment and open a request awaiting confirmation. */
   async requestElevation(requester: Requester, query: string): Promise<RequestResult> {
-    const environments = await this.environmentsFor(requester);
+    let environments = await this.environmentsFor(requester);
     if (environments.kind !== 'ok') return environments.result;
-    const resolution = environments.cached.index.resolve(query);
+    let resolution = environments.cached.index.resolve(query);
+    if (resolution.kind === 'not-found' && this.isStale(environments.cached)) {
+      // The environment may be new since the list was cached: look once more before saying no.
+      environments = await this.environmentsFor(requester, { refresh: true });
+      if (environments.kind !== 'ok') return environments.result;
+      resolution = environments.cached.index.resolve(query);
+    }
     switch (resolution.kind) {
       case 'found':
         return this.openRequest(requester, resolution.environment, query);
@@ -246,15 +256,21 @@ export class ElevationService {
     return { kind: 'confirm', request };
   }
 
+  /** A cached list older than this is fetched again before a name is declared unknown. */
+  private isStale(cached: CachedEnvironments): boolean {
+    return this.options.clock.now().getTime() - cached.fetchedAt > STALE_AFTER_MS;
+  }
+
   private async environmentsFor(
     requester: Requester,
+    options: { refresh?: boolean } = {},
   ): Promise<
     { kind: 'ok'; cached: CachedEnvironments } | { kind: 'failed'; result: RequestResult }
   > {
     const key = `${requester.tenantId}/${requester.aadObjectId}`.toLowerCase();
     const nowMs = this.options.clock.now().getTime();
     const hit = this.environmentCache.get(key);
-    if (hit && hit.expiresAt > nowMs) return { kind: 'ok', cached: hit };
+    if (hit && hit.expiresAt > nowMs && !options.refresh) return { kind: 'ok', cached: hit };
 
     const token = await this.options.tokens.powerPlatformToken(requester);
     if (!token.ok) {
@@ -271,6 +287,7 @@ export class ElevationService {
       index: createEnvironmentIndex(listed.environments),
       byId: new Map(listed.environments.map((e) => [e.id.toLowerCase(), e])),
       expiresAt: nowMs + this.options.environmentCacheSeconds * 1000,
+      fetchedAt: nowMs,
     };
     this.environmentCache.delete(key);
     this.environmentCache.set(key, cached);

@@ -392,6 +392,25 @@ describe('elevation flow', () => {
     expect(types).toEqual(['typing', 'message']);
   });
 
+  it('a name missing from a list older than a few seconds is looked up in a fresh list once', async () => {
+    await bot.say(ALEX, 'elevate me in Contoso Dev');
+    const gets = () => bot.simulator.calls.filter((c) => c.method === 'GET').length;
+    const firstListing = gets();
+    await bot.say(ALEX, 'elevate me in Contoso Nowhere');
+    expect(gets()).toBe(firstListing); // the list was just fetched: no second look
+    bot.clock.advance(6_000);
+    await bot.say(ALEX, 'elevate me in Contoso Prod');
+    expect(gets()).toBe(firstListing); // found in the cached list
+    const { calls } = await bot.say(ALEX, 'elevate me in Contoso Nowhere');
+    expect(gets()).toBe(2 * firstListing); // one fresh listing before saying it is unknown
+    expect(cardText(cardOf(calls[0]!.activity))).toContain('No environment found');
+  });
+
+  it('the environment state is shown on the card', async () => {
+    const { card } = await ask(ALEX, 'elevate me in Contoso Dev');
+    expect(cardText(card)).toMatch(/State\nEnabled/);
+  });
+
   it('the environment list is fetched once and reused for the next request', async () => {
     await bot.say(ALEX, 'elevate me in Contoso Dev');
     const listed = bot.simulator.calls.filter((c) => c.method === 'GET').length;

@@ -73,6 +73,7 @@ function environmentFacts(environment: Environment): Fact[] {
       production ? 'Attention' : 'Default',
       production ? 'Bolder' : 'Default',
     ),
+    ...fact('State', environment.state),
     ...fact('Region', region(environment)),
     ...fact('Dataverse URL', environment.dataverseUrl),
   ];
