@@ -169,6 +169,10 @@ export class ElevationService {
       set: { outcome },
     });
     const result = finished ?? { ...claimed, state: outcome.ok ? 'succeeded' : 'failed', outcome };
+    if (!outcome.ok && outcome.kind === 'environment-not-found') {
+      // The list that offered this environment is out of date: the next request fetches a new one.
+      this.environmentCache.delete(this.cacheKey(request.requester));
+    }
     await this.audit('executed', result, {
       outcome: outcome.ok ? 'succeeded' : outcome.kind,
       status: outcome.response.status,
@@ -256,6 +260,10 @@ export class ElevationService {
     return { kind: 'confirm', request };
   }
 
+  private cacheKey(requester: Requester): string {
+    return `${requester.tenantId}/${requester.aadObjectId}`.toLowerCase();
+  }
+
   /** A cached list older than this is fetched again before a name is declared unknown. */
   private isStale(cached: CachedEnvironments): boolean {
     return this.options.clock.now().getTime() - cached.fetchedAt > STALE_AFTER_MS;
@@ -267,7 +275,7 @@ export class ElevationService {
   ): Promise<
     { kind: 'ok'; cached: CachedEnvironments } | { kind: 'failed'; result: RequestResult }
   > {
-    const key = `${requester.tenantId}/${requester.aadObjectId}`.toLowerCase();
+    const key = this.cacheKey(requester);
     const nowMs = this.options.clock.now().getTime();
     const hit = this.environmentCache.get(key);
     if (hit && hit.expiresAt > nowMs && !options.refresh) return { kind: 'ok', cached: hit };

@@ -21,7 +21,10 @@ const FAILURES: Record<FailureKind, Omit<OutcomeText, 'explanation'> & { explana
     nextStep:
       "Ask the bot's operator to set POWERPLATFORM_API_VERSION to a version the API accepts.",
   },
-  'bad-request': { headline: 'Elevation failed: the API refused the request' },
+  'bad-request': {
+    headline: 'Elevation failed: the API refused the request',
+    nextStep: "Give the correlation id to the bot's operator or to Microsoft support.",
+  },
   unauthorized: {
     headline: 'Elevation failed: your sign-in was not accepted',
     nextStep:
@@ -30,14 +33,18 @@ const FAILURES: Record<FailureKind, Omit<OutcomeText, 'explanation'> & { explana
   'permission-missing': {
     headline: 'Elevation failed: the bot lacks a permission',
     nextStep:
-      'An administrator must grant the bot the delegated Power Platform API permission UserManagement.Users.Apply, with admin consent.',
+      "Either the bot's Entra app lacks the delegated Power Platform API permission UserManagement.Users.Apply (an administrator must add it and grant admin consent), or your account lacks a tenant admin role: check both.",
   },
   'not-tenant-admin': {
     headline: 'Elevation refused: you are not a tenant administrator',
     nextStep:
       'Only Global, Power Platform or Dynamics 365 administrators can self-elevate, with the role assigned directly (not through a group). If the role is eligible in PIM, activate it first; it can take a while to reach Power Platform.',
   },
-  forbidden: { headline: 'Elevation refused by the API' },
+  forbidden: {
+    headline: 'Elevation refused by the API',
+    nextStep:
+      'Check that you hold a tenant admin role and may act in this environment; give the correlation id to support if it persists.',
+  },
   'environment-not-found': {
     headline: 'Elevation failed: environment not found',
     nextStep:
@@ -88,6 +95,19 @@ export function describeOutcome(outcome: AdminRoleOutcome): OutcomeText {
     };
   }
   const text = FAILURES[outcome.kind];
+  const retryAfterMs = outcome.response.retryAfterMs;
+  if (outcome.kind === 'throttled' && retryAfterMs !== undefined) {
+    // The API said how long to wait: repeat it rather than guess.
+    const wait =
+      retryAfterMs >= 60_000
+        ? `${Math.ceil(retryAfterMs / 60_000)} minute(s)`
+        : `${Math.ceil(retryAfterMs / 1000)} seconds`;
+    return {
+      headline: text.headline,
+      explanation: outcome.message,
+      nextStep: `The API asked to wait ${wait}; try again after that.`,
+    };
+  }
   const specific = outcome.errorCode ? BY_ERROR_CODE[outcome.errorCode] : undefined;
   return {
     headline: text.headline,

@@ -141,7 +141,19 @@ export class HttpClient {
       );
 
       if (retryInMs === undefined) {
-        return { ...result, attempts: attempt, durationMs: Math.round(elapsed()), clientRequestId };
+        const durationMs = Math.round(elapsed());
+        // Say what the whole call took, not just its last attempt.
+        const message =
+          result.kind === 'timeout'
+            ? `No response after ${attempt} attempt${attempt === 1 ? '' : 's'} in ${(durationMs / 1000).toFixed(1)} s`
+            : undefined;
+        return {
+          ...result,
+          ...(message ? { message } : {}),
+          attempts: attempt,
+          durationMs,
+          clientRequestId,
+        };
       }
       await sleep(retryInMs, request.signal);
     }
@@ -195,7 +207,8 @@ export class HttpClient {
         retryAfterMs: parseRetryAfter(headers['retry-after']),
       };
     } catch (error) {
-      if (timedOut) return { kind: 'timeout', message: `No response within ${budgetMs} ms` };
+      if (timedOut)
+        return { kind: 'timeout', message: `No response within ${Math.round(budgetMs)} ms` };
       if (request.signal?.aborted) throw request.signal.reason;
       return { kind: 'connection-failed', message: describeNetworkError(error) };
     } finally {

@@ -83,6 +83,15 @@ export class DelegatedTokens implements UserTokens, SignIn {
       aadObjectId: user.aadObjectId,
     });
     if (!validation.ok) {
+      if (validation.reason === 'keys-unavailable') {
+        // An identity provider outage is not the user's fault: say so, and never ask for consent.
+        return {
+          ok: false,
+          reason: 'error',
+          message:
+            "I could not check your sign-in: Entra's signing keys are unavailable right now. Try again in a minute.",
+        };
+      }
       return {
         ok: false,
         reason: 'invalid-token',

@@ -406,6 +406,23 @@ describe('elevation flow', () => {
     expect(cardText(cardOf(calls[0]!.activity))).toContain('No environment found');
   });
 
+  it('after a 404 the next request lists the environments afresh', async () => {
+    const { messageId, requestId } = await ask(
+      ALEX,
+      `elevate me in ${WELL_KNOWN.deleted.displayName}`,
+    );
+    const gets = () => bot.simulator.calls.filter((c) => c.method === 'GET').length;
+    const listed = gets();
+    await bot.click(
+      ALEX,
+      'elevate',
+      { requestId, justification: 'x' },
+      { replyToId: messageId, conversation: GROUP_CHAT },
+    );
+    await bot.say(ALEX, 'elevate me in Contoso Dev', GROUP_CHAT);
+    expect(gets()).toBe(2 * listed);
+  });
+
   it('the environment state is shown on the card', async () => {
     const { card } = await ask(ALEX, 'elevate me in Contoso Dev');
     expect(cardText(card)).toMatch(/State\nEnabled/);

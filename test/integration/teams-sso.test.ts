@@ -149,6 +149,17 @@ describe('Teams SSO', () => {
     expect(cards).toHaveLength(1);
   });
 
+  it("Entra's keys out of reach is told as an outage, not as a refused sign-in or a consent prompt", async () => {
+    const id = await askAndGetExchangeId();
+    const token = await ssoToken(ALEX);
+    await bot.identity.identityProvider.stop();
+    const answer = await bot.invoke(ALEX, 'signin/tokenExchange', { id, token });
+    expect(answer.status).not.toBe(412);
+    const told = String(answer.calls[0]?.activity.text);
+    expect(told).toContain('signing keys are unavailable');
+    expect(told).not.toContain('refused');
+  });
+
   it('an exchange without a token is answered 400', async () => {
     const answer = await bot.invoke(ALEX, 'signin/tokenExchange', { id: 'x' });
     expect(answer.status).toBe(400);
