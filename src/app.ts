@@ -66,7 +66,11 @@ export async function startApp(config: Config, deps: AppDependencies): Promise<A
     new PowerPlatformClient({
       baseUrl: config.powerPlatform.apiUrl,
       apiVersion: config.powerPlatform.apiVersion,
-      http: new HttpClient({ logger: logger.child({ component: 'http' }) }),
+      http: new HttpClient({
+        logger: logger.child({ component: 'http' }),
+        attemptTimeoutMs: config.powerPlatform.attemptTimeoutMs,
+        totalTimeoutMs: config.powerPlatform.totalTimeoutMs,
+      }),
       logger: logger.child({ component: 'powerplatform' }),
     });
   const service = new ElevationService({

@@ -34,6 +34,10 @@ export interface Config {
     /** Base URL of the Power Platform API; sovereign clouds use other hosts. */
     apiUrl: string;
     apiVersion: string;
+    /** Time allowed for one attempt of a call. */
+    attemptTimeoutMs: number;
+    /** Time allowed for a whole call, retries included. */
+    totalTimeoutMs: number;
   };
   /** Tenants whose users may use the bot; empty means the bot's own tenant only (or any in sandbox). */
   allowedTenantIds: string[];
@@ -241,6 +245,8 @@ export function loadConfig(env: Env = process.env): Config {
     powerPlatform: {
       apiUrl: httpsUrl(env, 'POWERPLATFORM_API_URL', 'https://api.powerplatform.com', sandbox),
       apiVersion: apiVersion(env),
+      attemptTimeoutMs: integer(env, 'POWERPLATFORM_ATTEMPT_TIMEOUT_MS', 10_000, 100, 120_000),
+      totalTimeoutMs: integer(env, 'POWERPLATFORM_TOTAL_TIMEOUT_MS', 25_000, 100, 300_000),
     },
     allowedTenantIds:
       allowed.length > 0 || sandbox || !botTenantId ? allowed : [botTenantId.toLowerCase()],

@@ -53,6 +53,8 @@ interface OutcomeCase {
   caller?: (claims: CallerClaims) => CallerClaims | undefined;
   /** The bot asks with RETIRED_API_VERSION, which the API stops accepting before Elevate. */
   retiredApiVersion?: true;
+  /** Extra configuration for the bot in this case. */
+  env?: Record<string, string>;
   state: Extract<RequestState, 'succeeded' | 'failed'>;
   /** `granted` for `ok: true`, otherwise the failure kind. */
   kind: FailureKind | 'granted';
@@ -325,6 +327,33 @@ const cases: OutcomeCase[] = [
     rawBodyContains: '',
   },
   {
+    name: 'a success without x-ms-correlation-id says so instead of showing nothing',
+    behavior: 'no-correlation-id',
+    state: 'succeeded',
+    kind: 'granted',
+    httpStatus: '200 OK',
+    attempts: [200],
+    headline: 'Elevated: you are System Administrator',
+    explanation: ['now hold the System Administrator role'],
+    nextStep:
+      'The role stays until it is removed; if your admin role came from PIM, Microsoft removes it when that assignment ends.',
+    rawBodyContains: 'UserExists',
+  },
+  {
+    name: 'timeout: no answer within the time allowed, outcome unknown',
+    // One attempt of 500 ms uses the whole 500 ms allowed for the call: nothing is left to retry.
+    env: { POWERPLATFORM_ATTEMPT_TIMEOUT_MS: '500', POWERPLATFORM_TOTAL_TIMEOUT_MS: '500' },
+    behavior: 'delay-ms=2000',
+    state: 'failed',
+    kind: 'timeout',
+    httpStatus: 'no response',
+    attempts: [undefined],
+    headline: 'Elevation outcome unknown: the API did not answer in time',
+    explanation: ['No response after 1 attempt in 0.5 s'],
+    nextStep:
+      'The role may or may not have been granted. Check the environment before trying again.',
+  },
+  {
     name: 'connection reset: connection-failed, no correlation id',
     // Network errors are retried like 503: 4 attempts; no response, so no correlation id.
     behavior: 'reset',
@@ -368,6 +397,7 @@ async function start(c: OutcomeCase): Promise<TestBot> {
       // Keep every click on the path that answers with the outcome (the slowest case takes ~3 s).
       INVOKE_BUDGET_MS: '10000',
       ...(c.retiredApiVersion && { POWERPLATFORM_API_VERSION: RETIRED_API_VERSION }),
+      ...c.env,
     },
   });
   return bot;
@@ -476,8 +506,9 @@ describe('applyAdminRole outcomes, as the user sees them and as they are recorde
     const [clientRequestId] = [...clientRequestIds];
     const last = calls.at(-1)!;
     const correlationId = last.correlationId;
-    if (c.attempts.at(-1) === undefined) expect(correlationId).toBeUndefined();
-    else expect(correlationId).toMatch(/^[0-9a-f-]{36}$/);
+    if (c.attempts.at(-1) === undefined || c.behavior === 'no-correlation-id') {
+      expect(correlationId).toBeUndefined();
+    } else expect(correlationId).toMatch(/^[0-9a-f-]{36}$/);
 
     // (a) The card, replaced for everyone (PUT on the card's message) and for the clicker.
     const update = after.filter((call) => call.method === 'PUT' && call.activityId === messageId);

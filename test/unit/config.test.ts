@@ -63,6 +63,8 @@ describe('configuration', () => {
     expect(config.powerPlatform).toEqual({
       apiUrl: 'https://api.powerplatform.com',
       apiVersion: '2024-10-01',
+      attemptTimeoutMs: 10_000,
+      totalTimeoutMs: 25_000,
     });
     expect(config.storage).toEqual({ kind: 'sqlite', path: '.data/elevation-bot.db' });
     expect(config.elevation.requestTtlMinutes).toBe(10);

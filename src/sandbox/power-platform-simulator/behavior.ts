@@ -35,6 +35,8 @@ export interface SimBehavior {
   reset?: boolean;
   as?: AdminRoleBehavior;
   times?: number;
+  /** Answer without an `x-ms-correlation-id` header (the bot must say so, not show nothing). */
+  noCorrelationId?: boolean;
 }
 
 /** The parsed behaviour, or the reason the spec is wrong (answered as a 400 so tests fail loudly). */
@@ -71,6 +73,9 @@ export function parseSimBehavior(spec: string): SimBehavior | { error: string } 
         break;
       case 'reset':
         behavior.reset = true;
+        break;
+      case 'no-correlation-id':
+        behavior.noCorrelationId = true;
         break;
       case 'as':
         if (!ADMIN_ROLE_BEHAVIORS.includes(value as AdminRoleBehavior)) return bad(directive);

@@ -177,11 +177,18 @@ export async function startPowerPlatformSimulator(
       return;
     }
     if (behavior?.status !== undefined || behavior?.body !== undefined) {
-      return send(req, res, call, shaped(behavior.status ?? 200, behavior.body), extraHeaders);
+      return send(
+        req,
+        res,
+        call,
+        shaped(behavior.status ?? 200, behavior.body),
+        extraHeaders,
+        behavior.noCorrelationId,
+      );
     }
 
     const answer = await answerFor(req, target, call, behavior);
-    send(req, res, call, answer, extraHeaders);
+    send(req, res, call, answer, extraHeaders, behavior?.noCorrelationId);
   }
 
   async function answerFor(
@@ -291,13 +298,14 @@ export async function startPowerPlatformSimulator(
     call: RecordedCall,
     answer: SimAnswer,
     extraHeaders: Record<string, string> = {},
+    omitCorrelationId = false,
   ): void {
     if (res.destroyed || res.headersSent) return;
-    const correlationId = randomUUID();
+    const correlationId = omitCorrelationId ? undefined : randomUUID();
     const headers: Record<string, string> = {
       ...answer.headers,
       ...extraHeaders,
-      'x-ms-correlation-id': correlationId,
+      ...(correlationId ? { 'x-ms-correlation-id': correlationId } : {}),
     };
     const clientRequestId = req.headers['x-ms-client-request-id'];
     if (typeof clientRequestId === 'string') headers['x-ms-client-request-id'] = clientRequestId;
