@@ -487,6 +487,14 @@ describe('bad input gets a clear answer and leaves nothing half-done', () => {
     expect((await bot.say(ALEX, 'help')).calls).toHaveLength(1);
   });
 
+  it('a body over the size limit is refused with 413 and the bot keeps working', async () => {
+    const huge = JSON.stringify({ type: 'message', text: 'x'.repeat(300 * 1024) });
+    const response = await bot.post(huge);
+    expect(response.status).toBe(413);
+    expect(bot.simulator.calls).toHaveLength(0);
+    expect((await bot.say(ALEX, 'help')).calls).toHaveLength(1);
+  });
+
   it('an environment id that is neither a GUID nor Default-<GUID> never reaches a URL', async () => {
     for (const target of [
       '../../usermanagement',
