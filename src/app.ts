@@ -15,6 +15,7 @@ import {
 } from './elevation/ports';
 import { HttpClient } from './http/http-client';
 import { createLogger, type Logger } from './log';
+import { DataverseClient } from './powerplatform/dataverse-client';
 import { PowerPlatformClient } from './powerplatform/power-platform-client';
 import { registerConsentPages } from './consent-pages';
 import { createServer, listen } from './server';
@@ -36,6 +37,8 @@ export interface AppDependencies {
   powerPlatform?: PowerPlatform;
   /** How often expired cards are looked for. */
   expirySweepMs?: number;
+  /** Where a real Dataverse instance URL is served (the sandbox's Dataverse simulator). */
+  dataverseUrlFor?: (instanceUrl: string) => string;
 }
 
 export interface App {
@@ -82,6 +85,17 @@ export async function startApp(config: Config, deps: AppDependencies): Promise<A
     requestTtlMinutes: config.elevation.requestTtlMinutes,
     justificationRequired: config.elevation.justificationRequired,
     environmentCacheSeconds: config.elevation.environmentCacheSeconds,
+    roleLookup: config.elevation.dataverseRoleCheck
+      ? new DataverseClient({
+          http: new HttpClient({
+            logger: logger.child({ component: 'dataverse' }),
+            attemptTimeoutMs: 5_000,
+            totalTimeoutMs: 8_000,
+          }),
+          logger: logger.child({ component: 'dataverse' }),
+          rewriteInstanceUrl: deps.dataverseUrlFor,
+        })
+      : undefined,
   });
   const adapter = createAdapter({
     botId: config.bot.id,

@@ -50,6 +50,8 @@ export interface Config {
     environmentCacheSeconds: number;
     /** How long a click waits for the API before the card says "in progress". */
     invokeBudgetMs: number;
+    /** Ask Dataverse before and after whether the role is held (needs the Dynamics CRM permission). */
+    dataverseRoleCheck: boolean;
   };
 }
 
@@ -256,6 +258,7 @@ export function loadConfig(env: Env = process.env): Config {
       justificationRequired: flag(env, 'JUSTIFICATION_REQUIRED', true),
       environmentCacheSeconds: integer(env, 'ENVIRONMENT_CACHE_SECONDS', 60, 0, 3600),
       invokeBudgetMs: integer(env, 'INVOKE_BUDGET_MS', 4000, 100, 10000),
+      dataverseRoleCheck: flag(env, 'DATAVERSE_ROLE_CHECK', false),
     },
   };
 }

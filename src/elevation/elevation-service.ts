@@ -7,8 +7,15 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log';
 import type { AdminRoleOutcome, Environment, Failure } from '../powerplatform/model';
 import { createEnvironmentIndex, type EnvironmentIndex } from './environment-resolution';
-import type { Clock, ElevationStore, PowerPlatform, TokenRefusal, UserTokens } from './ports';
-import type { ElevationRequest, Requester } from './request';
+import type {
+  Clock,
+  ElevationStore,
+  PowerPlatform,
+  RoleLookup,
+  TokenRefusal,
+  UserTokens,
+} from './ports';
+import type { ElevationRequest, Requester, RoleCheck } from './request';
 
 export interface ElevationServiceOptions {
   store: ElevationStore;
@@ -22,7 +29,11 @@ export interface ElevationServiceOptions {
   justificationRequired: boolean;
   /** How long a user's environment list is reused. */
   environmentCacheSeconds: number;
+  /** Asks Dataverse before and after whether the role is held; absent: no role check. */
+  roleLookup?: RoleLookup;
 }
+
+type RoleLookupResult = Awaited<ReturnType<RoleLookup['holdsSystemAdministrator']>>;
 
 /** Longest justification kept; longer text is refused rather than cut silently. */
 export const MAX_JUSTIFICATION_LENGTH = 500;
@@ -161,14 +172,21 @@ export class ElevationService {
     });
 
     log.info('calling applyAdminRole', { environmentId: claimed.environment.id, clientRequestId });
+    const before = await this.lookUpRole(claimed);
     const outcome = await this.callApplyAdminRole(token.token, claimed, clientRequestId);
+    const roleCheck = outcome.ok && before ? await this.compareRole(claimed, before) : undefined;
     const finished = await store.transition(request.id, {
       from: ['executing'],
       to: outcome.ok ? 'succeeded' : 'failed',
       at: clock.now(),
-      set: { outcome },
+      set: roleCheck ? { outcome, roleCheck } : { outcome },
     });
-    const result = finished ?? { ...claimed, state: outcome.ok ? 'succeeded' : 'failed', outcome };
+    const result = finished ?? {
+      ...claimed,
+      state: outcome.ok ? 'succeeded' : 'failed',
+      outcome,
+      roleCheck,
+    };
     if (!outcome.ok && outcome.kind === 'environment-not-found') {
       // The list that offered this environment is out of date: the next request fetches a new one.
       this.environmentCache.delete(this.cacheKey(request.requester));
@@ -304,6 +322,35 @@ export class ElevationService {
       if (oldest !== undefined) this.environmentCache.delete(oldest);
     }
     return { kind: 'ok', cached };
+  }
+
+  /** Whether Dataverse shows the role now; undefined when the role check is off. */
+  private async lookUpRole(request: ElevationRequest): Promise<RoleLookupResult | undefined> {
+    const lookup = this.options.roleLookup;
+    if (!lookup) return undefined;
+    const instanceUrl = request.environment.dataverseUrl;
+    if (!instanceUrl) return { ok: false, message: 'the environment has no Dataverse URL' };
+    if (!this.options.tokens.resourceToken)
+      return { ok: false, message: 'no Dataverse token source' };
+    const token = await this.options.tokens.resourceToken(request.requester, instanceUrl);
+    if (!token.ok) return { ok: false, message: token.message };
+    try {
+      return await lookup.holdsSystemAdministrator(token.token, instanceUrl);
+    } catch (error) {
+      return { ok: false, message: error instanceof Error ? error.message : String(error) };
+    }
+  }
+
+  /** Before and after, told in the user's words; never blocks or undoes the elevation. */
+  private async compareRole(
+    request: ElevationRequest,
+    before: RoleLookupResult,
+  ): Promise<RoleCheck> {
+    if (!before.ok) return { result: 'not-checked', reason: before.message };
+    if (before.holdsSystemAdministrator) return { result: 'already-admin' };
+    const after = await this.lookUpRole(request);
+    if (!after?.ok) return { result: 'not-checked', reason: after?.message ?? 'no answer' };
+    return { result: after.holdsSystemAdministrator ? 'newly-granted' : 'not-visible-yet' };
   }
 
   /** The client returns failures as values; a throw here is a bug, reported as an unknown outcome. */

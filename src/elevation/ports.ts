@@ -31,6 +31,16 @@ export type TokenResult =
 /** Delegated tokens for the Power Platform API, always of the user who asks. */
 export interface UserTokens {
   powerPlatformToken(user: Requester): Promise<TokenResult>;
+  /** A delegated token of the user for another resource (e.g. an environment's Dataverse URL). */
+  resourceToken?(user: Requester, resource: string): Promise<TokenResult>;
+}
+
+/** Whether a user holds System Administrator in an environment's Dataverse. */
+export interface RoleLookup {
+  holdsSystemAdministrator(
+    token: string,
+    instanceUrl: string,
+  ): Promise<{ ok: true; holdsSystemAdministrator: boolean } | { ok: false; message: string }>;
 }
 
 /** What a Teams SSO token exchange came to. */
@@ -54,7 +64,10 @@ export interface Transition {
   unexpiredAt?: Date;
   /** Fields written together with the new state. */
   set?: Partial<
-    Pick<ElevationRequest, 'justification' | 'clientRequestId' | 'outcome' | 'cardMessageId'>
+    Pick<
+      ElevationRequest,
+      'justification' | 'clientRequestId' | 'outcome' | 'cardMessageId' | 'roleCheck'
+    >
   >;
 }
 

@@ -39,11 +39,21 @@ export interface ElevationRequest {
   /** The x-ms-client-request-id sent with applyAdminRole (set when execution starts). */
   clientRequestId?: string;
   outcome?: AdminRoleOutcome;
+  /** What Dataverse said of the role before and after, when the role check is on. */
+  roleCheck?: RoleCheck;
   /** Where the confirmation card lives, opaque to this layer (a Teams conversation reference). */
   conversation?: unknown;
   /** The id of the message holding the confirmation card, to update it for everyone. */
   cardMessageId?: string;
 }
+
+/**
+ * applyAdminRole answers the same whether the role was granted now or held already; Dataverse,
+ * asked before and after, tells which.
+ */
+export type RoleCheck =
+  | { result: 'already-admin' | 'newly-granted' | 'not-visible-yet' }
+  | { result: 'not-checked'; reason: string };
 
 export function isFinal(state: RequestState): boolean {
   return FINAL_STATES.includes(state);

@@ -155,6 +155,25 @@ export class DelegatedTokens implements UserTokens, SignIn {
     return { ok: true, token };
   }
 
+  /** A token for another resource (an environment's Dataverse), from the same sign-in. */
+  async resourceToken(user: Requester, resource: string): Promise<TokenResult> {
+    const session = this.sessions.get(DelegatedTokens.key(user));
+    if (!session || session.expiresAt - EXPIRY_MARGIN_MS <= this.clock.now().getTime()) {
+      return {
+        ok: false,
+        reason: 'sign-in-required',
+        message: 'Please sign in so that I can act for you.',
+      };
+    }
+    const exchange = await this.exchange(
+      session.assertion,
+      `${resource.replace(/\/+$/, '')}/.default`,
+    );
+    return exchange.ok
+      ? { ok: true, token: exchange.result.accessToken }
+      : { ok: false, reason: 'error', message: exchange.message };
+  }
+
   private remember(user: Requester, session: Session): void {
     const key = DelegatedTokens.key(user);
     this.sessions.delete(key);
@@ -165,11 +184,14 @@ export class DelegatedTokens implements UserTokens, SignIn {
     }
   }
 
-  private async exchange(assertion: string): Promise<Exchange> {
+  private async exchange(
+    assertion: string,
+    scope = this.options.powerPlatformScope,
+  ): Promise<Exchange> {
     try {
       const result = await this.options.msal.acquireTokenOnBehalfOf({
         oboAssertion: assertion,
-        scopes: [this.options.powerPlatformScope],
+        scopes: [scope],
       });
       if (!result?.accessToken)
         return { ok: false, reason: 'error', message: 'The identity provider returned no token.' };

@@ -25,6 +25,13 @@ export class SandboxSignIn implements UserTokens, SignIn {
     return this.delegated.signIn(ssoToken, user);
   }
 
+  async resourceToken(user: Requester, resource: string): Promise<TokenResult> {
+    // Signs the user in silently first if needed, as for the Power Platform token.
+    const signedIn = await this.powerPlatformToken(user);
+    if (!signedIn.ok) return signedIn;
+    return this.delegated.resourceToken(user, resource);
+  }
+
   async powerPlatformToken(user: Requester): Promise<TokenResult> {
     const first = await this.delegated.powerPlatformToken(user);
     if (first.ok || first.reason !== 'sign-in-required') return first;

@@ -11,6 +11,7 @@ import {
   type PowerPlatformSimulator,
   startPowerPlatformSimulator,
 } from './power-platform-simulator';
+import { startDataverseSimulatorFor } from './dataverse-simulator';
 import { playgroundConfigYaml } from './directory';
 import { type SandboxIdentity, startSandboxIdentity } from './sandbox-sign-in';
 
@@ -58,10 +59,15 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       logger: options.logger,
     });
     stopAll.push(() => identity.stop());
+    const dataverse = simulator
+      ? await startDataverseSimulatorFor(simulator, options.logger)
+      : undefined;
+    if (dataverse) stopAll.push(() => dataverse.stop());
     const app = await startApp(config, {
       tokens: identity.signIn,
       signIn: identity.signIn,
       logger: options.logger,
+      dataverseUrlFor: dataverse?.instanceUrlFor,
     });
     stopAll.push(() => app.stop());
     const playground = options.playground

@@ -10,6 +10,10 @@ import { type App, startApp } from '../../src/app';
 import { loadConfig } from '../../src/config';
 import type { Clock, UserTokens } from '../../src/elevation/ports';
 import { createLogger } from '../../src/log';
+import {
+  type DataverseSimulator,
+  startDataverseSimulatorFor,
+} from '../../src/sandbox/dataverse-simulator';
 import { SANDBOX_TENANT_ID } from '../../src/sandbox/directory';
 import { type SandboxIdentity, startSandboxIdentity } from '../../src/sandbox/sandbox-sign-in';
 import {
@@ -81,6 +85,8 @@ export interface TestBot {
   simulator: PowerPlatformSimulator;
   /** The local identity provider and the production sign-in code pointed at it. */
   identity: SandboxIdentity;
+  /** The simulated Dataverse, for the role check. */
+  dataverse: DataverseSimulator;
   clock: TestClock;
   /** The clock of sign-in sessions (separate, so that sessions can expire before requests do). */
   signInClock: TestClock;
@@ -157,9 +163,11 @@ export async function startTestBot(options: TestBotOptions = {}): Promise<TestBo
     clock: signInClock,
   });
   const signIn = options.signIn === 'teams' ? identity.delegated : identity.signIn;
+  const dataverse = await startDataverseSimulatorFor(simulator);
   const app = await startApp(config, {
     tokens: options.tokens ?? signIn,
     signIn,
+    dataverseUrlFor: dataverse.instanceUrlFor,
     logger: createLogger({ level: 'debug', sink: (line) => logs.push(line) }),
     clock,
     expirySweepMs: 3_600_000,
@@ -180,6 +188,7 @@ export async function startTestBot(options: TestBotOptions = {}): Promise<TestBo
     connector,
     simulator,
     identity,
+    dataverse,
     clock,
     signInClock,
     logs,
@@ -239,6 +248,7 @@ export async function startTestBot(options: TestBotOptions = {}): Promise<TestBo
     },
     async stop() {
       await app.stop();
+      await dataverse.stop();
       await identity.stop();
       await connector.stop();
       if (!options.simulator) await simulator.stop();

@@ -21,6 +21,7 @@ export {
 } from './seed';
 export { parseSimBehavior, type SimBehavior } from './behavior';
 export {
+  bearerToken,
   decodeJwtClaims,
   TENANT_ADMIN_ROLE_IDS,
   type Authenticate,

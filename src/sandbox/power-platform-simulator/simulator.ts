@@ -83,6 +83,8 @@ export interface RecordedCall {
 /** A successful applyAdminRole. */
 export interface RecordedGrant {
   environmentId: string;
+  /** The environment's Dataverse instance URL. */
+  instanceUrl?: string;
   oid: string;
   systemUserId: string;
   time: string;
@@ -257,6 +259,7 @@ export async function startPowerPlatformSimulator(
     if (answer !== 'grant') return adminRoleFailure(answer, environment, claims);
     grants.push({
       environmentId: environment.id,
+      instanceUrl: environment.url,
       oid: claims.oid,
       systemUserId: systemUserIdFor(environment.id, claims.oid),
       time: new Date().toISOString(),

@@ -4,7 +4,7 @@
  * never read as Markdown, so a justification like "[click](https://evil)" stays plain text.
  */
 import { Template } from 'adaptivecards-templating';
-import type { ElevationRequest } from '../../elevation/request';
+import type { ElevationRequest, RoleCheck } from '../../elevation/request';
 import { describeOutcome, describeStatus } from '../../elevation/outcome-text';
 import type { Environment } from '../../powerplatform/model';
 import confirmationTemplate from './templates/confirmation.json';
@@ -50,6 +50,20 @@ export function isProduction(environment: Environment): boolean {
 /** Adaptive Cards' TIME()/DATE() functions want RFC 3339 without fractions of a second. */
 function cardTime(iso: string): string {
   return new Date(iso).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** What Dataverse said, before and after the elevation. */
+function ROLE_CHECK_TEXT(check: RoleCheck): string {
+  switch (check.result) {
+    case 'already-admin':
+      return 'You already held System Administrator before this elevation.';
+    case 'newly-granted':
+      return 'Newly granted: Dataverse shows the role now and did not before.';
+    case 'not-visible-yet':
+      return 'Granted, but Dataverse does not show the role yet; it can take a few minutes.';
+    case 'not-checked':
+      return `Could not check in Dataverse (${check.reason}).`;
+  }
 }
 
 /** "2026-11-26 14:28 UTC": TextRuns cannot use the card's DATE()/TIME() functions. */
@@ -160,6 +174,7 @@ export function requestStatusCard(request: ElevationRequest): AdaptiveCard {
   } else if (request.clientRequestId) {
     facts.push(...fact('Client request id', request.clientRequestId));
   }
+  if (request.roleCheck) facts.push(...fact('Role check', ROLE_CHECK_TEXT(request.roleCheck)));
   facts.push(...fact('Time', readableTime(request.updatedAt)));
   return fill(templates.requestStatus, {
     icon: look.icon,
