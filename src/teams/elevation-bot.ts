@@ -20,33 +20,20 @@ import type {
 import { describeOutcome } from '../elevation/outcome-text';
 import type { Requester } from '../elevation/request';
 import type { ElevationRequest } from '../elevation/request';
-import type { ElevationStore, SignIn, SignInResult, TokenRefusal } from '../elevation/ports';
+import type { ElevationStore, SignIn, SignInResult } from '../elevation/ports';
 import type { Logger } from '../log';
-import {
-  type AdaptiveCard,
-  confirmationCard,
-  noticeCard,
-  pickCard,
-  requestStatusCard,
-} from './cards/cards';
+import { type AdaptiveCard, confirmationCard, noticeCard, requestStatusCard } from './cards/cards';
 import { helpText } from './help';
+import {
+  cardResponse,
+  invokeResponse,
+  loginRequest,
+  MESSAGE,
+  messageResponse,
+  NO_TOKEN_TITLE,
+  requestResultCard,
+} from './replies';
 import { PendingCommands, signInCard, type SignInPromptOptions } from './sign-in-prompt';
-
-const NO_TOKEN_TITLE: Record<TokenRefusal, string> = {
-  'sign-in-required': 'Sign-in needed',
-  'permission-missing': 'The bot lacks a permission',
-  'not-tenant-admin': 'You are not a tenant administrator',
-  error: 'Could not sign you in',
-};
-
-/** Universal Actions' "sign in first": Teams signs the user in and retries the action. */
-function loginRequest(options: SignInPromptOptions): AdaptiveCardInvokeResponse {
-  return {
-    statusCode: 401,
-    type: 'application/vnd.microsoft.activity.loginRequest',
-    value: signInCard(options).content as Record<string, unknown>,
-  };
-}
 
 export interface ElevationBotOptions {
   service: ElevationService;
@@ -89,22 +76,6 @@ async function within<T>(promise: Promise<T>, ms: number): Promise<T | typeof TI
 
 /** How long a token exchange id is remembered for deduplication. */
 const EXCHANGE_DEDUP_MS = 15 * 60_000;
-
-const CARD = 'application/vnd.microsoft.card.adaptive';
-const MESSAGE = 'application/vnd.microsoft.activity.message';
-
-function cardResponse(card: AdaptiveCard): AdaptiveCardInvokeResponse {
-  return { statusCode: 200, type: CARD, value: card };
-}
-
-/** Text shown to the clicker only; their card stays as it is. */
-function messageResponse(text: string): AdaptiveCardInvokeResponse {
-  return { statusCode: 200, type: MESSAGE, value: text as unknown as Record<string, unknown> };
-}
-
-function invokeResponse(status: number, body?: unknown): InvokeResponse {
-  return { status, body };
-}
 
 function field(data: unknown, name: string): string | undefined {
   if (!data || typeof data !== 'object') return undefined;
@@ -250,7 +221,7 @@ export class ElevationBot extends TeamsActivityHandler {
       return;
     }
     await context.sendActivity({
-      attachments: [CardFactory.adaptiveCard(this.requestResultCard(result, requester))],
+      attachments: [CardFactory.adaptiveCard(requestResultCard(result, requester))],
     });
   }
 
@@ -264,60 +235,6 @@ export class ElevationBot extends TeamsActivityHandler {
       problem,
       justification,
     });
-  }
-
-  /** Every request result other than a confirmation, as a card. */
-  private requestResultCard(
-    result: Exclude<RequestResult, { kind: 'confirm' }>,
-    requester: Requester,
-  ): AdaptiveCard {
-    switch (result.kind) {
-      case 'ambiguous':
-        return pickCard({ ...result, requesterId: requester.aadObjectId });
-      case 'not-found':
-        return noticeCard({
-          title: 'No environment found',
-          lines: [`No environment you can see matches "${result.query}".`],
-          suggestions: result.suggestions,
-          query: result.query,
-          requesterId: requester.aadObjectId,
-          color: 'Warning',
-        });
-      case 'no-dataverse':
-        return noticeCard({
-          title: 'This environment has no Dataverse',
-          lines: [
-            `${result.environment.displayName} (${result.environment.id}) has no Dataverse database, so there is no System Administrator role to receive. Add Dataverse to it first, or pick another environment.`,
-          ],
-          color: 'Warning',
-        });
-      case 'environment-disabled':
-        return noticeCard({
-          title: 'This environment is not available',
-          lines: [
-            `${result.environment.displayName} (${result.environment.id}) is in state "${result.environment.state}". Elevation is only possible in an enabled environment.`,
-          ],
-          color: 'Warning',
-        });
-      case 'no-token':
-        return noticeCard({
-          title: NO_TOKEN_TITLE[result.reason],
-          lines: [result.message],
-          color: result.reason === 'sign-in-required' ? 'Warning' : 'Attention',
-        });
-      case 'listing-failed': {
-        const { failure } = result;
-        const lines = [failure.message];
-        if (failure.response.status)
-          lines.push(
-            `HTTP status: ${failure.response.status} ${failure.response.statusText ?? ''}`.trim(),
-          );
-        lines.push(
-          `Correlation id: ${failure.response.correlationId ?? 'none returned by the API'}`,
-        );
-        return noticeCard({ title: 'Could not list your environments', lines, color: 'Attention' });
-      }
-    }
   }
 
   protected override async onInvokeActivity(context: TurnContext): Promise<InvokeResponse> {
@@ -538,7 +455,7 @@ export class ElevationBot extends TeamsActivityHandler {
     }
     if (!environmentId) return messageResponse('Pick one environment first.');
     const result = await this.options.service.requestElevationIn(clicker, environmentId, query);
-    if (result.kind !== 'confirm') return cardResponse(this.requestResultCard(result, clicker));
+    if (result.kind !== 'confirm') return cardResponse(requestResultCard(result, clicker));
     // The picked confirmation replaces the pick card, so that message is now the request's card.
     if (context.activity.replyToId) {
       await this.options.service.rememberCard(

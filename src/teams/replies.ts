@@ -1,0 +1,94 @@
+/**
+ * What the bot answers, built from use-case results: cards and invoke responses. Pure functions,
+ * so that the handler in elevation-bot.ts stays a dispatch table.
+ */
+import type { AdaptiveCardInvokeResponse, InvokeResponse } from 'botbuilder';
+import type { RequestResult } from '../elevation/elevation-service';
+import type { TokenRefusal } from '../elevation/ports';
+import type { Requester } from '../elevation/request';
+import { type AdaptiveCard, noticeCard, pickCard } from './cards/cards';
+import { signInCard, type SignInPromptOptions } from './sign-in-prompt';
+
+export const CARD = 'application/vnd.microsoft.card.adaptive';
+export const MESSAGE = 'application/vnd.microsoft.activity.message';
+
+export const NO_TOKEN_TITLE: Record<TokenRefusal, string> = {
+  'sign-in-required': 'Sign-in needed',
+  'permission-missing': 'The bot lacks a permission',
+  'not-tenant-admin': 'You are not a tenant administrator',
+  error: 'Could not sign you in',
+};
+
+/** Universal Actions' "sign in first": Teams signs the user in and retries the action. */
+export function loginRequest(options: SignInPromptOptions): AdaptiveCardInvokeResponse {
+  return {
+    statusCode: 401,
+    type: 'application/vnd.microsoft.activity.loginRequest',
+    value: signInCard(options).content as Record<string, unknown>,
+  };
+}
+
+export function cardResponse(card: AdaptiveCard): AdaptiveCardInvokeResponse {
+  return { statusCode: 200, type: CARD, value: card };
+}
+
+/** Text shown to the clicker only; their card stays as it is. */
+export function messageResponse(text: string): AdaptiveCardInvokeResponse {
+  return { statusCode: 200, type: MESSAGE, value: text as unknown as Record<string, unknown> };
+}
+
+export function invokeResponse(status: number, body?: unknown): InvokeResponse {
+  return { status, body };
+}
+
+/** Every request result other than a confirmation, as a card. */
+export function requestResultCard(
+  result: Exclude<RequestResult, { kind: 'confirm' }>,
+  requester: Requester,
+): AdaptiveCard {
+  switch (result.kind) {
+    case 'ambiguous':
+      return pickCard({ ...result, requesterId: requester.aadObjectId });
+    case 'not-found':
+      return noticeCard({
+        title: 'No environment found',
+        lines: [`No environment you can see matches "${result.query}".`],
+        suggestions: result.suggestions,
+        query: result.query,
+        requesterId: requester.aadObjectId,
+        color: 'Warning',
+      });
+    case 'no-dataverse':
+      return noticeCard({
+        title: 'This environment has no Dataverse',
+        lines: [
+          `${result.environment.displayName} (${result.environment.id}) has no Dataverse database, so there is no System Administrator role to receive. Add Dataverse to it first, or pick another environment.`,
+        ],
+        color: 'Warning',
+      });
+    case 'environment-disabled':
+      return noticeCard({
+        title: 'This environment is not available',
+        lines: [
+          `${result.environment.displayName} (${result.environment.id}) is in state "${result.environment.state}". Elevation is only possible in an enabled environment.`,
+        ],
+        color: 'Warning',
+      });
+    case 'no-token':
+      return noticeCard({
+        title: NO_TOKEN_TITLE[result.reason],
+        lines: [result.message],
+        color: result.reason === 'sign-in-required' ? 'Warning' : 'Attention',
+      });
+    case 'listing-failed': {
+      const { failure } = result;
+      const lines = [failure.message];
+      if (failure.response.status)
+        lines.push(
+          `HTTP status: ${failure.response.status} ${failure.response.statusText ?? ''}`.trim(),
+        );
+      lines.push(`Correlation id: ${failure.response.correlationId ?? 'none returned by the API'}`);
+      return noticeCard({ title: 'Could not list your environments', lines, color: 'Attention' });
+    }
+  }
+}
