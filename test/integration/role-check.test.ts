@@ -82,6 +82,13 @@ describe('role check around applyAdminRole', () => {
     expect(request?.roleCheck?.result).toBe(c.result);
     const grants = bot.simulator.grants.filter((g) => g.environmentId === WELL_KNOWN.contosoDev.id);
     expect(grants).toHaveLength((c.earlierElevations ?? 0) + 1);
+    // One applyAdminRole call per elevation: the role check never repeats or replaces it.
+    const applied = bot.simulator.calls.filter((call) => call.operation === 'applyAdminRole');
+    expect(applied).toHaveLength((c.earlierElevations ?? 0) + 1);
+    // Dataverse is asked before and, unless the role was already there, after.
+    const lookups = bot.dataverse.calls.filter((call) => call.path === 'WhoAmI').length;
+    if (c.result !== 'not-checked')
+      expect(lookups).toBe(2 * (c.earlierElevations ?? 0) + (c.result === 'already-admin' ? 1 : 2));
   });
 
   it('is off unless configured: no Dataverse call and no role line', async () => {
