@@ -6,10 +6,8 @@ import { startApp } from './app';
 import { readFileSync } from 'node:fs';
 import { type Config, ConfigError, loadConfig } from './config';
 import { loadClientCertificate } from './identity/client-certificate';
-import { HttpClient } from './http/http-client';
-import { DelegatedTokens } from './identity/delegated-tokens';
-import { createOnBehalfOfClient } from './identity/msal-client';
-import { createSsoTokenValidator } from './identity/sso-token-validator';
+import type { DelegatedTokens } from './identity/delegated-tokens';
+import { createDelegatedTokens } from './identity/sign-in';
 import { createLogger, type Logger } from './log';
 
 /** Validation of Teams SSO tokens and on-behalf-of exchanges against Entra. */
@@ -32,19 +30,15 @@ function createSignIn(config: Config, logger: Logger): DelegatedTokens {
   } else {
     credential = { secret: clientSecret! };
   }
-  const log = logger.child({ component: 'sign-in' });
-  return new DelegatedTokens({
-    validator: createSsoTokenValidator({
-      authorityHost,
-      audiences: [clientId, ...(config.bot.id ? [`api://botid-${config.bot.id}`] : [])],
-      allowedTenantIds: config.allowedTenantIds,
-      // Teams waits about 10 s for a sign-in answer: key fetches give up well before that.
-      http: new HttpClient({ logger: log, attemptTimeoutMs: 3_000, totalTimeoutMs: 5_000 }),
-      logger: log,
-    }),
-    msal: createOnBehalfOfClient({ clientId, credential, tenantId, authorityHost, logger: log }),
-    powerPlatformScope: `${config.powerPlatform.apiUrl}/.default`,
-    logger: log,
+  return createDelegatedTokens({
+    clientId,
+    credential,
+    tenantId,
+    authorityHost,
+    audiences: [clientId, ...(config.bot.id ? [`api://botid-${config.bot.id}`] : [])],
+    allowedTenantIds: config.allowedTenantIds,
+    powerPlatformApiUrl: config.powerPlatform.apiUrl,
+    logger,
   });
 }
 

@@ -6,10 +6,8 @@
  */
 import type { Clock, SignIn, SignInResult, TokenResult, UserTokens } from '../elevation/ports';
 import type { Requester } from '../elevation/request';
-import { DelegatedTokens } from '../identity/delegated-tokens';
-import { createOnBehalfOfClient } from '../identity/msal-client';
-import { createSsoTokenValidator } from '../identity/sso-token-validator';
-import { HttpClient } from '../http/http-client';
+import type { DelegatedTokens } from '../identity/delegated-tokens';
+import { createDelegatedTokens } from '../identity/sign-in';
 import type { Logger } from '../log';
 import { SANDBOX_APP_ID, SANDBOX_TENANT_ID, SANDBOX_USERS } from './directory';
 import { type IdentityProvider, type IdpUser, startIdentityProvider } from './identity-provider';
@@ -82,27 +80,16 @@ export async function startSandboxIdentity(
     users,
     logger: options.logger.child({ component: 'identity-provider' }),
   });
-  const logger = options.logger.child({ component: 'sign-in' });
-  // Teams waits about 10 s for a sign-in answer: key fetches must give up well before that.
-  const http = new HttpClient({ logger, attemptTimeoutMs: 3_000, totalTimeoutMs: 5_000 });
-  const delegated = new DelegatedTokens({
-    validator: createSsoTokenValidator({
-      authorityHost: identityProvider.url,
-      audiences: [SANDBOX_APP_ID, `api://botid-${SANDBOX_APP_ID}`],
-      allowedTenantIds: options.allowedTenantIds,
-      http,
-      logger,
-    }),
-    msal: createOnBehalfOfClient({
-      clientId: SANDBOX_APP_ID,
-      credential: { secret: clientSecret },
-      tenantId: SANDBOX_TENANT_ID,
-      authorityHost: identityProvider.url,
-      authorityMetadata: { ...identityProvider.metadata(SANDBOX_TENANT_ID) },
-      logger,
-    }),
-    powerPlatformScope: `${options.powerPlatformApiUrl}/.default`,
-    logger,
+  const delegated = createDelegatedTokens({
+    clientId: SANDBOX_APP_ID,
+    credential: { secret: clientSecret },
+    tenantId: SANDBOX_TENANT_ID,
+    authorityHost: identityProvider.url,
+    authorityMetadata: { ...identityProvider.metadata(SANDBOX_TENANT_ID) },
+    audiences: [SANDBOX_APP_ID, `api://botid-${SANDBOX_APP_ID}`],
+    allowedTenantIds: options.allowedTenantIds,
+    powerPlatformApiUrl: options.powerPlatformApiUrl,
+    logger: options.logger,
     clock: options.clock,
   });
   const byOid = new Map(users.map((u) => [u.oid.toLowerCase(), u]));
