@@ -24,6 +24,7 @@ import type { ElevationStore, SignIn, SignInResult } from '../elevation/ports';
 import type { Logger } from '../log';
 import { type AdaptiveCard, confirmationCard, noticeCard, requestStatusCard } from './cards/cards';
 import { helpText } from './help';
+import { showRequestStatus } from './show-request-status';
 import {
   cardResponse,
   invokeResponse,
@@ -369,13 +370,7 @@ export class ElevationBot extends TeamsActivityHandler {
         result.kind === 'already-handled'
       ) {
         const messageId = result.request.cardMessageId ?? cardMessageId;
-        if (messageId) {
-          await context.updateActivity({
-            type: 'message',
-            id: messageId,
-            attachments: [CardFactory.adaptiveCard(requestStatusCard(result.request))],
-          });
-        }
+        if (messageId) await showRequestStatus(context, messageId, result.request);
         if (result.kind === 'executed') await this.postOutcome(context, result.request);
         return;
       }
@@ -475,15 +470,10 @@ export class ElevationBot extends TeamsActivityHandler {
     context: TurnContext,
     request: ElevationRequest,
   ): Promise<AdaptiveCardInvokeResponse> {
-    const card = requestStatusCard(request);
     const messageId = request.cardMessageId ?? context.activity.replyToId;
     if (messageId) {
       try {
-        await context.updateActivity({
-          type: 'message',
-          id: messageId,
-          attachments: [CardFactory.adaptiveCard(card)],
-        });
+        return cardResponse(await showRequestStatus(context, messageId, request));
       } catch (error) {
         this.options.logger.warn('could not update the card for everyone', {
           requestId: request.id,
@@ -491,7 +481,7 @@ export class ElevationBot extends TeamsActivityHandler {
         });
       }
     }
-    return cardResponse(card);
+    return cardResponse(requestStatusCard(request));
   }
 
   /** The outcome as a chat message too, so it stays readable in the conversation's history. */

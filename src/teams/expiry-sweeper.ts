@@ -2,11 +2,11 @@
  * Turns the confirmation cards of requests nobody confirmed in time into "expired" cards, for
  * everyone in the conversation, without waiting for a click.
  */
-import { CardFactory, type CloudAdapter, type ConversationReference } from 'botbuilder';
+import type { CloudAdapter, ConversationReference } from 'botbuilder';
 import type { ElevationService } from '../elevation/elevation-service';
 import type { Logger } from '../log';
 import { continueConversation } from './adapter';
-import { requestStatusCard } from './cards/cards';
+import { showRequestStatus } from './show-request-status';
 
 export interface ExpirySweeperOptions {
   service: ElevationService;
@@ -31,7 +31,6 @@ export function startExpirySweeper(options: ExpirySweeperOptions): ExpirySweeper
     const expired = await service.expireDue();
     for (const request of expired) {
       if (!request.conversation || !request.cardMessageId) continue;
-      const card = requestStatusCard(request);
       const messageId = request.cardMessageId;
       try {
         await continueConversation(
@@ -39,11 +38,7 @@ export function startExpirySweeper(options: ExpirySweeperOptions): ExpirySweeper
           options.botId,
           request.conversation as Partial<ConversationReference>,
           async (context) => {
-            await context.updateActivity({
-              type: 'message',
-              id: messageId,
-              attachments: [CardFactory.adaptiveCard(card)],
-            });
+            await showRequestStatus(context, messageId, request);
           },
         );
       } catch (error) {

@@ -1,0 +1,18 @@
+/** Puts a request's status card in place of the card on an existing message, for everyone. */
+import { CardFactory, type TurnContext } from 'botbuilder';
+import type { ElevationRequest } from '../elevation/request';
+import { type AdaptiveCard, requestStatusCard } from './cards/cards';
+
+export async function showRequestStatus(
+  context: TurnContext,
+  messageId: string,
+  request: ElevationRequest,
+): Promise<AdaptiveCard> {
+  const card = requestStatusCard(request);
+  await context.updateActivity({
+    type: 'message',
+    id: messageId,
+    attachments: [CardFactory.adaptiveCard(card)],
+  });
+  return card;
+}
