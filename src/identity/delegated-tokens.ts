@@ -42,6 +42,12 @@ export const PIM_URL =
   'https://portal.azure.com/#view/Microsoft_Azure_PIMCommon/ActivationMenuBlade/~/aadmigratedroles';
 
 const DEFAULTS = { maxSessions: 10_000 };
+const SIGN_IN_REQUIRED: TokenResult = {
+  ok: false,
+  reason: 'sign-in-required',
+  message: 'Please sign in so that I can act for you.',
+};
+
 /** An SSO token this close to expiry is not used for a new exchange. */
 const EXPIRY_MARGIN_MS = 60_000;
 
@@ -114,17 +120,19 @@ export class DelegatedTokens implements UserTokens, SignIn {
     return { ok: true };
   }
 
-  async powerPlatformToken(user: Requester): Promise<TokenResult> {
+  /** The user's sign-in, unless there is none or its SSO token is about to expire (then forgotten). */
+  private liveSession(user: Requester): Session | undefined {
     const key = DelegatedTokens.key(user);
     const session = this.sessions.get(key);
-    if (!session || session.expiresAt - EXPIRY_MARGIN_MS <= this.clock.now().getTime()) {
-      this.sessions.delete(key);
-      return {
-        ok: false,
-        reason: 'sign-in-required',
-        message: 'Please sign in so that I can act for you.',
-      };
-    }
+    if (session && session.expiresAt - EXPIRY_MARGIN_MS > this.clock.now().getTime())
+      return session;
+    this.sessions.delete(key);
+    return undefined;
+  }
+
+  async powerPlatformToken(user: Requester): Promise<TokenResult> {
+    const session = this.liveSession(user);
+    if (!session) return SIGN_IN_REQUIRED;
     // Checked before any API call: without one of these roles the API would refuse anyway.
     if (tenantAdminCheck(session.wids) === 'not-admin') {
       return {
@@ -139,7 +147,7 @@ export class DelegatedTokens implements UserTokens, SignIn {
     if (!exchange.ok) {
       if (exchange.reason === 'error')
         return { ok: false, reason: 'error', message: exchange.message };
-      this.sessions.delete(key);
+      this.sessions.delete(DelegatedTokens.key(user));
       return { ok: false, reason: 'sign-in-required', message: exchange.message };
     }
     const token = exchange.result.accessToken;
@@ -157,14 +165,8 @@ export class DelegatedTokens implements UserTokens, SignIn {
 
   /** A token for another resource (an environment's Dataverse), from the same sign-in. */
   async resourceToken(user: Requester, resource: string): Promise<TokenResult> {
-    const session = this.sessions.get(DelegatedTokens.key(user));
-    if (!session || session.expiresAt - EXPIRY_MARGIN_MS <= this.clock.now().getTime()) {
-      return {
-        ok: false,
-        reason: 'sign-in-required',
-        message: 'Please sign in so that I can act for you.',
-      };
-    }
+    const session = this.liveSession(user);
+    if (!session) return SIGN_IN_REQUIRED;
     const exchange = await this.exchange(
       session.assertion,
       `${resource.replace(/\/+$/, '')}/.default`,
