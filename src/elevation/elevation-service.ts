@@ -134,7 +134,7 @@ export class ElevationService {
     const log = this.options.logger.child({ requestId: request.id });
 
     if (!this.isRequester(request, input.clicker)) {
-      await this.refuse(request, input.clicker, 'not-requester');
+      await this.refuse(input.clicker, 'not-requester', request);
       return { kind: 'not-requester', request };
     }
     if (request.state !== 'requested') return { kind: 'already-handled', request };
@@ -211,7 +211,7 @@ export class ElevationService {
     const request = await this.options.store.findRequest(input.requestId);
     if (!request) return { kind: 'unknown-request' };
     if (!this.isRequester(request, input.clicker)) {
-      await this.refuse(request, input.clicker, 'not-requester');
+      await this.refuse(input.clicker, 'not-requester', request);
       return { kind: 'not-requester', request };
     }
     const cancelled = await this.options.store.transition(request.id, {
@@ -420,39 +420,29 @@ export class ElevationService {
     reason: TokenRefusal,
     request?: ElevationRequest,
   ): Promise<void> {
-    if (reason !== 'not-tenant-admin' && reason !== 'permission-missing') return;
-    this.options.logger.warn('elevation refused before calling the API', {
+    if (reason === 'not-tenant-admin' || reason === 'permission-missing') {
+      await this.refuse(user, reason, request);
+    }
+  }
+
+  /** Something the actor was not allowed to do: logged and audited, never silent. */
+  private async refuse(
+    actor: Requester,
+    reason: string,
+    request?: ElevationRequest,
+  ): Promise<void> {
+    this.options.logger.warn('refused', {
       reason,
-      user: user.aadObjectId,
+      actor: actor.aadObjectId,
+      requestId: request?.id,
     });
     await this.options.store.appendAudit({
       type: 'refused',
       at: this.options.clock.now(),
       requestId: request?.id,
-      actor: user.aadObjectId,
-      tenantId: user.tenantId,
+      actor: actor.aadObjectId,
+      tenantId: actor.tenantId,
       environmentId: request?.environment.id,
-      details: { reason },
-    });
-  }
-
-  private async refuse(
-    request: ElevationRequest,
-    clicker: Requester,
-    reason: string,
-  ): Promise<void> {
-    this.options.logger.warn("refused a click on another user's request", {
-      requestId: request.id,
-      clicker: clicker.aadObjectId,
-      reason,
-    });
-    await this.options.store.appendAudit({
-      type: 'refused',
-      at: this.options.clock.now(),
-      requestId: request.id,
-      actor: clicker.aadObjectId,
-      tenantId: clicker.tenantId,
-      environmentId: request.environment.id,
       details: { reason },
     });
   }
