@@ -34,6 +34,7 @@ import {
   startTestBot,
   type TestBot,
 } from '../support/test-bot';
+import { waitFor } from '../support/wait-for';
 
 const CONTOSO_DEV = WELL_KNOWN.contosoDev;
 const CONTOSO_DEV_GROUP = defaultSeed().find((e) => e.id === CONTOSO_DEV.id)!.securityGroupId!;
@@ -477,14 +478,6 @@ function detailsOf(card: unknown): string[] {
   return container ? textRuns(container) : [];
 }
 
-async function until(condition: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
 function isOutcomeMessage(call: ConnectorCall): boolean {
   return call.method === 'POST' && String(call.activity.text ?? '').includes('Correlation id:');
 }
@@ -518,9 +511,10 @@ describe('applyAdminRole outcomes, as the user sees them and as they are recorde
       { replyToId: messageId, conversation: GROUP_CHAT },
     );
     expect(click.status).toBe(200);
-    await until(
-      () => started.connector.calls.slice(before).some(isOutcomeMessage),
+    await waitFor(
+      () => started.connector.calls.slice(before).find(isOutcomeMessage),
       'the outcome message',
+      30_000,
     );
     const after = started.connector.calls.slice(before);
 

@@ -13,6 +13,7 @@ import {
   startTestBot,
   type TestBot,
 } from '../support/test-bot';
+import { waitFor } from '../support/wait-for';
 
 let bot: TestBot;
 
@@ -23,16 +24,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await bot.stop();
 });
-
-async function waitFor<T>(find: () => T | undefined, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = find();
-    if (found !== undefined) return found;
-    if (Date.now() > deadline) throw new Error('waited in vain');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 describe('a slow Power Platform API', () => {
   it('answers the click with an in-progress card, then replaces it with the outcome and posts it', async () => {
@@ -65,18 +56,21 @@ describe('a slow Power Platform API', () => {
     );
     expect(cardText(cardOf(again.body))).toContain('Elevation in progress');
 
-    const update = await waitFor(() =>
-      bot.connector.calls.find((c) => c.method === 'PUT' && c.activityId === messageId),
+    const update = await waitFor(
+      () => bot.connector.calls.find((c) => c.method === 'PUT' && c.activityId === messageId),
+      'the card update',
     );
     const correlationId = bot.simulator.calls.find(
       (c) => c.operation === 'applyAdminRole',
     )!.correlationId!;
     expect(cardText(cardOf(update.activity))).toContain('Elevated');
     expect(cardText(cardOf(update.activity))).toContain(correlationId);
-    const message = await waitFor(() =>
-      bot.connector.calls.find(
-        (c) => c.method === 'POST' && String(c.activity.text).includes('Correlation id'),
-      ),
+    const message = await waitFor(
+      () =>
+        bot.connector.calls.find(
+          (c) => c.method === 'POST' && String(c.activity.text).includes('Correlation id'),
+        ),
+      'the outcome message',
     );
     expect(message.activity.text).toContain(correlationId);
     expect(bot.simulator.calls.filter((c) => c.operation === 'applyAdminRole')).toHaveLength(1);
