@@ -7,9 +7,12 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log';
 import type { AdminRoleOutcome, Environment, Failure } from '../powerplatform/model';
 import { createEnvironmentIndex, type EnvironmentIndex } from './environment-resolution';
+import { outcomeNotification, refusalNotification } from './notifications';
 import type {
+  AuditEvent,
   Clock,
   ElevationStore,
+  Notifier,
   PowerPlatform,
   RoleLookup,
   TokenRefusal,
@@ -31,6 +34,8 @@ export interface ElevationServiceOptions {
   environmentCacheSeconds: number;
   /** Asks Dataverse before and after whether the role is held; absent: no role check. */
   roleLookup?: RoleLookup;
+  /** Told when a notification was put in the outbox (delivery happens elsewhere, later). */
+  notifier?: Notifier;
 }
 
 type RoleLookupResult = Awaited<ReturnType<RoleLookup['holdsSystemAdministrator']>>;
@@ -85,12 +90,12 @@ export class ElevationService {
 
   /** "elevate me in <query>": resolve the environment and open a request awaiting confirmation. */
   async requestElevation(requester: Requester, query: string): Promise<RequestResult> {
-    let environments = await this.environmentsFor(requester);
+    let environments = await this.environmentsFor(requester, { query });
     if (environments.kind !== 'ok') return environments.result;
     let resolution = environments.cached.index.resolve(query);
     if (resolution.kind === 'not-found' && this.isStale(environments.cached)) {
       // The environment may be new since the list was cached: look once more before saying no.
-      environments = await this.environmentsFor(requester, { refresh: true });
+      environments = await this.environmentsFor(requester, { refresh: true, query });
       if (environments.kind !== 'ok') return environments.result;
       resolution = environments.cached.index.resolve(query);
     }
@@ -115,7 +120,7 @@ export class ElevationService {
     environmentId: string,
     query: string,
   ): Promise<RequestResult> {
-    const environments = await this.environmentsFor(requester);
+    const environments = await this.environmentsFor(requester, { query });
     if (environments.kind !== 'ok') return environments.result;
     const environment = environments.cached.byId.get(environmentId.toLowerCase());
     if (!environment) return { kind: 'not-found', query, suggestions: [] };
@@ -152,9 +157,15 @@ export class ElevationService {
     // The token comes first: without one nothing changes, and the same card can be pressed again.
     const token = await this.options.tokens.powerPlatformToken(request.requester);
     if (!token.ok) {
-      await this.refuseToken(request.requester, token.reason, request);
+      await this.refuseToken(
+        { ...request.requester, upn: token.upn ?? request.requester.upn },
+        token.reason,
+        { request },
+      );
       return { kind: 'no-token', request, reason: token.reason, message: token.message };
     }
+    // The sign-in knows the user's principal name; Teams' activity does not.
+    const requester = { ...request.requester, upn: token.upn ?? request.requester.upn };
 
     const clientRequestId = randomUUID();
     const claimed = await store.transition(request.id, {
@@ -175,14 +186,42 @@ export class ElevationService {
     const before = await this.lookUpRole(claimed);
     const outcome = await this.callApplyAdminRole(token.token, claimed, clientRequestId);
     const roleCheck = outcome.ok && before ? await this.compareRole(claimed, before) : undefined;
-    const finished = await store.transition(request.id, {
-      from: ['executing'],
-      to: outcome.ok ? 'succeeded' : 'failed',
-      at: clock.now(),
-      set: roleCheck ? { outcome, roleCheck } : { outcome },
+    const finishedAt = clock.now();
+    const executed = this.auditEvent('executed', claimed, {
+      outcome: outcome.ok ? 'succeeded' : outcome.kind,
+      status: outcome.response.status,
+      correlationId: outcome.response.correlationId,
+      clientRequestId,
+      rawBody: outcome.rawBody,
     });
+    // The outcome, its audit record and the channels' notification are one write: none without the others.
+    const finished = await store.transition(
+      request.id,
+      {
+        from: ['executing'],
+        to: outcome.ok ? 'succeeded' : 'failed',
+        at: finishedAt,
+        set: roleCheck ? { outcome, roleCheck, requester } : { outcome, requester },
+      },
+      {
+        audit: executed,
+        notification: outcomeNotification({
+          id: randomUUID(),
+          at: finishedAt,
+          request: { ...claimed, requester },
+          outcome,
+        }),
+      },
+    );
+    if (finished) {
+      this.options.notifier?.wake();
+    } else {
+      // Nothing else moves a request out of executing; should it happen, the audit still says so.
+      await store.appendAudit(executed);
+    }
     const result = finished ?? {
       ...claimed,
+      requester,
       state: outcome.ok ? 'succeeded' : 'failed',
       outcome,
       roleCheck,
@@ -191,13 +230,6 @@ export class ElevationService {
       // The list that offered this environment is out of date: the next request fetches a new one.
       this.environmentCache.delete(this.cacheKey(request.requester));
     }
-    await this.audit('executed', result, {
-      outcome: outcome.ok ? 'succeeded' : outcome.kind,
-      status: outcome.response.status,
-      correlationId: outcome.response.correlationId,
-      clientRequestId,
-      rawBody: outcome.rawBody,
-    });
     log.info('elevation finished', {
       outcome: outcome.ok ? 'succeeded' : outcome.kind,
       status: outcome.response.status,
@@ -289,7 +321,7 @@ export class ElevationService {
 
   private async environmentsFor(
     requester: Requester,
-    options: { refresh?: boolean } = {},
+    options: { refresh?: boolean; query?: string } = {},
   ): Promise<
     { kind: 'ok'; cached: CachedEnvironments } | { kind: 'failed'; result: RequestResult }
   > {
@@ -300,7 +332,9 @@ export class ElevationService {
 
     const token = await this.options.tokens.powerPlatformToken(requester);
     if (!token.ok) {
-      await this.refuseToken(requester, token.reason);
+      await this.refuseToken({ ...requester, upn: token.upn ?? requester.upn }, token.reason, {
+        query: options.query,
+      });
       return {
         kind: 'failed',
         result: { kind: 'no-token', reason: token.reason, message: token.message },
@@ -414,37 +448,66 @@ export class ElevationService {
       : { kind: 'already-handled', request: current };
   }
 
-  /** A pre-flight refusal that matters to security (not an admin, permission missing) is audited. */
+  /**
+   * A pre-flight refusal that matters to security (not an admin, permission missing) is audited;
+   * someone without a tenant admin role trying to elevate is also told to the subscribed channels.
+   */
   private async refuseToken(
     user: Requester,
     reason: TokenRefusal,
-    request?: ElevationRequest,
+    context: { request?: ElevationRequest; query?: string },
   ): Promise<void> {
-    if (reason === 'not-tenant-admin' || reason === 'permission-missing') {
-      await this.refuse(user, reason, request);
+    if (reason === 'not-tenant-admin') {
+      await this.refuse(user, reason, context.request, {
+        query: context.query,
+        text: 'The sign-in shows none of the roles self-elevation needs (Global, Power Platform or Dynamics 365 Administrator).',
+      });
+    } else if (reason === 'permission-missing') {
+      await this.refuse(user, reason, context.request);
     }
   }
 
-  /** Something the actor was not allowed to do: logged and audited, never silent. */
+  /**
+   * Something the actor was not allowed to do: logged and audited, never silent. With `notify`,
+   * the subscribed channels hear of it too (written with the audit record, in one step).
+   */
   private async refuse(
     actor: Requester,
     reason: string,
     request?: ElevationRequest,
+    notify?: { query?: string; text: string },
   ): Promise<void> {
     this.options.logger.warn('refused', {
       reason,
       actor: actor.aadObjectId,
       requestId: request?.id,
     });
-    await this.options.store.appendAudit({
+    const at = this.options.clock.now();
+    const event: AuditEvent = {
       type: 'refused',
-      at: this.options.clock.now(),
+      at,
       requestId: request?.id,
       actor: actor.aadObjectId,
       tenantId: actor.tenantId,
       environmentId: request?.environment.id,
       details: { reason },
-    });
+    };
+    if (!notify) {
+      await this.options.store.appendAudit(event);
+      return;
+    }
+    await this.options.store.appendAudit(
+      event,
+      refusalNotification({
+        id: randomUUID(),
+        at,
+        requester: actor,
+        reason: notify.text,
+        request,
+        query: notify.query,
+      }),
+    );
+    this.options.notifier?.wake();
   }
 
   private async audit(
@@ -452,7 +515,15 @@ export class ElevationService {
     request: ElevationRequest,
     details?: Record<string, unknown>,
   ): Promise<void> {
-    await this.options.store.appendAudit({
+    await this.options.store.appendAudit(this.auditEvent(type, request, details));
+  }
+
+  private auditEvent(
+    type: 'requested' | 'confirmed' | 'cancelled' | 'expired' | 'executed',
+    request: ElevationRequest,
+    details?: Record<string, unknown>,
+  ): AuditEvent {
+    return {
       type,
       at: this.options.clock.now(),
       requestId: request.id,
@@ -460,6 +531,6 @@ export class ElevationService {
       tenantId: request.requester.tenantId,
       environmentId: request.environment.id,
       details,
-    });
+    };
   }
 }

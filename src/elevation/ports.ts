@@ -3,6 +3,7 @@
  * real local ones (sandbox servers, a SQLite file), not mocks.
  */
 import type { AdminRoleOutcome, EnvironmentList } from '../powerplatform/model';
+import type { ChannelSubscription, ElevationNotification } from './notifications';
 import type { ElevationRequest, Requester, RequestState } from './request';
 
 export interface PowerPlatform {
@@ -25,8 +26,10 @@ export type TokenRefusal =
   /** Anything else: misconfiguration, identity provider down. Never a consent prompt. */
   | 'error';
 
+/** `upn`: the user principal name from the user's sign-in, when known (for notifications). */
 export type TokenResult =
-  { ok: true; token: string } | { ok: false; reason: TokenRefusal; message: string };
+  | { ok: true; token: string; upn?: string }
+  | { ok: false; reason: TokenRefusal; message: string; upn?: string };
 
 /** Delegated tokens for the Power Platform API, always of the user who asks. */
 export interface UserTokens {
@@ -66,13 +69,22 @@ export interface Transition {
   set?: Partial<
     Pick<
       ElevationRequest,
-      'justification' | 'clientRequestId' | 'outcome' | 'cardMessageId' | 'roleCheck'
+      'justification' | 'clientRequestId' | 'outcome' | 'cardMessageId' | 'roleCheck' | 'requester'
     >
   >;
 }
 
 export type AuditEventType =
-  'requested' | 'confirmed' | 'cancelled' | 'expired' | 'executed' | 'refused';
+  | 'requested'
+  | 'confirmed'
+  | 'cancelled'
+  | 'expired'
+  | 'executed'
+  | 'refused'
+  | 'subscribed'
+  | 'unsubscribed'
+  | 'notification-delivered'
+  | 'notification-dropped';
 
 export interface AuditEvent {
   type: AuditEventType;
@@ -85,7 +97,83 @@ export interface AuditEvent {
   details?: Record<string, unknown>;
 }
 
-export interface ElevationStore {
+/** What is written together with a transition or an audit event, in the same transaction. */
+export interface Effects {
+  audit?: AuditEvent;
+  /** Put in the outbox for every subscribed channel whose filter matches. */
+  notification?: ElevationNotification;
+}
+
+/** Where the bot can reach a conversation later (proactive messages). */
+export interface ConversationRecord {
+  /** The conversation id; for a channel, the channel id without `;messageid=`. */
+  id: string;
+  scope: 'personal' | 'groupChat' | 'team' | 'channel';
+  tenantId?: string;
+  teamId?: string;
+  /** A Teams conversation reference, opaque here. */
+  reference: unknown;
+  updatedAt: string;
+}
+
+/** One notification on its way to one channel. */
+export interface Delivery {
+  id: number;
+  channelId: string;
+  notification: ElevationNotification;
+  /** Attempts so far, this one included. */
+  attempts: number;
+  /** Where to post; undefined when the channel unsubscribed meanwhile. */
+  subscription?: ChannelSubscription;
+}
+
+export interface NotificationStore {
+  /** Remembers (or refreshes) where a conversation can be reached. */
+  saveConversation(record: ConversationRecord): Promise<void>;
+  /**
+   * Forgets conversations and their subscriptions for good: one conversation, or a whole team
+   * (the bot was uninstalled, the team hard-deleted).
+   */
+  forgetConversations(target: { id: string } | { teamId: string }): Promise<void>;
+  /** A deleted team or channel keeps its records, suspended, until it is restored (or forgotten). */
+  suspendConversations(
+    target: { id: string } | { teamId: string },
+    suspended: boolean,
+  ): Promise<void>;
+  findConversation(id: string): Promise<(ConversationRecord & { suspended: boolean }) | undefined>;
+  /** Creates or replaces a channel's subscription; true when it replaced one. */
+  subscribe(subscription: ChannelSubscription, effects?: Effects): Promise<boolean>;
+  /** True when there was a subscription to remove. */
+  unsubscribe(channelId: string, effects?: Effects): Promise<boolean>;
+  findSubscription(channelId: string): Promise<ChannelSubscription | undefined>;
+  /**
+   * Takes up to `limit` deliveries that are due, for `leaseMs`: no other caller (instance) gets
+   * them meanwhile. Each delivery is taken once per attempt.
+   */
+  claimDeliveries(now: Date, limit: number, leaseMs: number): Promise<Delivery[]>;
+  /** Ends a delivery: delivered, or dropped for good (with why). */
+  finishDelivery(
+    id: number,
+    result: { state: 'delivered' | 'dropped'; at: Date; error?: string },
+    effects?: Effects,
+  ): Promise<void>;
+  /** Puts a delivery back in the queue for another attempt at `nextAttemptAt`. */
+  retryDelivery(id: number, nextAttemptAt: Date, error: string): Promise<void>;
+  /**
+   * The bot can no longer post in this channel: the subscription goes, and every delivery still
+   * waiting for it is dropped. Returns how many were dropped.
+   */
+  dropChannel(channelId: string, reason: string, effects?: Effects): Promise<number>;
+  /**
+   * Deliveries whose lease ran out while being sent (the process died mid-send): whether the
+   * channel got them is unknown. They are dropped, not sent again (at most once per channel).
+   */
+  abandonStaleDeliveries(now: Date): Promise<Delivery[]>;
+  /** When the next waiting delivery is due, if any. */
+  nextDeliveryDue(): Promise<Date | undefined>;
+}
+
+export interface ElevationStore extends NotificationStore {
   /**
    * Records `key` unless it is already recorded and unexpired; true for the one caller that
    * recorded it. Atomic: concurrent callers (several instances included) get one true.
@@ -93,14 +181,47 @@ export interface ElevationStore {
   claimOnce(key: string, expiresAt: Date): Promise<boolean>;
   createRequest(request: ElevationRequest): Promise<void>;
   findRequest(id: string): Promise<ElevationRequest | undefined>;
-  /** Moves a request to a new state if, and only if, it is in one of `from`; atomic. */
-  transition(id: string, change: Transition): Promise<ElevationRequest | undefined>;
+  /**
+   * Moves a request to a new state if, and only if, it is in one of `from`; atomic. The effects
+   * are written in the same transaction, and only when the transition happens.
+   */
+  transition(
+    id: string,
+    change: Transition,
+    effects?: Effects,
+  ): Promise<ElevationRequest | undefined>;
   /** Records where the confirmation card was posted (no state change). */
   setCardMessage(id: string, conversation: unknown, cardMessageId: string): Promise<void>;
   /** Requests still waiting for confirmation whose time is up. */
   findExpired(now: Date, limit: number): Promise<ElevationRequest[]>;
-  appendAudit(event: AuditEvent): Promise<void>;
+  /** Appends an audit event; a notification given with it goes to the outbox in the same step. */
+  appendAudit(event: AuditEvent, notification?: ElevationNotification): Promise<void>;
   close(): Promise<void>;
+}
+
+/** Tells the delivery side that the outbox has something new (it also looks by itself). */
+export interface Notifier {
+  wake(): void;
+}
+
+/** What posting one notification to one channel came to. */
+export type SendResult =
+  | { kind: 'delivered' }
+  /** Worth another attempt (throttled, 5xx, timeout, network); `retryAfterMs` when told. */
+  | { kind: 'retry'; reason: string; retryAfterMs?: number }
+  /** The bot is no longer in that channel (403/404, BotNotInConversationRoster). */
+  | { kind: 'gone'; reason: string }
+  /** Refused for good for this notification (another 4xx). */
+  | { kind: 'failed'; reason: string };
+
+/** Posts a notification card into a channel (the Teams layer implements it). */
+export interface ChannelSender {
+  /** `signal` aborts the post when it takes too long (then it is retried later). */
+  send(
+    subscription: ChannelSubscription,
+    notification: ElevationNotification,
+    signal: AbortSignal,
+  ): Promise<SendResult>;
 }
 
 export interface Clock {

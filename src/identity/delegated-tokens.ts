@@ -62,6 +62,8 @@ interface Session {
   assertion: string;
   expiresAt: number;
   wids?: string[];
+  /** From the validated SSO token (Teams' activities carry no UPN). */
+  upn?: string;
 }
 
 type Exchange =
@@ -115,6 +117,7 @@ export class DelegatedTokens implements UserTokens, SignIn {
       assertion: ssoToken,
       expiresAt: validation.claims.exp * 1000,
       wids: validation.claims.wids,
+      upn: validation.claims.upn,
     });
     this.options.logger.info('signed in', { user: user.aadObjectId, tenantId: user.tenantId });
     return { ok: true };
@@ -138,6 +141,7 @@ export class DelegatedTokens implements UserTokens, SignIn {
       return {
         ok: false,
         reason: 'not-tenant-admin',
+        upn: session.upn,
         message:
           'Your sign-in shows none of the roles that self-elevation needs: Global, Power Platform or Dynamics 365 Administrator, assigned directly to you (not through a group). ' +
           `If the role is eligible in Privileged Identity Management, activate it first (${PIM_URL}); it can take a while to reach Power Platform.`,
@@ -160,7 +164,7 @@ export class DelegatedTokens implements UserTokens, SignIn {
           'An administrator must add it to the app registration and grant admin consent.',
       };
     }
-    return { ok: true, token };
+    return { ok: true, token, upn: session.upn };
   }
 
   /** A token for another resource (an environment's Dataverse), from the same sign-in. */

@@ -1,0 +1,195 @@
+/**
+ * Channel notifications, as data: what a notification says, which channels want it (their
+ * filters), and how a subscription command is read. Free of botbuilder and of the store; the
+ * store fans a notification out to matching channels in the same transaction that records the
+ * outcome, and the dispatcher delivers it.
+ */
+import type { AdminRoleOutcome, Environment } from '../powerplatform/model';
+import { describeStatus } from './outcome-text';
+import type { ElevationRequest, Requester } from './request';
+
+/** What a channel is told; a snapshot, so it can be delivered after a restart as it was. */
+export interface ElevationNotification {
+  id: string;
+  /** succeeded / failed: an elevation finished. refused: a user without an admin role tried. */
+  kind: 'succeeded' | 'failed' | 'refused';
+  /** When it happened (ISO 8601). */
+  at: string;
+  tenantId: string;
+  requester: { aadObjectId: string; name: string; upn?: string };
+  /** Absent for a refusal that happened before any environment was resolved. */
+  environment?: { id: string; displayName: string; type: string };
+  /** What the user asked for, when no environment was resolved. */
+  query?: string;
+  justification?: string;
+  requestId?: string;
+  outcome?: {
+    ok: boolean;
+    /** `succeeded`, or the failure kind (`functional-error`, `timeout`, ...). */
+    kind: string;
+    /** What went wrong, in the API's or the bot's words (failures only). */
+    message?: string;
+    status: string;
+    errorCode?: string;
+    correlationId?: string;
+    clientRequestId?: string;
+  };
+  /** Why a refusal happened, in words. */
+  reason?: string;
+}
+
+/** Environment types the API reports; `notify here for <type>` filters on them. */
+export const ENVIRONMENT_TYPES = [
+  'production',
+  'sandbox',
+  'trial',
+  'developer',
+  'default',
+  'teams',
+] as const;
+
+export type SubscriptionFilter =
+  | { kind: 'all' }
+  | { kind: 'type'; type: (typeof ENVIRONMENT_TYPES)[number] }
+  /** Case-insensitive; `*` matches anything; without `*` the name must contain the pattern. */
+  | { kind: 'name'; pattern: string };
+
+export interface ChannelSubscription {
+  /** The channel's conversation id (`19:...@thread.tacv2`), without any `;messageid=`. */
+  channelId: string;
+  tenantId: string;
+  teamId?: string;
+  /** Where to post (a Teams conversation reference, opaque here). */
+  reference: unknown;
+  filter: SubscriptionFilter;
+  createdBy: { aadObjectId: string; name: string };
+  createdAt: string;
+}
+
+/** Longest failure message kept in a notification. */
+const MAX_MESSAGE_LENGTH = 500;
+
+/** Longest name pattern accepted. */
+export const MAX_PATTERN_LENGTH = 100;
+
+/**
+ * Reads what follows `notify here`: nothing, `for <type>` or `for <name pattern>`. Returns the
+ * filter or a sentence saying what is wrong.
+ */
+export function parseSubscriptionFilter(
+  text: string | undefined,
+): { ok: true; filter: SubscriptionFilter } | { ok: false; problem: string } {
+  const usage =
+    'Write `notify here`, `notify here for production` (an environment type) or `notify here for <name pattern>`, e.g. `notify here for Contoso*`.';
+  if (text === undefined || text.trim() === '') return { ok: true, filter: { kind: 'all' } };
+  const match = /^for\s+(.+)$/i.exec(text.trim());
+  if (!match?.[1]) return { ok: false, problem: `I did not understand "${text}". ${usage}` };
+  const value = match[1].trim().replace(/^["'“”‘’]+|["'“”‘’]+$/g, '');
+  const type = ENVIRONMENT_TYPES.find((t) => t === value.toLowerCase());
+  if (type) return { ok: true, filter: { kind: 'type', type } };
+  if (value.length > MAX_PATTERN_LENGTH) {
+    return {
+      ok: false,
+      problem: `That name pattern is ${value.length} characters long; at most ${MAX_PATTERN_LENGTH} are allowed.`,
+    };
+  }
+  if (value.replace(/\*/g, '').trim() === '') {
+    return { ok: false, problem: `A pattern made only of "*" matches everything. ${usage}` };
+  }
+  return { ok: true, filter: { kind: 'name', pattern: value } };
+}
+
+/** Whether a channel with this filter wants this notification. */
+export function filterMatches(
+  filter: SubscriptionFilter,
+  notification: ElevationNotification,
+): boolean {
+  if (filter.kind === 'all') return true;
+  const environment = notification.environment;
+  // A refusal before any environment was resolved is a security signal every channel gets.
+  if (!environment) return notification.kind === 'refused';
+  if (filter.kind === 'type') return environment.type.toLowerCase() === filter.type;
+  return nameMatches(filter.pattern, environment.displayName);
+}
+
+function nameMatches(pattern: string, name: string): boolean {
+  const wanted = pattern.toLowerCase();
+  const subject = name.toLowerCase();
+  if (!wanted.includes('*')) return subject.includes(wanted);
+  const parts = wanted.split('*').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  return new RegExp(`^${parts.join('.*')}$`, 's').test(subject);
+}
+
+/** "every elevation", "elevations in production environments", ... */
+export function describeFilter(filter: SubscriptionFilter): string {
+  switch (filter.kind) {
+    case 'all':
+      return 'every elevation, in every environment';
+    case 'type':
+      return `elevations in ${filter.type} environments`;
+    case 'name':
+      return filter.pattern.includes('*')
+        ? `elevations in environments whose name matches "${filter.pattern}"`
+        : `elevations in environments whose name contains "${filter.pattern}"`;
+  }
+}
+
+function environmentOf(environment: Environment): ElevationNotification['environment'] {
+  return { id: environment.id, displayName: environment.displayName, type: environment.type };
+}
+
+function requesterOf(requester: Requester): ElevationNotification['requester'] {
+  return { aadObjectId: requester.aadObjectId, name: requester.name, upn: requester.upn };
+}
+
+/** The notification of a finished elevation. */
+export function outcomeNotification(input: {
+  id: string;
+  at: Date;
+  request: ElevationRequest;
+  outcome: AdminRoleOutcome;
+}): ElevationNotification {
+  const { request, outcome } = input;
+  return {
+    id: input.id,
+    kind: outcome.ok ? 'succeeded' : 'failed',
+    at: input.at.toISOString(),
+    tenantId: request.requester.tenantId,
+    requester: requesterOf(request.requester),
+    environment: environmentOf(request.environment),
+    justification: request.justification,
+    requestId: request.id,
+    outcome: {
+      ok: outcome.ok,
+      kind: outcome.ok ? 'succeeded' : outcome.kind,
+      message: outcome.ok ? undefined : outcome.message.slice(0, MAX_MESSAGE_LENGTH),
+      status: describeStatus(outcome),
+      errorCode: outcome.ok ? undefined : outcome.errorCode,
+      correlationId: outcome.response.correlationId,
+      clientRequestId: outcome.response.clientRequestId,
+    },
+  };
+}
+
+/** The notification of a user without a tenant admin role trying to elevate. */
+export function refusalNotification(input: {
+  id: string;
+  at: Date;
+  requester: Requester;
+  reason: string;
+  request?: ElevationRequest;
+  query?: string;
+}): ElevationNotification {
+  const { request } = input;
+  return {
+    id: input.id,
+    kind: 'refused',
+    at: input.at.toISOString(),
+    tenantId: input.requester.tenantId,
+    requester: requesterOf(input.requester),
+    environment: request ? environmentOf(request.environment) : undefined,
+    query: request ? undefined : input.query,
+    requestId: request?.id,
+    reason: input.reason,
+  };
+}
