@@ -23,6 +23,11 @@ import { SqliteStore } from './store/sqlite-store';
 import { continueConversation, createAdapter } from './teams/adapter';
 import { ElevationBot } from './teams/elevation-bot';
 import { type ExpirySweeper, startExpirySweeper } from './teams/expiry-sweeper';
+import { NotificationDispatcher } from './elevation/notification-dispatcher';
+import { SubscriptionService } from './elevation/subscription-service';
+import { createChannelSender } from './teams/channel-sender';
+import { ConversationTracker } from './teams/conversation-tracker';
+import { welcomeText } from './teams/help';
 
 export interface AppDependencies {
   /** Delegated Power Platform tokens of the user (Teams SSO + OBO, or the sandbox's source). */
@@ -48,6 +53,8 @@ export interface App {
   service: ElevationService;
   store: ElevationStore;
   sweeper: ExpirySweeper;
+  /** Delivers channel notifications from the outbox. */
+  dispatcher: NotificationDispatcher;
   stop(): Promise<void>;
 }
 
@@ -76,7 +83,22 @@ export async function startApp(config: Config, deps: AppDependencies): Promise<A
       }),
       logger: logger.child({ component: 'powerplatform' }),
     });
+  const adapter = createAdapter({
+    botId: config.bot.id,
+    botPassword: config.bot.password,
+    botType: config.bot.type,
+    botTenantId: config.bot.tenantId,
+    logger: logger.child({ component: 'adapter' }),
+  });
+  const dispatcher = new NotificationDispatcher({
+    store,
+    sender: createChannelSender(adapter, config.bot.id),
+    clock,
+    logger: logger.child({ component: 'notifications' }),
+    ...config.notifications,
+  });
   const service = new ElevationService({
+    notifier: dispatcher,
     store,
     powerPlatform,
     tokens: deps.tokens,
@@ -97,14 +119,21 @@ export async function startApp(config: Config, deps: AppDependencies): Promise<A
         })
       : undefined,
   });
-  const adapter = createAdapter({
-    botId: config.bot.id,
-    botPassword: config.bot.password,
-    botType: config.bot.type,
-    botTenantId: config.bot.tenantId,
-    logger: logger.child({ component: 'adapter' }),
-  });
+  if (config.notifications.adminIds.length === 0) {
+    logger.warn('BOT_ADMIN_IDS is empty: nobody can subscribe a channel to notifications');
+  }
   const bot = new ElevationBot({
+    subscriptions: new SubscriptionService({
+      store,
+      clock,
+      logger: logger.child({ component: 'subscriptions' }),
+      adminIds: config.notifications.adminIds,
+    }),
+    tracker: new ConversationTracker({
+      store,
+      logger: logger.child({ component: 'conversations' }),
+      welcome: welcomeText(),
+    }),
     service,
     logger: logger.child({ component: 'bot' }),
     justificationRequired: config.elevation.justificationRequired,
@@ -140,6 +169,8 @@ export async function startApp(config: Config, deps: AppDependencies): Promise<A
     intervalMs: deps.expirySweepMs,
   });
   const url = await listen(server, config.port, config.host);
+  // Undelivered notifications from before a restart go out now.
+  dispatcher.start();
   logger.info('bot listening', { url, mode: config.mode });
 
   let stopping: Promise<void> | undefined;
@@ -147,7 +178,8 @@ export async function startApp(config: Config, deps: AppDependencies): Promise<A
     (stopping ??= (async () => {
       sweeper.stop();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await dispatcher.stop();
       if (!deps.store) await store.close();
     })());
-  return { url, server, service, store, sweeper, stop };
+  return { url, server, service, store, sweeper, dispatcher, stop };
 }

@@ -53,6 +53,18 @@ export interface Config {
     /** Ask Dataverse before and after whether the role is held (needs the Dynamics CRM permission). */
     dataverseRoleCheck: boolean;
   };
+  notifications: {
+    /** Entra object ids of the users who may subscribe and unsubscribe channels. */
+    adminIds: string[];
+    /** Attempts per channel before a notification is dropped. */
+    maxAttempts: number;
+    /** First retry delay (doubles per attempt, with jitter). */
+    retryBaseMs: number;
+    /** Time one post may take before it is retried. */
+    sendTimeoutMs: number;
+    /** How often the outbox is checked without being woken. */
+    pollMs: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -259,6 +271,13 @@ export function loadConfig(env: Env = process.env): Config {
       environmentCacheSeconds: integer(env, 'ENVIRONMENT_CACHE_SECONDS', 60, 0, 3600),
       invokeBudgetMs: integer(env, 'INVOKE_BUDGET_MS', 4000, 100, 10000),
       dataverseRoleCheck: flag(env, 'DATAVERSE_ROLE_CHECK', false),
+    },
+    notifications: {
+      adminIds: guidList(env, 'BOT_ADMIN_IDS'),
+      maxAttempts: integer(env, 'NOTIFICATION_MAX_ATTEMPTS', 8, 1, 50),
+      retryBaseMs: integer(env, 'NOTIFICATION_RETRY_BASE_MS', 2000, 10, 600_000),
+      sendTimeoutMs: integer(env, 'NOTIFICATION_SEND_TIMEOUT_MS', 30_000, 100, 300_000),
+      pollMs: integer(env, 'NOTIFICATION_POLL_MS', 10_000, 50, 3_600_000),
     },
   };
 }

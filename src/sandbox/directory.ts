@@ -74,6 +74,9 @@ export const SANDBOX_USERS: readonly SandboxUser[] = [
   },
 ];
 
+/** Who the Playground signs in as; in the sandbox, also the one who manages notifications. */
+export const PLAYGROUND_CURRENT_USER: SandboxUser = SANDBOX_USERS[0]!;
+
 function yamlUser(user: SandboxUser): string {
   const [given, ...rest] = user.name.split(' ');
   return `{ id: ${user.id}, name: ${user.name}, userPrincipleName: ${user.upn}, aadObjectId: ${user.oid}, givenName: ${given}, surname: ${rest.join(' ')}, email: ${user.upn} }`;
@@ -81,12 +84,12 @@ function yamlUser(user: SandboxUser): string {
 
 /** The Playground's configuration file (its schema spells `userPrincipleName` so, and wants five users). */
 export function playgroundConfigYaml(): string {
-  const [current, ...others] = SANDBOX_USERS;
+  const others = SANDBOX_USERS.filter((u) => u !== PLAYGROUND_CURRENT_USER);
   return [
     'version: "0.1.1"',
     `tenantId: ${SANDBOX_TENANT_ID}`,
     'bot: { id: 00000000-0000-0000-0000-00000000b07b, name: Elevation Bot }',
-    `currentUser: ${yamlUser(current!)}`,
+    `currentUser: ${yamlUser(PLAYGROUND_CURRENT_USER)}`,
     'users:',
     ...others.map((u) => `  - ${yamlUser(u)}`),
     'personalChat: { id: personal-chat }',

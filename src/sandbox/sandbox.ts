@@ -12,7 +12,7 @@ import {
   startPowerPlatformSimulator,
 } from './power-platform-simulator';
 import { startDataverseSimulatorFor } from './dataverse-simulator';
-import { playgroundConfigYaml } from './directory';
+import { PLAYGROUND_CURRENT_USER, playgroundConfigYaml } from './directory';
 import { type SandboxIdentity, startSandboxIdentity } from './sandbox-sign-in';
 
 export interface SandboxOptions {
@@ -37,6 +37,8 @@ export interface Sandbox {
 
 export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   const env: Record<string, string | undefined> = { ...options.env, SANDBOX: 'true' };
+  // The Playground's current user manages notifications, unless told otherwise.
+  env.BOT_ADMIN_IDS ??= PLAYGROUND_CURRENT_USER.oid;
   const simulator = env.POWERPLATFORM_API_URL
     ? undefined
     : await startPowerPlatformSimulator({

@@ -17,7 +17,10 @@ import type {
   ElevationService,
   RequestResult,
 } from '../elevation/elevation-service';
+import { describeFilter } from '../elevation/notifications';
 import { describeOutcome } from '../elevation/outcome-text';
+import type { NotifyAction } from '../elevation/command';
+import type { SubscriptionService } from '../elevation/subscription-service';
 import type { Requester } from '../elevation/request';
 import type { ElevationRequest } from '../elevation/request';
 import type { ElevationStore, SignIn, SignInResult } from '../elevation/ports';
@@ -35,6 +38,7 @@ import {
   requestResultCard,
 } from './replies';
 import { PendingCommands, signInCard, type SignInPromptOptions } from './sign-in-prompt';
+import { channelIdOf, type ConversationTracker, referenceFor } from './conversation-tracker';
 
 export interface ElevationBotOptions {
   service: ElevationService;
@@ -53,6 +57,10 @@ export interface ElevationBotOptions {
    * an invoke after about 10 to 15 seconds.
    */
   invokeBudgetMs: number;
+  /** Channel subscriptions (`notify here`, `notify off`, `notify status`). */
+  subscriptions: SubscriptionService;
+  /** Remembers where conversations can be reached, and welcomes new teams. */
+  tracker: ConversationTracker;
   /** Runs logic in a conversation outside any turn (to finish a card after its invoke ended). */
   continueInConversation: (
     reference: Partial<ConversationReference>,
@@ -93,6 +101,13 @@ export class ElevationBot extends TeamsActivityHandler {
       await this.handleMessage(context);
       await next();
     });
+  }
+
+  override async run(context: TurnContext): Promise<void> {
+    const requester = this.requesterOf(context);
+    // Conversations of organisations the bot does not serve are not remembered.
+    if (!requester || this.tenantAllowed(requester)) await this.options.tracker.observe(context);
+    await super.run(context);
   }
 
   /** Who is acting, from the activity; undefined when Teams did not say (then nothing is done). */
@@ -167,11 +182,13 @@ export class ElevationBot extends TeamsActivityHandler {
         );
         return;
       case 'notify':
+        await this.onNotify(context, requester, command.action, command.filter);
+        return;
       case 'history':
       case 'audit':
       case 'audit-missing-target':
         await context.sendActivity(
-          'Channel notifications, `history` and `audit` are not available in this version yet. Write `help` for what I can do.',
+          '`history` and `audit` are not available in this version yet. Write `help` for what I can do.',
         );
         return;
       default:
@@ -189,6 +206,103 @@ export class ElevationBot extends TeamsActivityHandler {
           ],
         });
     }
+  }
+
+  /** `notify here [for ...]`, `notify off`, `notify status`: only in a channel. */
+  private async onNotify(
+    context: TurnContext,
+    requester: Requester,
+    action: NotifyAction,
+    filter: string | undefined,
+  ): Promise<void> {
+    const channelId = channelIdOf(context);
+    if (!channelId) {
+      await this.notice(context, 'Notifications go to team channels', [
+        'Write "@Elevation notify here" in the channel of a team that should get a card for each elevation.',
+      ]);
+      return;
+    }
+    const { subscriptions } = this.options;
+    const channel = {
+      channelId,
+      tenantId: requester.tenantId,
+      teamId: (context.activity.channelData as { team?: { id?: string } } | undefined)?.team?.id,
+      reference: referenceFor(context, channelId),
+    };
+    const notAllowed = [
+      "Only the bot's administrators can change this channel's notifications, and you are not one of them. Your attempt was recorded.",
+      'Write "notify status" to see what this channel receives.',
+    ];
+    const refusals =
+      'Attempts by users without a tenant admin role are posted too, whatever the filter.';
+    switch (action) {
+      case 'here': {
+        const result = await subscriptions.subscribe(requester, channel, filter);
+        if (result.kind === 'not-allowed') {
+          await this.notice(context, 'Sorry, you cannot do that', notAllowed, 'Warning');
+        } else if (result.kind === 'bad-filter') {
+          await this.notice(context, 'Nothing changed', [result.problem], 'Warning');
+        } else {
+          await this.notice(
+            context,
+            result.replaced ? '🔔 Subscription updated' : '🔔 Subscribed',
+            [
+              `This channel now gets a card for ${describeFilter(result.subscription.filter)}: who, where, the justification, the outcome and its correlation id, for failures too.`,
+              refusals,
+              'Write "notify off" to stop.',
+            ],
+            'Good',
+          );
+        }
+        return;
+      }
+      case 'off': {
+        const result = await subscriptions.unsubscribe(requester, channel);
+        if (result.kind === 'not-allowed') {
+          await this.notice(context, 'Sorry, you cannot do that', notAllowed, 'Warning');
+        } else if (result.kind === 'unsubscribed') {
+          await this.notice(context, '🔕 Unsubscribed', [
+            'This channel no longer gets elevation notifications.',
+          ]);
+        } else {
+          await this.notice(context, 'Nothing to stop', [
+            'This channel was not subscribed; nothing changed.',
+          ]);
+        }
+        return;
+      }
+      case 'status': {
+        const subscription = await subscriptions.status(channelId);
+        const who = subscriptions.mayManage(requester)
+          ? 'You can change this with "notify here" or "notify off".'
+          : "Only the bot's administrators can change this.";
+        await this.notice(
+          context,
+          subscription ? '🔔 This channel is subscribed' : 'This channel is not subscribed',
+          subscription
+            ? [
+                `It gets a card for ${describeFilter(subscription.filter)}.`,
+                refusals,
+                `Subscribed by ${subscription.createdBy.name} on ${subscription.createdAt.slice(0, 10)}.`,
+                who,
+              ]
+            : ['It gets no elevation notifications.', who],
+        );
+        return;
+      }
+    }
+  }
+
+  /** A short card; every line is plain text (TextRuns), whatever it contains. */
+  private async notice(
+    context: TurnContext,
+    title: string,
+    lines: string[],
+    color?: 'Good' | 'Warning' | 'Attention',
+  ): Promise<void> {
+    await context.sendActivity({
+      attachments: [CardFactory.adaptiveCard(noticeCard({ title, lines, color }))],
+    });
   }
 
   /** Answers "elevate me in X" with the card its result calls for. */

@@ -1,0 +1,125 @@
+/**
+ * Who may point notifications at a channel, and what a channel receives. Only the bot's
+ * administrators (BOT_ADMIN_IDS, Entra object ids) may subscribe or unsubscribe a channel; anyone
+ * may ask what a channel receives. Every change and every refusal is audited.
+ */
+import type { Logger } from '../log';
+import { type ChannelSubscription, parseSubscriptionFilter } from './notifications';
+import type { AuditEvent, Clock, ElevationStore } from './ports';
+import type { Requester } from './request';
+
+export interface SubscriptionServiceOptions {
+  store: ElevationStore;
+  clock: Clock;
+  logger: Logger;
+  /** Entra object ids of the users allowed to manage notifications (lower case). */
+  adminIds: readonly string[];
+}
+
+/** The channel a command was typed in. */
+export interface ChannelTarget {
+  channelId: string;
+  tenantId: string;
+  teamId?: string;
+  /** Where the notifications will be posted (a Teams conversation reference). */
+  reference: unknown;
+}
+
+export type SubscribeResult =
+  | { kind: 'not-allowed' }
+  | { kind: 'bad-filter'; problem: string }
+  | { kind: 'subscribed'; subscription: ChannelSubscription; replaced: boolean };
+
+export type UnsubscribeResult =
+  { kind: 'not-allowed' } | { kind: 'unsubscribed' | 'not-subscribed' };
+
+export class SubscriptionService {
+  private readonly admins: Set<string>;
+
+  constructor(private readonly options: SubscriptionServiceOptions) {
+    this.admins = new Set(options.adminIds.map((id) => id.toLowerCase()));
+  }
+
+  /** Whether this user may change notifications. */
+  mayManage(user: Requester): boolean {
+    return this.admins.has(user.aadObjectId.toLowerCase());
+  }
+
+  async subscribe(
+    actor: Requester,
+    channel: ChannelTarget,
+    filterText: string | undefined,
+  ): Promise<SubscribeResult> {
+    if (!this.mayManage(actor)) {
+      await this.refuse(actor, channel, 'notify here');
+      return { kind: 'not-allowed' };
+    }
+    const parsed = parseSubscriptionFilter(filterText);
+    if (!parsed.ok) return { kind: 'bad-filter', problem: parsed.problem };
+    const subscription: ChannelSubscription = {
+      channelId: channel.channelId,
+      tenantId: channel.tenantId,
+      teamId: channel.teamId,
+      reference: channel.reference,
+      filter: parsed.filter,
+      createdBy: { aadObjectId: actor.aadObjectId, name: actor.name },
+      createdAt: this.options.clock.now().toISOString(),
+    };
+    const replaced = await this.options.store.subscribe(subscription, {
+      audit: this.event('subscribed', actor, channel, { filter: parsed.filter }),
+    });
+    this.options.logger.info('channel subscribed', {
+      channelId: channel.channelId,
+      by: actor.aadObjectId,
+      filter: parsed.filter.kind,
+    });
+    return { kind: 'subscribed', subscription, replaced };
+  }
+
+  async unsubscribe(actor: Requester, channel: ChannelTarget): Promise<UnsubscribeResult> {
+    if (!this.mayManage(actor)) {
+      await this.refuse(actor, channel, 'notify off');
+      return { kind: 'not-allowed' };
+    }
+    const removed = await this.options.store.unsubscribe(channel.channelId, {
+      audit: this.event('unsubscribed', actor, channel),
+    });
+    if (removed) {
+      this.options.logger.info('channel unsubscribed', {
+        channelId: channel.channelId,
+        by: actor.aadObjectId,
+      });
+    }
+    return { kind: removed ? 'unsubscribed' : 'not-subscribed' };
+  }
+
+  status(channelId: string): Promise<ChannelSubscription | undefined> {
+    return this.options.store.findSubscription(channelId);
+  }
+
+  private async refuse(actor: Requester, channel: ChannelTarget, command: string): Promise<void> {
+    this.options.logger.warn('refused', {
+      reason: 'not-bot-admin',
+      actor: actor.aadObjectId,
+      channelId: channel.channelId,
+    });
+    await this.options.store.appendAudit(
+      this.event('refused', actor, channel, { reason: 'not-bot-admin', command }),
+    );
+  }
+
+  private event(
+    type: 'subscribed' | 'unsubscribed' | 'refused',
+    actor: Requester,
+    channel: ChannelTarget,
+    details: Record<string, unknown> = {},
+  ): AuditEvent {
+    return {
+      type,
+      at: this.options.clock.now(),
+      actor: actor.aadObjectId,
+      tenantId: actor.tenantId,
+      details: { channelId: channel.channelId, teamId: channel.teamId, ...details },
+    };
+  }
+}
