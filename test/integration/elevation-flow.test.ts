@@ -459,7 +459,7 @@ describe('bad input gets a clear answer and leaves nothing half-done', () => {
   });
 
   it('commands of later versions are answered honestly, not as gibberish', async () => {
-    const { calls } = await bot.say(ALEX, 'notify status');
+    const { calls } = await bot.say(ALEX, 'history');
     expect(calls[0]!.activity.text).toContain('not available in this version yet');
   });
 

@@ -15,12 +15,32 @@ export interface ConnectorCall {
   activity: Record<string, unknown>;
 }
 
+export interface FailureOptions {
+  /** Only calls to this conversation fail (default: any). */
+  conversationId?: string;
+  headers?: Record<string, string>;
+  /** The error body (default: a generic Bot Framework error). */
+  body?: string;
+  /** Answer only after this long (to test timeouts). */
+  delayMs?: number;
+}
+
 export interface ConnectorStub {
   url: string;
+  /** Calls the stub accepted (answered 2xx), in order. */
   calls: ConnectorCall[];
-  /** Makes the next N calls answer with this status (to test failures). */
-  failNext(status: number, count?: number): void;
+  /** Every request, accepted or failed: conversation id and the status answered. */
+  requests: Array<{ method: string; conversationId: string; status: number }>;
+  /** Makes the next N calls (to one conversation, or any) answer with this status. */
+  failNext(status: number, count?: number, options?: FailureOptions): void;
+  /** Forgets the failures still to come: every call succeeds again. */
+  clearFailures(): void;
   stop(): Promise<void>;
+}
+
+interface FailureRule extends FailureOptions {
+  status: number;
+  remaining: number;
 }
 
 async function readBody(req: IncomingMessage): Promise<string> {
@@ -31,7 +51,8 @@ async function readBody(req: IncomingMessage): Promise<string> {
 
 export async function startConnectorStub(): Promise<ConnectorStub> {
   const calls: ConnectorCall[] = [];
-  let failures: { status: number; count: number } | undefined;
+  const requests: ConnectorStub['requests'] = [];
+  const rules: FailureRule[] = [];
   let next = 1;
   const server: Server = createServer(async (req, res) => {
     const body = await readBody(req);
@@ -41,17 +62,24 @@ export async function startConnectorStub(): Promise<ConnectorStub> {
       res.end();
       return;
     }
-    if (failures && failures.count > 0) {
-      failures.count -= 1;
-      res.writeHead(failures.status, { 'content-type': 'application/json' });
-      res.end('{"error":{"code":"Stub"}}');
+    const conversationId = decodeURIComponent(match[1] ?? '');
+    const rule = rules.find(
+      (r) => r.remaining > 0 && (!r.conversationId || r.conversationId === conversationId),
+    );
+    if (rule) {
+      rule.remaining -= 1;
+      if (rule.delayMs) await new Promise((resolve) => setTimeout(resolve, rule.delayMs));
+      requests.push({ method: req.method ?? '', conversationId, status: rule.status });
+      res.writeHead(rule.status, { 'content-type': 'application/json', ...rule.headers });
+      res.end(rule.body ?? '{"error":{"code":"Stub","message":"failure made by the test"}}');
       return;
     }
+    requests.push({ method: req.method ?? '', conversationId, status: 200 });
     const method = req.method as ConnectorCall['method'];
     const assignedId = method === 'POST' ? `activity-${next++}` : undefined;
     calls.push({
       method,
-      conversationId: decodeURIComponent(match[1] ?? ''),
+      conversationId,
       activityId: match[2] ? decodeURIComponent(match[2]) : undefined,
       assignedId,
       activity: body ? (JSON.parse(body) as Record<string, unknown>) : {},
@@ -64,8 +92,12 @@ export async function startConnectorStub(): Promise<ConnectorStub> {
   return {
     url: `http://127.0.0.1:${port}`,
     calls,
-    failNext: (status, count = 1) => {
-      failures = { status, count };
+    requests,
+    failNext: (status, count = 1, options = {}) => {
+      rules.push({ ...options, status, remaining: count });
+    },
+    clearFailures: () => {
+      rules.length = 0;
     },
     stop: () => new Promise((resolve) => server.close(() => resolve())),
   };

@@ -45,6 +45,17 @@ export const MEGAN: TestUser = {
 export interface Conversation {
   id: string;
   conversationType: 'personal' | 'groupChat' | 'channel';
+  /** For a channel: the team it belongs to (sent in channelData, as Teams does). */
+  teamId?: string;
+}
+
+/** A channel of a team; messages in it arrive with `;messageid=` (the thread), as in Teams. */
+export function channel(
+  channelId: string,
+  teamId: string,
+  threadId = '1700000000000',
+): Conversation {
+  return { id: `${channelId};messageid=${threadId}`, conversationType: 'channel', teamId };
 }
 
 export const GROUP_CHAT: Conversation = {
@@ -77,6 +88,8 @@ export interface TestBotOptions {
   signIn?: 'silent' | 'teams';
   /** Use this simulator instead of starting one. */
   simulator?: PowerPlatformSimulator;
+  /** Use this connector stub instead of starting one (a restart keeps the same Teams). */
+  connector?: ConnectorStub;
 }
 
 export interface TestBot {
@@ -116,6 +129,12 @@ export interface TestBot {
       authentication?: { id: string; token: string };
     },
   ): Promise<{ status: number; body: InvokeBody; calls: ConnectorCall[] }>;
+  /** Posts any activity (installationUpdate, conversationUpdate, ...) from `user`. */
+  send(
+    user: TestUser,
+    activity: Record<string, unknown>,
+    conversation?: Conversation,
+  ): Promise<{ status: number; calls: ConnectorCall[] }>;
   /** Posts a raw body to /api/messages. */
   post(body: string, contentType?: string): Promise<{ status: number; text: string }>;
   stop(): Promise<void>;
@@ -127,7 +146,15 @@ export interface InvokeBody {
   value: unknown;
 }
 
-function baseActivity(connectorUrl: string, user: TestUser, conversation: Conversation) {
+function baseActivity(connectorUrl: string, user: TestUser, conversationIn: Conversation) {
+  const { teamId, ...conversation } = conversationIn;
+  const channelData: Record<string, unknown> = { tenant: { id: user.tenantId } };
+  if (teamId) {
+    channelData.team = { id: teamId, name: 'My Team' };
+    if (conversation.conversationType === 'channel') {
+      channelData.channel = { id: conversation.id.split(';')[0] };
+    }
+  }
   return {
     id: randomUUID(),
     timestamp: new Date().toISOString(),
@@ -136,7 +163,7 @@ function baseActivity(connectorUrl: string, user: TestUser, conversation: Conver
     from: { id: `29:${user.aadObjectId}`, name: user.name, aadObjectId: user.aadObjectId },
     recipient: { id: '28:elevation-bot', name: 'Elevation' },
     conversation: { ...conversation, tenantId: user.tenantId },
-    channelData: { tenant: { id: user.tenantId } },
+    channelData,
     locale: 'en-US',
   };
 }
@@ -145,7 +172,7 @@ export async function startTestBot(options: TestBotOptions = {}): Promise<TestBo
   const dir = mkdtempSync(join(tmpdir(), 'elevation-bot-'));
   const simulator =
     options.simulator ?? (await startPowerPlatformSimulator({ port: 0, host: '127.0.0.1' }));
-  const connector = await startConnectorStub();
+  const connector = options.connector ?? (await startConnectorStub());
   const clock = new TestClock();
   const logs: string[] = [];
   const config = loadConfig({
@@ -238,6 +265,14 @@ export async function startTestBot(options: TestBotOptions = {}): Promise<TestBo
         calls: connector.calls.slice(before),
       };
     },
+    async send(user, activity, conversation = personalChat(user)) {
+      const before = connector.calls.length;
+      const { status } = await postJson({
+        ...baseActivity(connector.url, user, conversation),
+        ...activity,
+      });
+      return { status, calls: connector.calls.slice(before) };
+    },
     async post(body, contentType = 'application/json') {
       const response = await fetch(`${app.url}/api/messages`, {
         method: 'POST',
@@ -250,7 +285,7 @@ export async function startTestBot(options: TestBotOptions = {}): Promise<TestBo
       await app.stop();
       await dataverse.stop();
       await identity.stop();
-      await connector.stop();
+      if (!options.connector) await connector.stop();
       if (!options.simulator) await simulator.stop();
       rmSync(dir, { recursive: true, force: true });
     },
