@@ -9,13 +9,14 @@ import type {
   Clock,
   Delivery,
   Effects,
+  ElevationStore,
   Notifier,
   NotificationStore,
   SendResult,
 } from './ports';
 
 export interface NotificationDispatcherOptions {
-  store: NotificationStore;
+  store: NotificationStore & Pick<ElevationStore, 'appendAudit'>;
   sender: ChannelSender;
   clock: Clock;
   logger: Logger;
@@ -82,10 +83,15 @@ export class NotificationDispatcher implements Notifier {
     const { store, clock } = this.options;
     const lease = this.leaseMs();
     for (const stale of await store.abandonStaleDeliveries(clock.now())) {
-      this.options.logger.warn('notification delivery abandoned after a restart', {
+      // Whether Teams got it is unknown; sending again could post it twice.
+      const reason = 'the sender stopped mid-post (restart or crash); not sent again';
+      this.options.logger.warn('notification delivery abandoned', {
         notificationId: stale.notification.id,
         channelId: stale.channelId,
+        reason,
       });
+      const { audit } = this.audited(stale, 'notification-dropped', reason);
+      if (audit) await store.appendAudit(audit);
     }
     for (;;) {
       const batch = await store.claimDeliveries(clock.now(), BATCH, lease);

@@ -225,9 +225,14 @@ export class SqliteStore implements ElevationStore {
       notificationData: this.db.prepare<[string], { data: string }>(
         'SELECT data FROM notifications WHERE id = ?',
       ),
-      finishDelivery: this.db.prepare<[string, string, string | null, number]>(
-        `UPDATE deliveries SET state = ?, finished_at = ?, last_error = COALESCE(?, last_error), lease_until = NULL
-          WHERE id = ? AND state = 'sending'`,
+      finishDelivery: this.db.prepare<
+        [{ state: string; at: string; error: string | null; id: number }]
+      >(
+        // A late success counts even after the delivery was given up as abandoned.
+        `UPDATE deliveries
+            SET state = @state, finished_at = @at, last_error = COALESCE(@error, last_error),
+                lease_until = NULL
+          WHERE id = @id AND (state = 'sending' OR (state = 'dropped' AND @state = 'delivered'))`,
       ),
       retryDelivery: this.db.prepare<[number, string, number]>(
         `UPDATE deliveries SET state = 'pending', next_attempt_at = ?, last_error = ?,
@@ -422,12 +427,12 @@ export class SqliteStore implements ElevationStore {
     effects?: Effects,
   ): Promise<void> {
     this.db.transaction(() => {
-      this.statements.finishDelivery.run(
-        result.state,
-        result.at.toISOString(),
-        result.error ?? null,
+      this.statements.finishDelivery.run({
+        state: result.state,
+        at: result.at.toISOString(),
+        error: result.error ?? null,
         id,
-      );
+      });
       this.applyEffects(effects, result.at);
     })();
   }

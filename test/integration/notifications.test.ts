@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { SANDBOX_USERS } from '../../src/sandbox/directory';
 import { WELL_KNOWN } from '../../src/sandbox/power-platform-simulator/seed';
 import type { SqliteStore } from '../../src/store/sqlite-store';
+import { markdownTexts, textRuns } from '../support/card-inspection';
 import { type ConnectorCall, startConnectorStub } from '../support/connector-stub';
 import {
   actionData,
@@ -183,10 +184,8 @@ describe('subscriptions', () => {
   it('a name pattern is shown as plain text, never as a link', async () => {
     const answer = await inChannel(ALEX, SECURITY, 'notify here for [x](https://evil.example)');
     expect(answer).toContain('whose name contains "[x](https://evil.example)"');
-    const call = bot.connector.calls.at(-1)!;
-    expect(JSON.stringify(cardOf(call.activity))).not.toMatch(
-      /"type":"TextBlock","text":"[^"]*evil/,
-    );
+    const reply = cardOf(bot.connector.calls.at(-1)!.activity);
+    expect(markdownTexts(reply).join('\n')).not.toContain('evil.example');
   });
 });
 
@@ -224,8 +223,9 @@ describe('notification cards', () => {
     const posts = bot.connector.calls.filter((c) => c.conversationId === SECURITY);
     expect(posts.map((c) => [c.method, c.activityId])).toEqual([['POST', undefined]]);
     // Justification text stays plain: it sits in TextRuns only.
-    const raw = JSON.stringify(cardOf(posts[0]!.activity));
-    expect(raw).not.toMatch(/"type":"TextBlock","text":"[^"]*INC-42/);
+    const posted = cardOf(posts[0]!.activity);
+    expect(markdownTexts(posted).join('\n')).not.toContain('evil.example');
+    expect(textRuns(posted)).toContain(justification);
   });
 
   it('a failure is marked as such, with the error code and correlation id', async () => {
@@ -411,6 +411,51 @@ describe('delivery', () => {
         20_000,
       );
       expect(postedTo(SECURITY)).toHaveLength(1);
+    } finally {
+      await connector.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a delivery left mid-post by a dead instance is dropped, not posted again (at most once)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'notify-stale-'));
+    const connector = await startConnectorStub();
+    try {
+      const env = { SQLITE_PATH: join(dir, 'bot.db'), NOTIFICATION_SEND_TIMEOUT_MS: '60000' };
+      const first = await start({ env, connector });
+      bot = first;
+      await subscribe(SECURITY);
+      // Teams takes the post but never answers in time: whether it was shown is unknown.
+      connector.failNext(504, 1, { conversationId: SECURITY, delayMs: 3_000 });
+      await elevate(ALEX, 'Contoso Dev');
+      await waitFor(
+        () => (store(first).deliveries()[0]?.state === 'sending' ? true : undefined),
+        'the post in flight',
+      );
+
+      // Another instance on the same database, once the first one's lease has run out.
+      const second = await start({ env, connector });
+      second.clock.advance(10 * 60_000);
+      await waitFor(
+        () => (store(second).deliveries()[0]?.state === 'dropped' ? true : undefined),
+        'the abandoned delivery dropped',
+      );
+      const [delivery] = store(second).deliveries();
+      expect(delivery!.lastError).toContain('not sent again');
+      expect(
+        store(second)
+          .auditEvents()
+          .filter((e) => e.type === 'notification-dropped')
+          .map((e) => e.details?.channelId),
+      ).toEqual([SECURITY]);
+
+      // The first instance finishes its own post (its client retries the 504): one card, not two.
+      await first.stop();
+      started.splice(started.indexOf(first), 1);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(postedTo(SECURITY, second)).toHaveLength(1);
+      // A late success is the truth: the record says delivered after all.
+      expect(store(second).deliveries()[0]!.state).toBe('delivered');
     } finally {
       await connector.stop();
       rmSync(dir, { recursive: true, force: true });

@@ -73,6 +73,26 @@ describe('configuration', () => {
     expect(config.port).toBe(3978);
     // Without an explicit list, only the bot's own tenant is allowed.
     expect(config.allowedTenantIds).toEqual([PRODUCTION.BOT_TENANT_ID]);
+    // Nobody manages notifications until someone is named.
+    expect(config.notifications).toEqual({
+      adminIds: [],
+      maxAttempts: 8,
+      retryBaseMs: 2000,
+      sendTimeoutMs: 30_000,
+      pollMs: 10_000,
+    });
+  });
+
+  it('BOT_ADMIN_IDS is a comma-separated list of Entra object ids, compared in lower case', () => {
+    const config = loadConfig({
+      ...PRODUCTION,
+      BOT_ADMIN_IDS:
+        ' 8A2F0C5E-6D1B-4C3E-9F7A-1B2C3D4E5F60 , 5b7e9d1c-3a2f-4e6b-8c0d-9e8f7a6b5c41,',
+    });
+    expect(config.notifications.adminIds).toEqual([
+      '8a2f0c5e-6d1b-4c3e-9f7a-1b2c3d4e5f60',
+      '5b7e9d1c-3a2f-4e6b-8c0d-9e8f7a6b5c41',
+    ]);
   });
 
   it.each([
@@ -87,6 +107,9 @@ describe('configuration', () => {
     [{ JUSTIFICATION_REQUIRED: 'maybe' }, 'JUSTIFICATION_REQUIRED'],
     [{ ALLOWED_TENANT_IDS: 'contoso.com' }, 'ALLOWED_TENANT_IDS'],
     [{ REQUEST_TTL_MINUTES: '0' }, 'REQUEST_TTL_MINUTES'],
+    [{ BOT_ADMIN_IDS: 'alex@contoso.com' }, 'BOT_ADMIN_IDS'],
+    [{ NOTIFICATION_MAX_ATTEMPTS: '0' }, 'NOTIFICATION_MAX_ATTEMPTS'],
+    [{ NOTIFICATION_SEND_TIMEOUT_MS: 'soon' }, 'NOTIFICATION_SEND_TIMEOUT_MS'],
   ])('a malformed value is named in one line: %j', (bad, variable) => {
     const error = errorOf({ ...PRODUCTION, ...bad });
     expect(error.variable).toBe(variable);

@@ -1,6 +1,7 @@
 import {
   confirmationCard,
   noticeCard,
+  notificationCard,
   pickCard,
   requestStatusCard,
 } from '../../../src/teams/cards/cards';
@@ -270,5 +271,101 @@ describe('cards', () => {
       query: 'contoso',
       requesterId: 'oid-1',
     });
+  });
+});
+
+describe('notification card', () => {
+  const base = {
+    id: 'n-1',
+    at: '2026-11-26T10:00:05.123Z',
+    tenantId: 'tid-1',
+    requester: { aadObjectId: 'oid-1', name: 'Alex Wilber', upn: 'alexw@contoso.example' },
+    environment: { id: PROD.id, displayName: PROD.displayName, type: 'Production' },
+    justification: '**urgent** [click me](https://evil.example/phish)',
+    requestId: 'req-1',
+  };
+  const succeeded = notificationCard({
+    ...base,
+    kind: 'succeeded',
+    outcome: {
+      ok: true,
+      kind: 'succeeded',
+      status: '200 OK',
+      correlationId: 'corr-1',
+      clientRequestId: 'cr-1',
+    },
+  });
+  const failed = notificationCard({
+    ...base,
+    kind: 'failed',
+    outcome: {
+      ok: false,
+      kind: 'functional-error',
+      message: 'The user is not a member of the security group.',
+      errorCode: 'userNotPartOfSecurityGroup',
+      status: '200 OK',
+      clientRequestId: 'cr-2',
+    },
+  });
+  const refused = notificationCard({
+    ...base,
+    kind: 'refused',
+    environment: undefined,
+    justification: undefined,
+    query: 'contoso [prod](https://evil.example)',
+    reason: 'No tenant admin role.',
+  });
+
+  it('is a valid Adaptive Card for a success, a failure and a refusal', () => {
+    for (const card of [succeeded, failed, refused]) {
+      expect(parseErrors(card)).toEqual([]);
+      expect(JSON.stringify(card)).not.toContain('${');
+    }
+  });
+
+  it('says who, where, why, the outcome, the correlation id and the time', () => {
+    const text = textRuns(succeeded).join('\n');
+    for (const shown of [
+      'Alex Wilber (alexw@contoso.example)',
+      'oid-1',
+      PROD.displayName,
+      PROD.id,
+      'Production ⚠',
+      base.justification,
+      'Succeeded',
+      '200 OK',
+      'corr-1',
+      'cr-1',
+      '2026-11-26 10:00:05 UTC',
+    ]) {
+      expect(text).toContain(shown);
+    }
+    expect(markdownTexts(succeeded).join('\n')).toContain('Elevation succeeded');
+  });
+
+  it('marks a failure, and says when the API returned no correlation id', () => {
+    expect(markdownTexts(failed).join('\n')).toContain('Elevation FAILED');
+    const text = textRuns(failed).join('\n');
+    expect(text).toContain('Failed (functional-error)');
+    expect(text).toContain('userNotPartOfSecurityGroup');
+    expect(text).toContain('The user is not a member of the security group.');
+    expect(text).toContain('none returned by the API');
+  });
+
+  it('a refusal names the person and what they asked for', () => {
+    expect(markdownTexts(refused).join('\n')).toContain('Elevation refused: not a tenant admin');
+    const text = textRuns(refused).join('\n');
+    expect(text).toContain('contoso [prod](https://evil.example)');
+    expect(text).toContain('No tenant admin role.');
+    expect(text).not.toContain('Correlation id');
+  });
+
+  it('user and API text never reaches a place where Markdown is read', () => {
+    for (const card of [succeeded, failed, refused]) {
+      const markdown = markdownTexts(card).join('\n');
+      expect(markdown).not.toContain('evil.example');
+      expect(markdown).not.toContain('Alex Wilber');
+      expect(markdown).not.toContain(PROD.displayName);
+    }
   });
 });
