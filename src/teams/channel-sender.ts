@@ -59,7 +59,7 @@ export function createChannelSender(
             const connector = context.turnState.get<Connector>(adapter.ConnectorClientKey);
             try {
               // To the channel itself: a new post, not a reply in some thread.
-              await connector.conversations.sendToConversation(subscription.channelId + "x", activity, {
+              await connector.conversations.sendToConversation(subscription.channelId, activity, {
                 abortSignal: signal,
               });
               result = { kind: 'delivered' };
