@@ -52,6 +52,9 @@ param powerPlatformApiVersion string = '2024-10-01'
 @description('Comma-separated tenant ids allowed to use the bot; empty means the bot\'s own tenant.')
 param allowedTenantIds string = ''
 
+@description('Comma-separated Entra object ids of the people who may subscribe channels to notifications.')
+param botAdminIds string = ''
+
 @allowed([
   'azure-table'
   'sqlite'
@@ -129,6 +132,7 @@ resource webAppSettings 'Microsoft.Web/sites/config@2022-09-01' = {
     POWERPLATFORM_API_URL: powerPlatformApiUrl
     POWERPLATFORM_API_VERSION: powerPlatformApiVersion
     ALLOWED_TENANT_IDS: allowedTenantIds
+    BOT_ADMIN_IDS: botAdminIds
     STORAGE: storageKind
     AZURE_STORAGE_CONNECTION_STRING: 'DefaultEndpointsProtocol=https;AccountName=${storage.name};AccountKey=${storage.listKeys().keys[0].value};EndpointSuffix=${environment().suffixes.storage}'
     SQLITE_PATH: '/home/data/elevation-bot.db'
