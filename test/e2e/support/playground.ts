@@ -196,6 +196,22 @@ export function lastCard(page: Page): Locator {
     .last();
 }
 
+/**
+ * The posts of the channel on screen, newest first, each with its replies (the thread), without
+ * the "Start a new post" box. A bot's proactive post to the channel is a post of its own; its
+ * answer to an @mention is a reply in the thread of the message that mentioned it.
+ */
+export function channelPosts(page: Page): Locator {
+  return conversation(page)
+    .getByRole('group')
+    .filter({ hasNot: page.getByRole('button', { name: 'Post', exact: true }) });
+}
+
+/** Who wrote a channel post (the name on its first avatar). */
+export async function postAuthor(post: Locator): Promise<string | null> {
+  return post.getByRole('img').first().getAttribute('aria-label');
+}
+
 export async function lastCardText(page: Page): Promise<string> {
   return lastCard(page).innerText({ timeout: DEFAULTS.waitTimeoutMs });
 }
