@@ -3,6 +3,7 @@
  * real local ones (sandbox servers, a SQLite file), not mocks.
  */
 import type { AdminRoleOutcome, EnvironmentList } from '../powerplatform/model';
+import type { StoredAuditEvent } from './audit-chain';
 import type { ChannelSubscription, ElevationNotification } from './notifications';
 import type { ElevationRequest, Requester, RequestState } from './request';
 
@@ -69,7 +70,13 @@ export interface Transition {
   set?: Partial<
     Pick<
       ElevationRequest,
-      'justification' | 'clientRequestId' | 'outcome' | 'cardMessageId' | 'roleCheck' | 'requester'
+      | 'justification'
+      | 'clientRequestId'
+      | 'outcome'
+      | 'cardMessageId'
+      | 'roleCheck'
+      | 'requester'
+      | 'executionDeadline'
     >
   >;
 }
@@ -173,7 +180,40 @@ export interface NotificationStore {
   nextDeliveryDue(): Promise<Date | undefined>;
 }
 
-export interface ElevationStore extends NotificationStore {
+/** One page of a newest-first list: at most `limit`, created before `before` (a createdAt). */
+export interface Page {
+  limit: number;
+  before?: string;
+}
+
+export interface AuditQuery {
+  chain: string;
+  /** Events after this seq (exclusive); paging through a chain. */
+  afterSeq?: number;
+  /** Events at or after this time. */
+  since?: Date;
+  limit: number;
+}
+
+export interface AuditStore {
+  /** Appends an audit event as the next link of its tenant's chain; a notification goes to the outbox in the same step. */
+  appendAudit(event: AuditEvent, notification?: ElevationNotification): Promise<void>;
+  /** One chain's events in order. */
+  readAudit(query: AuditQuery): Promise<StoredAuditEvent[]>;
+  /** Every chain, with where it starts when retention removed its oldest events. */
+  auditChains(): Promise<Array<{ chain: string; anchor?: { seq: number; hash: string } }>>;
+  /** Removes events older than `before`, remembering each chain's new start (its anchor). */
+  pruneAudit(before: Date): Promise<number>;
+}
+
+/** Encrypted values (token cache, sign-in sessions) shared by instances; opaque strings here. */
+export interface SecretStore {
+  readSecret(key: string, now: Date): Promise<string | undefined>;
+  writeSecret(key: string, value: string, expiresAt: Date): Promise<void>;
+  deleteSecret(key: string): Promise<void>;
+}
+
+export interface ElevationStore extends NotificationStore, AuditStore, SecretStore {
   /**
    * Records `key` unless it is already recorded and unexpired; true for the one caller that
    * recorded it. Atomic: concurrent callers (several instances included) get one true.
@@ -194,8 +234,17 @@ export interface ElevationStore extends NotificationStore {
   setCardMessage(id: string, conversation: unknown, cardMessageId: string): Promise<void>;
   /** Requests still waiting for confirmation whose time is up. */
   findExpired(now: Date, limit: number): Promise<ElevationRequest[]>;
-  /** Appends an audit event; a notification given with it goes to the outbox in the same step. */
-  appendAudit(event: AuditEvent, notification?: ElevationNotification): Promise<void>;
+  /** Requests left executing past their execution deadline: the process running them died. */
+  findAbandonedExecutions(now: Date, limit: number): Promise<ElevationRequest[]>;
+  /** A user's own requests, newest first. */
+  requestsOf(
+    user: Pick<Requester, 'tenantId' | 'aadObjectId'>,
+    page: Page,
+  ): Promise<ElevationRequest[]>;
+  /** The requests of a tenant in one environment, newest first. */
+  requestsIn(tenantId: string, environmentId: string, page: Page): Promise<ElevationRequest[]>;
+  /** Removes expired once-keys and secrets, and finished requests last changed before `finishedBefore`. */
+  purgeExpired(now: Date, finishedBefore: Date): Promise<void>;
   close(): Promise<void>;
 }
 

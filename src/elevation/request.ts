@@ -38,6 +38,11 @@ export interface ElevationRequest {
   updatedAt: string;
   /** The x-ms-client-request-id sent with applyAdminRole (set when execution starts). */
   clientRequestId?: string;
+  /**
+   * While executing: by when the call is over, whatever happens (its timeouts included). A request
+   * still executing after this was left by a process that died; it is reconciled as unknown.
+   */
+  executionDeadline?: string;
   outcome?: AdminRoleOutcome;
   /** What Dataverse said of the role before and after, when the role check is on. */
   roleCheck?: RoleCheck;

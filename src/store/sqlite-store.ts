@@ -1,7 +1,9 @@
 /**
- * The default store: one SQLite file (WAL), zero setup. Transitions are single conditional
- * UPDATE statements, so a request changes state at most once even under concurrent clicks, and
- * across processes sharing the file.
+ * The default store: one SQLite file (WAL), zero setup. Transitions are conditional UPDATE
+ * statements, so a request changes state at most once even under concurrent clicks, and across
+ * processes sharing the file. Every write that must go together (an outcome, its audit link, its
+ * notification) is one IMMEDIATE transaction: it takes the file's write lock first, so the audit
+ * chain's next link is computed by one writer at a time, in any number of processes.
  */
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
@@ -11,15 +13,18 @@ import {
   type ElevationNotification,
   filterMatches,
 } from '../elevation/notifications';
+import { chainOf, linkAuditEvent, type StoredAuditEvent } from '../elevation/audit-chain';
 import type {
   AuditEvent,
+  AuditQuery,
   ConversationRecord,
   Delivery,
   Effects,
   ElevationStore,
+  Page,
   Transition,
 } from '../elevation/ports';
-import type { ElevationRequest, RequestState } from '../elevation/request';
+import type { ElevationRequest, Requester, RequestState } from '../elevation/request';
 
 export interface SqliteStoreOptions {
   /** Path of the database file; ':memory:' for a private in-memory database. */
@@ -45,15 +50,43 @@ CREATE TABLE IF NOT EXISTS once_keys (
   key TEXT PRIMARY KEY,
   expires_at INTEGER NOT NULL
 );
-CREATE TABLE IF NOT EXISTS audit_events (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+-- The audit trail: append-only, one hash chain per tenant (see src/elevation/audit-chain.ts).
+CREATE TABLE IF NOT EXISTS audit_log (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  chain TEXT NOT NULL,
+  seq INTEGER NOT NULL,
   at TEXT NOT NULL,
   type TEXT NOT NULL,
   request_id TEXT,
   actor TEXT,
   tenant_id TEXT,
   environment_id TEXT,
-  details TEXT
+  details TEXT,
+  prev_hash TEXT NOT NULL,
+  hash TEXT NOT NULL,
+  UNIQUE (chain, seq)
+);
+CREATE INDEX IF NOT EXISTS audit_log_at ON audit_log (chain, at);
+-- Where a chain starts once retention removed its oldest events.
+CREATE TABLE IF NOT EXISTS audit_anchors (
+  chain TEXT PRIMARY KEY,
+  seq INTEGER NOT NULL,
+  hash TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS secrets (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL,
+  expires_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS requests_by_requester ON elevation_requests (
+  lower(json_extract(data, '$.requester.tenantId')),
+  lower(json_extract(data, '$.requester.aadObjectId')),
+  json_extract(data, '$.createdAt')
+);
+CREATE INDEX IF NOT EXISTS requests_by_environment ON elevation_requests (
+  lower(json_extract(data, '$.requester.tenantId')),
+  lower(json_extract(data, '$.environment.id')),
+  json_extract(data, '$.createdAt')
 );
 CREATE TABLE IF NOT EXISTS conversations (
   id TEXT PRIMARY KEY,
@@ -124,6 +157,7 @@ export class SqliteStore implements ElevationStore {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
+    migrateLegacyAudit(this.db);
     this.statements = {
       insert: this.db.prepare(
         'INSERT INTO elevation_requests (id, state, expires_at, updated_at, data) VALUES (?, ?, ?, ?, ?)',
@@ -157,8 +191,73 @@ export class SqliteStore implements ElevationStore {
           WHERE state = 'requested' AND expires_at <= ? ORDER BY expires_at LIMIT ?`,
       ),
       audit: this.db.prepare(
-        `INSERT INTO audit_events (at, type, request_id, actor, tenant_id, environment_id, details)
-         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO audit_log (chain, seq, at, type, request_id, actor, tenant_id, environment_id,
+                                details, prev_hash, hash)
+         VALUES (@chain, @seq, @at, @type, @requestId, @actor, @tenantId, @environmentId,
+                 @details, @prevHash, @hash)`,
+      ),
+      lastLink: this.db.prepare<[string], { seq: number; hash: string }>(
+        'SELECT seq, hash FROM audit_log WHERE chain = ? ORDER BY seq DESC LIMIT 1',
+      ),
+      anchor: this.db.prepare<[string], { seq: number; hash: string }>(
+        'SELECT seq, hash FROM audit_anchors WHERE chain = ?',
+      ),
+      readAudit: this.db.prepare<[string, number, string, number], AuditRow>(
+        `SELECT * FROM audit_log WHERE chain = ? AND seq > ? AND at >= ? ORDER BY seq LIMIT ?`,
+      ),
+      chains: this.db.prepare<[], { chain: string; seq: number | null; hash: string | null }>(
+        `SELECT c.chain, a.seq, a.hash FROM
+           (SELECT chain FROM audit_log UNION SELECT chain FROM audit_anchors) c
+           LEFT JOIN audit_anchors a ON a.chain = c.chain ORDER BY c.chain`,
+      ),
+      lastBefore: this.db.prepare<[string, string], { seq: number; hash: string }>(
+        `SELECT seq, hash FROM audit_log WHERE chain = ? AND at < ? ORDER BY seq DESC LIMIT 1`,
+      ),
+      pruneChain: this.db.prepare<[string, number]>(
+        'DELETE FROM audit_log WHERE chain = ? AND seq <= ?',
+      ),
+      setAnchor: this.db.prepare<[string, number, string]>(
+        `INSERT INTO audit_anchors (chain, seq, hash) VALUES (?, ?, ?)
+         ON CONFLICT (chain) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`,
+      ),
+      readSecret: this.db.prepare<[string, number], { value: string }>(
+        'SELECT value FROM secrets WHERE key = ? AND expires_at > ?',
+      ),
+      writeSecret: this.db.prepare<[string, string, number]>(
+        `INSERT INTO secrets (key, value, expires_at) VALUES (?, ?, ?)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at`,
+      ),
+      deleteSecret: this.db.prepare<[string]>('DELETE FROM secrets WHERE key = ?'),
+      abandoned: this.db.prepare<[string, number], RequestRow>(
+        `SELECT state, updated_at, data FROM elevation_requests
+          WHERE state = 'executing' AND json_extract(data, '$.executionDeadline') <= ?
+          ORDER BY updated_at LIMIT ?`,
+      ),
+      requestsOf: this.db.prepare<[string, string, string, number], RequestRow>(
+        `SELECT state, updated_at, data FROM elevation_requests
+          WHERE lower(json_extract(data, '$.requester.tenantId')) = ?
+            AND lower(json_extract(data, '$.requester.aadObjectId')) = ?
+            AND json_extract(data, '$.createdAt') < ?
+          ORDER BY json_extract(data, '$.createdAt') DESC LIMIT ?`,
+      ),
+      requestsIn: this.db.prepare<[string, string, string, number], RequestRow>(
+        `SELECT state, updated_at, data FROM elevation_requests
+          WHERE lower(json_extract(data, '$.requester.tenantId')) = ?
+            AND lower(json_extract(data, '$.environment.id')) = ?
+            AND json_extract(data, '$.createdAt') < ?
+          ORDER BY json_extract(data, '$.createdAt') DESC LIMIT ?`,
+      ),
+      purgeSecrets: this.db.prepare<[number]>('DELETE FROM secrets WHERE expires_at <= ?'),
+      purgeRequests: this.db.prepare<[string]>(
+        `DELETE FROM elevation_requests
+          WHERE state IN ('succeeded', 'failed', 'cancelled', 'expired') AND updated_at < ?`,
+      ),
+      purgeDeliveries: this.db.prepare<[string]>(
+        `DELETE FROM deliveries WHERE state IN ('delivered', 'dropped') AND finished_at < ?`,
+      ),
+      purgeNotifications: this.db.prepare<[string]>(
+        `DELETE FROM notifications WHERE created_at < ?
+            AND id NOT IN (SELECT notification_id FROM deliveries)`,
       ),
       saveConversation: this.db.prepare(
         `INSERT INTO conversations (id, scope, tenant_id, team_id, updated_at, reference)
@@ -276,20 +375,22 @@ export class SqliteStore implements ElevationStore {
     effects?: Effects,
   ): Promise<ElevationRequest | undefined> {
     const unexpired = change.unexpiredAt ? change.unexpiredAt.getTime() : null;
-    return this.db.transaction(() => {
-      const row = this.statements.transition.get(
-        change.to,
-        change.at.toISOString(),
-        JSON.stringify(change.set ?? {}),
-        id,
-        JSON.stringify(change.from),
-        unexpired,
-        unexpired,
-      );
-      if (!row) return undefined;
-      this.applyEffects(effects, change.at);
-      return toRequest(row);
-    })();
+    return this.db
+      .transaction(() => {
+        const row = this.statements.transition.get(
+          change.to,
+          change.at.toISOString(),
+          JSON.stringify(change.set ?? {}),
+          id,
+          JSON.stringify(change.from),
+          unexpired,
+          unexpired,
+        );
+        if (!row) return undefined;
+        this.applyEffects(effects, change.at);
+        return toRequest(row);
+      })
+      .immediate();
   }
 
   async claimOnce(key: string, expiresAt: Date): Promise<boolean> {
@@ -309,23 +410,116 @@ export class SqliteStore implements ElevationStore {
   }
 
   async appendAudit(event: AuditEvent, notification?: ElevationNotification): Promise<void> {
-    if (notification) {
-      this.db.transaction(() => this.applyEffects({ audit: event, notification }, event.at))();
-      return;
-    }
-    this.insertAudit(event);
+    this.db
+      .transaction(() => this.applyEffects({ audit: event, notification }, event.at))
+      .immediate();
   }
 
+  /** The next link of the event's chain; runs inside the caller's IMMEDIATE transaction. */
   private insertAudit(event: AuditEvent): void {
-    this.statements.audit.run(
-      event.at.toISOString(),
-      event.type,
-      event.requestId ?? null,
-      event.actor ?? null,
-      event.tenantId ?? null,
-      event.environmentId ?? null,
-      event.details ? JSON.stringify(event.details) : null,
-    );
+    const chain = chainOf(event);
+    const last = this.statements.lastLink.get(chain) ?? this.statements.anchor.get(chain);
+    const linked = linkAuditEvent(event, last);
+    this.statements.audit.run({
+      chain: linked.chain,
+      seq: linked.seq,
+      at: linked.at.toISOString(),
+      type: linked.type,
+      requestId: linked.requestId ?? null,
+      actor: linked.actor ?? null,
+      tenantId: linked.tenantId ?? null,
+      environmentId: linked.environmentId ?? null,
+      details: linked.details ? JSON.stringify(linked.details) : null,
+      prevHash: linked.prevHash,
+      hash: linked.hash,
+    });
+  }
+
+  async readAudit(query: AuditQuery): Promise<StoredAuditEvent[]> {
+    return this.statements.readAudit
+      .all(
+        query.chain,
+        query.afterSeq ?? 0,
+        (query.since ?? new Date(0)).toISOString(),
+        query.limit,
+      )
+      .map(toAuditEvent);
+  }
+
+  async auditChains(): Promise<Array<{ chain: string; anchor?: { seq: number; hash: string } }>> {
+    return this.statements.chains.all().map((row) => ({
+      chain: row.chain,
+      anchor: row.seq !== null && row.hash !== null ? { seq: row.seq, hash: row.hash } : undefined,
+    }));
+  }
+
+  async pruneAudit(before: Date): Promise<number> {
+    return this.db
+      .transaction(() => {
+        let removed = 0;
+        for (const { chain } of this.statements.chains.all()) {
+          // Whole links only, from the start: the last removed one becomes the chain's anchor.
+          const last = this.statements.lastBefore.get(chain, before.toISOString());
+          if (!last) continue;
+          removed += this.statements.pruneChain.run(chain, last.seq).changes;
+          this.statements.setAnchor.run(chain, last.seq, last.hash);
+        }
+        return removed;
+      })
+      .immediate();
+  }
+
+  async readSecret(key: string, now: Date): Promise<string | undefined> {
+    return this.statements.readSecret.get(key, now.getTime())?.value;
+  }
+
+  async writeSecret(key: string, value: string, expiresAt: Date): Promise<void> {
+    this.statements.writeSecret.run(key, value, expiresAt.getTime());
+  }
+
+  async deleteSecret(key: string): Promise<void> {
+    this.statements.deleteSecret.run(key);
+  }
+
+  async findAbandonedExecutions(now: Date, limit: number): Promise<ElevationRequest[]> {
+    return this.statements.abandoned.all(now.toISOString(), limit).map(toRequest);
+  }
+
+  async requestsOf(
+    user: Pick<Requester, 'tenantId' | 'aadObjectId'>,
+    page: Page,
+  ): Promise<ElevationRequest[]> {
+    return this.statements.requestsOf
+      .all(
+        user.tenantId.toLowerCase(),
+        user.aadObjectId.toLowerCase(),
+        page.before ?? '\uffff',
+        page.limit,
+      )
+      .map(toRequest);
+  }
+
+  async requestsIn(
+    tenantId: string,
+    environmentId: string,
+    page: Page,
+  ): Promise<ElevationRequest[]> {
+    return this.statements.requestsIn
+      .all(tenantId.toLowerCase(), environmentId.toLowerCase(), page.before ?? '\uffff', page.limit)
+      .map(toRequest);
+  }
+
+  async purgeExpired(now: Date, finishedBefore: Date): Promise<void> {
+    const cutoff = finishedBefore.toISOString();
+    this.db
+      .transaction(() => {
+        this.statements.forgetExpiredKeys.run(now.getTime());
+        this.statements.purgeSecrets.run(now.getTime());
+        this.statements.purgeRequests.run(cutoff);
+        this.statements.purgeDeliveries.run(cutoff);
+        this.statements.purgeNotifications.run(cutoff);
+      })
+      .immediate();
   }
 
   async saveConversation(record: ConversationRecord): Promise<void> {
@@ -356,15 +550,17 @@ export class SqliteStore implements ElevationStore {
   }
 
   async forgetConversations(target: { id: string } | { teamId: string }): Promise<void> {
-    this.db.transaction(() => {
-      if ('teamId' in target) {
-        this.statements.forgetTeam.run(target.teamId, target.teamId);
-        this.statements.unsubscribeTeam.run(target.teamId);
-      } else {
-        this.statements.forgetConversation.run(target.id);
-        this.statements.unsubscribe.run(target.id);
-      }
-    })();
+    this.db
+      .transaction(() => {
+        if ('teamId' in target) {
+          this.statements.forgetTeam.run(target.teamId, target.teamId);
+          this.statements.unsubscribeTeam.run(target.teamId);
+        } else {
+          this.statements.forgetConversation.run(target.id);
+          this.statements.unsubscribe.run(target.id);
+        }
+      })
+      .immediate();
   }
 
   async suspendConversations(
@@ -372,37 +568,43 @@ export class SqliteStore implements ElevationStore {
     suspended: boolean,
   ): Promise<void> {
     const flag = suspended ? 1 : 0;
-    this.db.transaction(() => {
-      if ('teamId' in target) {
-        this.statements.suspendTeam.run(flag, target.teamId, target.teamId);
-        this.statements.suspendTeamSubscriptions.run(flag, target.teamId);
-      } else {
-        this.statements.suspendConversation.run(flag, target.id);
-        this.statements.suspendSubscription.run(flag, target.id);
-      }
-    })();
+    this.db
+      .transaction(() => {
+        if ('teamId' in target) {
+          this.statements.suspendTeam.run(flag, target.teamId, target.teamId);
+          this.statements.suspendTeamSubscriptions.run(flag, target.teamId);
+        } else {
+          this.statements.suspendConversation.run(flag, target.id);
+          this.statements.suspendSubscription.run(flag, target.id);
+        }
+      })
+      .immediate();
   }
 
   async subscribe(subscription: ChannelSubscription, effects?: Effects): Promise<boolean> {
-    return this.db.transaction(() => {
-      const existed = this.statements.findSubscription.get(subscription.channelId) !== undefined;
-      this.statements.subscribe.run({
-        channelId: subscription.channelId,
-        tenantId: subscription.tenantId.toLowerCase(),
-        teamId: subscription.teamId ?? null,
-        data: JSON.stringify(subscription),
-      });
-      this.applyEffects(effects, new Date());
-      return existed;
-    })();
+    return this.db
+      .transaction(() => {
+        const existed = this.statements.findSubscription.get(subscription.channelId) !== undefined;
+        this.statements.subscribe.run({
+          channelId: subscription.channelId,
+          tenantId: subscription.tenantId.toLowerCase(),
+          teamId: subscription.teamId ?? null,
+          data: JSON.stringify(subscription),
+        });
+        this.applyEffects(effects, new Date());
+        return existed;
+      })
+      .immediate();
   }
 
   async unsubscribe(channelId: string, effects?: Effects): Promise<boolean> {
-    return this.db.transaction(() => {
-      const removed = this.statements.unsubscribe.run(channelId).changes === 1;
-      if (removed) this.applyEffects(effects, new Date());
-      return removed;
-    })();
+    return this.db
+      .transaction(() => {
+        const removed = this.statements.unsubscribe.run(channelId).changes === 1;
+        if (removed) this.applyEffects(effects, new Date());
+        return removed;
+      })
+      .immediate();
   }
 
   async findSubscription(channelId: string): Promise<ChannelSubscription | undefined> {
@@ -411,14 +613,16 @@ export class SqliteStore implements ElevationStore {
   }
 
   async claimDeliveries(now: Date, limit: number, leaseMs: number): Promise<Delivery[]> {
-    return this.db.transaction(() => {
-      const rows = this.statements.claimDeliveries.all(
-        now.getTime() + leaseMs,
-        now.getTime(),
-        limit,
-      );
-      return rows.sort((a, b) => a.id - b.id).map((row) => this.toDelivery(row));
-    })();
+    return this.db
+      .transaction(() => {
+        const rows = this.statements.claimDeliveries.all(
+          now.getTime() + leaseMs,
+          now.getTime(),
+          limit,
+        );
+        return rows.sort((a, b) => a.id - b.id).map((row) => this.toDelivery(row));
+      })
+      .immediate();
   }
 
   async finishDelivery(
@@ -426,15 +630,17 @@ export class SqliteStore implements ElevationStore {
     result: { state: 'delivered' | 'dropped'; at: Date; error?: string },
     effects?: Effects,
   ): Promise<void> {
-    this.db.transaction(() => {
-      this.statements.finishDelivery.run({
-        state: result.state,
-        at: result.at.toISOString(),
-        error: result.error ?? null,
-        id,
-      });
-      this.applyEffects(effects, result.at);
-    })();
+    this.db
+      .transaction(() => {
+        this.statements.finishDelivery.run({
+          state: result.state,
+          at: result.at.toISOString(),
+          error: result.error ?? null,
+          id,
+        });
+        this.applyEffects(effects, result.at);
+      })
+      .immediate();
   }
 
   async retryDelivery(id: number, nextAttemptAt: Date, error: string): Promise<void> {
@@ -442,24 +648,28 @@ export class SqliteStore implements ElevationStore {
   }
 
   async dropChannel(channelId: string, reason: string, effects?: Effects): Promise<number> {
-    return this.db.transaction(() => {
-      this.statements.unsubscribe.run(channelId);
-      const dropped = this.statements.dropChannelDeliveries.run(
-        reason,
-        new Date().toISOString(),
-        channelId,
-      ).changes;
-      this.applyEffects(effects, new Date());
-      return dropped;
-    })();
+    return this.db
+      .transaction(() => {
+        this.statements.unsubscribe.run(channelId);
+        const dropped = this.statements.dropChannelDeliveries.run(
+          reason,
+          new Date().toISOString(),
+          channelId,
+        ).changes;
+        this.applyEffects(effects, new Date());
+        return dropped;
+      })
+      .immediate();
   }
 
   async abandonStaleDeliveries(now: Date): Promise<Delivery[]> {
-    return this.db.transaction(() =>
-      this.statements.abandonStale
-        .all(now.toISOString(), now.getTime())
-        .map((row) => this.toDelivery(row)),
-    )();
+    return this.db
+      .transaction(() =>
+        this.statements.abandonStale
+          .all(now.toISOString(), now.getTime())
+          .map((row) => this.toDelivery(row)),
+      )
+      .immediate();
   }
 
   async nextDeliveryDue(): Promise<Date | undefined> {
@@ -529,26 +739,102 @@ export class SqliteStore implements ElevationStore {
     }
   }
 
-  /** Audit events in order (for tests and, later, the audit commands). */
-  auditEvents(): Array<AuditEvent & { seq: number }> {
-    const rows = this.db.prepare('SELECT * FROM audit_events ORDER BY seq').all() as Array<
-      Record<string, string | number | null>
-    >;
-    return rows.map((r) => ({
-      seq: Number(r.seq),
-      at: new Date(String(r.at)),
-      type: r.type as AuditEvent['type'],
-      requestId: (r.request_id as string | null) ?? undefined,
-      actor: (r.actor as string | null) ?? undefined,
-      tenantId: (r.tenant_id as string | null) ?? undefined,
-      environmentId: (r.environment_id as string | null) ?? undefined,
-      details: r.details ? (JSON.parse(String(r.details)) as Record<string, unknown>) : undefined,
-    }));
+  /** Every audit event, in the order written (for tests). */
+  auditEvents(): StoredAuditEvent[] {
+    return (this.db.prepare('SELECT * FROM audit_log ORDER BY id').all() as AuditRow[]).map(
+      toAuditEvent,
+    );
   }
 
   async close(): Promise<void> {
     this.db.close();
   }
+}
+
+/**
+ * Databases written before the audit trail was chained have an `audit_events` table: its events
+ * are linked into chains, in the order they were written, and the old table goes.
+ */
+function migrateLegacyAudit(db: Database.Database): void {
+  const legacy = db
+    .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'audit_events'")
+    .get();
+  if (!legacy) return;
+  db.transaction(() => {
+    const rows = db.prepare('SELECT * FROM audit_events ORDER BY seq').all() as Array<{
+      at: string;
+      type: AuditEvent['type'];
+      request_id: string | null;
+      actor: string | null;
+      tenant_id: string | null;
+      environment_id: string | null;
+      details: string | null;
+    }>;
+    const last = new Map<string, { seq: number; hash: string }>();
+    const insert = db.prepare(
+      `INSERT INTO audit_log (chain, seq, at, type, request_id, actor, tenant_id, environment_id,
+                              details, prev_hash, hash)
+       VALUES (@chain, @seq, @at, @type, @requestId, @actor, @tenantId, @environmentId,
+               @details, @prevHash, @hash)`,
+    );
+    for (const row of rows) {
+      const event: AuditEvent = {
+        type: row.type,
+        at: new Date(row.at),
+        requestId: row.request_id ?? undefined,
+        actor: row.actor ?? undefined,
+        tenantId: row.tenant_id ?? undefined,
+        environmentId: row.environment_id ?? undefined,
+        details: row.details ? (JSON.parse(row.details) as Record<string, unknown>) : undefined,
+      };
+      const linked = linkAuditEvent(event, last.get(chainOf(event)));
+      last.set(linked.chain, linked);
+      insert.run({
+        chain: linked.chain,
+        seq: linked.seq,
+        at: row.at,
+        type: linked.type,
+        requestId: row.request_id,
+        actor: row.actor,
+        tenantId: row.tenant_id,
+        environmentId: row.environment_id,
+        details: row.details ? JSON.stringify(linked.details) : null,
+        prevHash: linked.prevHash,
+        hash: linked.hash,
+      });
+    }
+    db.exec('DROP TABLE audit_events');
+  }).immediate();
+}
+
+interface AuditRow {
+  chain: string;
+  seq: number;
+  at: string;
+  type: AuditEvent['type'];
+  request_id: string | null;
+  actor: string | null;
+  tenant_id: string | null;
+  environment_id: string | null;
+  details: string | null;
+  prev_hash: string;
+  hash: string;
+}
+
+function toAuditEvent(row: AuditRow): StoredAuditEvent {
+  return {
+    chain: row.chain,
+    seq: row.seq,
+    at: new Date(row.at),
+    type: row.type,
+    requestId: row.request_id ?? undefined,
+    actor: row.actor ?? undefined,
+    tenantId: row.tenant_id ?? undefined,
+    environmentId: row.environment_id ?? undefined,
+    details: row.details ? (JSON.parse(row.details) as Record<string, unknown>) : undefined,
+    prevHash: row.prev_hash,
+    hash: row.hash,
+  };
 }
 
 function toRequest(row: RequestRow): ElevationRequest {
