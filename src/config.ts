@@ -42,6 +42,13 @@ export interface Config {
   /** Tenants whose users may use the bot; empty means the bot's own tenant only (or any in sandbox). */
   allowedTenantIds: string[];
   storage: { kind: 'sqlite'; path: string } | { kind: 'azure-table'; connectionString: string };
+  /**
+   * AES-256 key that encrypts the token cache and sign-in sessions kept in the store, so that
+   * every instance can act for a user signed in on another. Without it they stay in memory.
+   */
+  tokenCacheKey?: Buffer;
+  /** Audit events and finished requests older than this are removed; 0 keeps them forever. */
+  auditRetentionDays: number;
   elevation: {
     /** How long a confirmation card stays valid. */
     requestTtlMinutes: number;
@@ -147,6 +154,24 @@ function guidList(env: Env, name: string): string[] {
   return ids;
 }
 
+/** 32 bytes, written as 64 hex digits or in base64 (`openssl rand -base64 32`). */
+function aesKey(env: Env, name: string): Buffer | undefined {
+  const value = text(env, name);
+  if (value === undefined) return undefined;
+  const key = /^[0-9a-f]{64}$/i.test(value)
+    ? Buffer.from(value, 'hex')
+    : /^[A-Za-z0-9+/]{43}=?$/.test(value)
+      ? Buffer.from(value, 'base64')
+      : undefined;
+  if (!key || key.length !== 32) {
+    throw new ConfigError(
+      name,
+      'must be 32 random bytes, as 64 hex digits or base64 (e.g. `openssl rand -base64 32`)',
+    );
+  }
+  return key;
+}
+
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
 }
@@ -231,6 +256,13 @@ export function loadConfig(env: Env = process.env): Config {
   }
 
   const allowed = guidList(env, 'ALLOWED_TENANT_IDS');
+  const tokenCacheKey = aesKey(env, 'TOKEN_CACHE_KEY');
+  if (storage.kind === 'azure-table' && !tokenCacheKey) {
+    throw new ConfigError(
+      'TOKEN_CACHE_KEY',
+      'is required when STORAGE=azure-table (several instances share sign-ins through the store, encrypted with it)',
+    );
+  }
 
   return {
     mode,
@@ -265,6 +297,8 @@ export function loadConfig(env: Env = process.env): Config {
     allowedTenantIds:
       allowed.length > 0 || sandbox || !botTenantId ? allowed : [botTenantId.toLowerCase()],
     storage,
+    tokenCacheKey,
+    auditRetentionDays: integer(env, 'AUDIT_RETENTION_DAYS', 0, 0, 36_500),
     elevation: {
       requestTtlMinutes: integer(env, 'REQUEST_TTL_MINUTES', 10, 1, 1440),
       justificationRequired: flag(env, 'JUSTIFICATION_REQUIRED', true),

@@ -135,5 +135,38 @@ describe('configuration', () => {
   it('secrets are not part of any error message', () => {
     const error = errorOf({ ...PRODUCTION, BOT_PASSWORD: 'hunter2-secret', PORT: 'x' });
     expect(error.message).not.toContain('hunter2-secret');
+    const badKey = errorOf({ ...PRODUCTION, TOKEN_CACHE_KEY: 'hunter2-short-key' });
+    expect(badKey.variable).toBe('TOKEN_CACHE_KEY');
+    expect(badKey.message).not.toContain('hunter2');
+  });
+
+  it('TOKEN_CACHE_KEY is 32 bytes in hex or base64, and required for several instances on Azure Table', () => {
+    const hex = 'ab'.repeat(32);
+    expect(loadConfig({ ...PRODUCTION, TOKEN_CACHE_KEY: hex }).tokenCacheKey).toEqual(
+      Buffer.from(hex, 'hex'),
+    );
+    const base64 = Buffer.alloc(32, 7).toString('base64');
+    expect(loadConfig({ ...PRODUCTION, TOKEN_CACHE_KEY: base64 }).tokenCacheKey).toEqual(
+      Buffer.alloc(32, 7),
+    );
+    expect(loadConfig(PRODUCTION).tokenCacheKey).toBeUndefined();
+    expect(
+      errorOf({
+        ...PRODUCTION,
+        STORAGE: 'azure-table',
+        AZURE_STORAGE_CONNECTION_STRING: 'UseDevelopmentStorage=true',
+      }).variable,
+    ).toBe('TOKEN_CACHE_KEY');
+    expect(
+      errorOf({ ...PRODUCTION, TOKEN_CACHE_KEY: Buffer.alloc(16).toString('base64') }).variable,
+    ).toBe('TOKEN_CACHE_KEY');
+  });
+
+  it('AUDIT_RETENTION_DAYS: 0 (the default) keeps everything', () => {
+    expect(loadConfig(PRODUCTION).auditRetentionDays).toBe(0);
+    expect(loadConfig({ ...PRODUCTION, AUDIT_RETENTION_DAYS: '400' }).auditRetentionDays).toBe(400);
+    expect(errorOf({ ...PRODUCTION, AUDIT_RETENTION_DAYS: '-1' }).variable).toBe(
+      'AUDIT_RETENTION_DAYS',
+    );
   });
 });
