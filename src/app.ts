@@ -99,6 +99,11 @@ export async function startApp(config: Config, deps: AppDependencies): Promise<A
   });
   const service = new ElevationService({
     notifier: dispatcher,
+    // The API call's own time limit, the Dataverse checks around it, and a margin.
+    executionLeaseMs:
+      config.powerPlatform.totalTimeoutMs +
+      (config.elevation.dataverseRoleCheck ? 20_000 : 0) +
+      5_000,
     store,
     powerPlatform,
     tokens: deps.tokens,
@@ -167,6 +172,16 @@ export async function startApp(config: Config, deps: AppDependencies): Promise<A
     botId: config.bot.id,
     logger: logger.child({ component: 'expiry' }),
     intervalMs: deps.expirySweepMs,
+    maintain: async () => {
+      const now = clock.now();
+      const days = config.auditRetentionDays;
+      const before = days > 0 ? new Date(now.getTime() - days * 86_400_000) : new Date(0);
+      await store.purgeExpired(now, before);
+      if (days > 0) {
+        const removed = await store.pruneAudit(before);
+        if (removed > 0) logger.info('audit retention: removed old events', { removed, days });
+      }
+    },
   });
   const url = await listen(server, config.port, config.host);
   // Undelivered notifications from before a restart go out now.

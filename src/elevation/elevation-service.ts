@@ -36,6 +36,11 @@ export interface ElevationServiceOptions {
   roleLookup?: RoleLookup;
   /** Told when a notification was put in the outbox (delivery happens elsewhere, later). */
   notifier?: Notifier;
+  /**
+   * The longest an execution can take, all its timeouts included. A request still executing after
+   * that was left by a process that died, and is reconciled as "outcome unknown".
+   */
+  executionLeaseMs: number;
 }
 
 type RoleLookupResult = Awaited<ReturnType<RoleLookup['holdsSystemAdministrator']>>;
@@ -173,7 +178,11 @@ export class ElevationService {
       to: 'executing',
       at: now,
       unexpiredAt: now,
-      set: { justification: justification || undefined, clientRequestId },
+      set: {
+        justification: justification || undefined,
+        clientRequestId,
+        executionDeadline: new Date(now.getTime() + this.options.executionLeaseMs).toISOString(),
+      },
     });
     // Another click won the race (or the request just expired): report what stands.
     if (!claimed) return this.currentState(request.id);
@@ -269,6 +278,52 @@ export class ElevationService {
       if (done) expired.push(done);
     }
     return expired;
+  }
+
+  /**
+   * Requests a dead process left executing (past their deadline) become failed with an unknown
+   * outcome: the user, the audit trail and the channels are told, with the client request id.
+   * Safe with several instances: each request is reconciled by one of them (a conditional write).
+   */
+  async reconcileAbandoned(limit = 100): Promise<ElevationRequest[]> {
+    const { store, clock } = this.options;
+    const now = clock.now();
+    const reconciled: ElevationRequest[] = [];
+    for (const request of await store.findAbandonedExecutions(now, limit)) {
+      const clientRequestId = request.clientRequestId ?? 'unknown';
+      const outcome: AdminRoleOutcome = {
+        ok: false,
+        kind: 'interrupted',
+        message:
+          'The bot stopped (a restart or a crash) while the Power Platform API call was in progress, so its outcome is unknown.',
+        details: [],
+        response: {
+          clientRequestId,
+          attempts: 0,
+          durationMs: Math.max(0, now.getTime() - Date.parse(request.updatedAt)),
+        },
+      };
+      const done = await store.transition(
+        request.id,
+        { from: ['executing'], to: 'failed', at: now, set: { outcome } },
+        {
+          audit: this.auditEvent('executed', request, {
+            outcome: 'interrupted',
+            clientRequestId,
+            reconciled: true,
+          }),
+          notification: outcomeNotification({ id: randomUUID(), at: now, request, outcome }),
+        },
+      );
+      if (!done) continue;
+      this.options.logger.warn('reconciled an execution left by a stopped process', {
+        requestId: request.id,
+        clientRequestId,
+      });
+      reconciled.push(done);
+    }
+    if (reconciled.length > 0) this.options.notifier?.wake();
+    return reconciled;
   }
 
   /** Remembers where the confirmation card was posted, so it can be updated for everyone. */

@@ -74,6 +74,11 @@ const FAILURES: Record<FailureKind, Omit<OutcomeText, 'explanation'> & { explana
       'Check the environment before trying again, and give the correlation id to support if there is one.',
   },
   'invalid-request': { headline: 'Elevation not attempted: invalid request' },
+  interrupted: {
+    headline: 'Elevation outcome unknown: the bot stopped during the call',
+    nextStep:
+      "The role may or may not have been granted. Check your roles in the environment, or look up the call in Microsoft Purview's audit log (activity ApplyAdminRole, at the time shown, with the client request id), before trying again.",
+  },
 };
 
 /** Advice for error codes that say more than their kind. */

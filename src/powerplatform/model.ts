@@ -71,7 +71,9 @@ export type FailureKind =
   /** A response we cannot read: non-JSON, empty, or an unknown status. */
   | 'unexpected-response'
   /** The request was refused before any HTTP call (e.g. an environment id of the wrong shape). */
-  | 'invalid-request';
+  | 'invalid-request'
+  /** The bot stopped (crash, restart) while the call was in flight: the outcome is unknown. */
+  | 'interrupted';
 
 /** A failed upstream call, as a value. */
 export interface Failure {

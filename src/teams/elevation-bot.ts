@@ -18,7 +18,6 @@ import type {
   RequestResult,
 } from '../elevation/elevation-service';
 import { describeFilter } from '../elevation/notifications';
-import { describeOutcome } from '../elevation/outcome-text';
 import type { NotifyAction } from '../elevation/command';
 import type { SubscriptionService } from '../elevation/subscription-service';
 import type { Requester } from '../elevation/request';
@@ -35,6 +34,7 @@ import {
   MESSAGE,
   messageResponse,
   NO_TOKEN_TITLE,
+  outcomeMessage,
   requestResultCard,
 } from './replies';
 import { PendingCommands, signInCard, type SignInPromptOptions } from './sign-in-prompt';
@@ -600,14 +600,8 @@ export class ElevationBot extends TeamsActivityHandler {
 
   /** The outcome as a chat message too, so it stays readable in the conversation's history. */
   private async postOutcome(context: TurnContext, request: ElevationRequest): Promise<void> {
-    if (!request.outcome) return;
-    const text = describeOutcome(request.outcome);
-    const correlationId = request.outcome.response.correlationId ?? 'none returned by the API';
-    await context.sendActivity({
-      textFormat: 'plain',
-      // The id on a line of its own, so that it can be copied whole.
-      text: `${request.outcome.ok ? '✅' : '❌'} ${text.headline} in ${request.environment.displayName}.\n\nCorrelation id: ${correlationId}`,
-    });
+    const message = outcomeMessage(request);
+    if (message) await context.sendActivity(message);
   }
 }
 

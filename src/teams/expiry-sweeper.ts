@@ -1,11 +1,15 @@
 /**
- * Turns the confirmation cards of requests nobody confirmed in time into "expired" cards, for
- * everyone in the conversation, without waiting for a click.
+ * The bot's housekeeping, on a timer and once at start: turns the cards of requests nobody
+ * confirmed in time into "expired" cards, for everyone in the conversation; reconciles requests a
+ * stopped process left executing (the card stops offering Elevate and the user is told the outcome
+ * is unknown); and, now and then, removes what retention allows.
  */
 import type { CloudAdapter, ConversationReference } from 'botbuilder';
 import type { ElevationService } from '../elevation/elevation-service';
 import type { Logger } from '../log';
+import type { ElevationRequest } from '../elevation/request';
 import { continueConversation } from './adapter';
+import { outcomeMessage } from './replies';
 import { showRequestStatus } from './show-request-status';
 
 export interface ExpirySweeperOptions {
@@ -15,6 +19,9 @@ export interface ExpirySweeperOptions {
   logger: Logger;
   /** How often to look for expired requests. */
   intervalMs?: number;
+  /** Retention and clean-up, run at most once per `maintenanceMs` (default an hour). */
+  maintain?: () => Promise<void>;
+  maintenanceMs?: number;
 }
 
 export interface ExpirySweeper {
@@ -27,23 +34,36 @@ export function startExpirySweeper(options: ExpirySweeperOptions): ExpirySweeper
   const { service, adapter, logger } = options;
   let running: Promise<number> | undefined;
 
+  /** Shows a request's status on its card for everyone (and, with `tell`, says it in the chat). */
+  const update = async (request: ElevationRequest, tell: boolean): Promise<void> => {
+    if (!request.conversation) return;
+    const messageId = request.cardMessageId;
+    try {
+      await continueConversation(
+        adapter,
+        options.botId,
+        request.conversation as Partial<ConversationReference>,
+        async (context) => {
+          if (messageId) await showRequestStatus(context, messageId, request);
+          const message = tell ? outcomeMessage(request) : undefined;
+          if (message) await context.sendActivity(message);
+        },
+      );
+    } catch (error) {
+      logger.warn('could not update a card', { requestId: request.id, error });
+    }
+  };
+
+  let lastMaintenance = 0;
   const sweepOnce = async (): Promise<number> => {
     const expired = await service.expireDue();
     for (const request of expired) {
-      if (!request.conversation || !request.cardMessageId) continue;
-      const messageId = request.cardMessageId;
-      try {
-        await continueConversation(
-          adapter,
-          options.botId,
-          request.conversation as Partial<ConversationReference>,
-          async (context) => {
-            await showRequestStatus(context, messageId, request);
-          },
-        );
-      } catch (error) {
-        logger.warn('could not mark an expired card', { requestId: request.id, error });
-      }
+      if (request.cardMessageId) await update(request, false);
+    }
+    for (const request of await service.reconcileAbandoned()) await update(request, true);
+    if (options.maintain && Date.now() - lastMaintenance >= (options.maintenanceMs ?? 3_600_000)) {
+      lastMaintenance = Date.now();
+      await options.maintain().catch((error) => logger.error('maintenance failed', { error }));
     }
     return expired.length;
   };
@@ -60,5 +80,7 @@ export function startExpirySweeper(options: ExpirySweeperOptions): ExpirySweeper
     sweep().catch((error) => logger.error('expiry sweep failed', { error }));
   }, options.intervalMs ?? 30_000);
   timer.unref();
+  // Once at start: what expired or was left executing while the bot was down.
+  sweep().catch((error) => logger.error('expiry sweep failed', { error }));
   return { sweep, stop: () => clearInterval(timer) };
 }

@@ -2,10 +2,11 @@
  * What the bot answers, built from use-case results: cards and invoke responses. Pure functions,
  * so that the handler in elevation-bot.ts stays a dispatch table.
  */
-import type { AdaptiveCardInvokeResponse, InvokeResponse } from 'botbuilder';
+import type { Activity, AdaptiveCardInvokeResponse, InvokeResponse } from 'botbuilder';
 import type { RequestResult } from '../elevation/elevation-service';
+import { describeOutcome } from '../elevation/outcome-text';
 import type { TokenRefusal } from '../elevation/ports';
-import type { Requester } from '../elevation/request';
+import type { ElevationRequest, Requester } from '../elevation/request';
 import { type AdaptiveCard, noticeCard, pickCard } from './cards/cards';
 import { signInCard, type SignInPromptOptions } from './sign-in-prompt';
 
@@ -91,4 +92,21 @@ export function requestResultCard(
       return noticeCard({ title: 'Could not list your environments', lines, color: 'Attention' });
     }
   }
+}
+
+/** The outcome as a plain chat message (kept in the conversation's history), with the ids to quote. */
+export function outcomeMessage(request: ElevationRequest): Partial<Activity> | undefined {
+  if (!request.outcome) return undefined;
+  const outcome = request.outcome;
+  const text = describeOutcome(outcome);
+  const correlationId = outcome.response.correlationId ?? 'none returned by the API';
+  const lines = [
+    `${outcome.ok ? '✅' : '❌'} ${text.headline} in ${request.environment.displayName}.`,
+    // Each id on a line of its own, so that it can be copied whole.
+    `Correlation id: ${correlationId}`,
+  ];
+  if (!outcome.ok && outcome.kind === 'interrupted') {
+    lines.push(`Client request id: ${outcome.response.clientRequestId}`);
+  }
+  return { type: 'message', textFormat: 'plain', text: lines.join('\n\n') };
 }
