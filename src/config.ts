@@ -176,6 +176,30 @@ function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
 }
 
+/**
+ * Only where the store is: what the audit command needs, without the bot's credentials. The
+ * sandbox's file is the default when SANDBOX=true.
+ */
+export function loadStorageConfig(
+  env: Env = process.env,
+  sandbox = flag(env, 'SANDBOX', false),
+): Config['storage'] {
+  const kind = oneOf(env, 'STORAGE', ['sqlite', 'azure-table'] as const, 'sqlite');
+  if (kind === 'azure-table') {
+    const connectionString = text(env, 'AZURE_STORAGE_CONNECTION_STRING');
+    if (!connectionString)
+      throw new ConfigError(
+        'AZURE_STORAGE_CONNECTION_STRING',
+        'is required when STORAGE=azure-table',
+      );
+    return { kind: 'azure-table', connectionString };
+  }
+  return {
+    kind: 'sqlite',
+    path: text(env, 'SQLITE_PATH') ?? (sandbox ? '.data/sandbox.db' : '.data/elevation-bot.db'),
+  };
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const mode: Mode = flag(env, 'SANDBOX', false) ? 'sandbox' : 'production';
   const sandbox = mode === 'sandbox';
@@ -238,22 +262,7 @@ export function loadConfig(env: Env = process.env): Config {
     }
   }
 
-  const storageKind = oneOf(env, 'STORAGE', ['sqlite', 'azure-table'] as const, 'sqlite');
-  let storage: Config['storage'];
-  if (storageKind === 'azure-table') {
-    const connectionString = text(env, 'AZURE_STORAGE_CONNECTION_STRING');
-    if (!connectionString)
-      throw new ConfigError(
-        'AZURE_STORAGE_CONNECTION_STRING',
-        'is required when STORAGE=azure-table',
-      );
-    storage = { kind: 'azure-table', connectionString };
-  } else {
-    storage = {
-      kind: 'sqlite',
-      path: text(env, 'SQLITE_PATH') ?? (sandbox ? '.data/sandbox.db' : '.data/elevation-bot.db'),
-    };
-  }
+  const storage = loadStorageConfig(env, sandbox);
 
   const allowed = guidList(env, 'ALLOWED_TENANT_IDS');
   const tokenCacheKey = aesKey(env, 'TOKEN_CACHE_KEY');

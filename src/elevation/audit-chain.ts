@@ -83,45 +83,56 @@ export type ChainCheck =
   | { ok: false; chain: string; seq: number; problem: string };
 
 /**
- * Checks one chain, in order. `anchor` is where the chain starts when older events were removed
- * by retention (their last seq and hash); without it the chain must start at seq 1.
+ * Checks one chain, event by event, in order. `anchor` is where the chain starts when older events
+ * were removed by retention (their last seq and hash); without it the chain must start at seq 1.
  */
+export class ChainVerifier {
+  private expectedSeq: number;
+  private prevHash: string;
+  private count = 0;
+  private broken: ChainCheck | undefined;
+
+  constructor(
+    readonly chain: string,
+    anchor?: { seq: number; hash: string },
+  ) {
+    this.expectedSeq = (anchor?.seq ?? 0) + 1;
+    this.prevHash = anchor?.hash ?? GENESIS_HASH;
+  }
+
+  /** Checks the next event; false once the chain is broken (the first break is kept). */
+  add(event: StoredAuditEvent): boolean {
+    if (this.broken) return false;
+    const problem =
+      event.seq !== this.expectedSeq
+        ? `expected event ${this.expectedSeq} here: an event is missing or out of order`
+        : event.prevHash !== this.prevHash
+          ? 'its link to the previous event is wrong'
+          : hashAuditEvent(this.prevHash, event) !== event.hash
+            ? 'its content does not match its hash: it was changed after it was written'
+            : undefined;
+    if (problem) {
+      this.broken = { ok: false, chain: this.chain, seq: event.seq, problem };
+      return false;
+    }
+    this.prevHash = event.hash;
+    this.expectedSeq += 1;
+    this.count += 1;
+    return true;
+  }
+
+  result(): ChainCheck {
+    return this.broken ?? { ok: true, chain: this.chain, events: this.count };
+  }
+}
+
+/** Checks a whole chain held in memory (see ChainVerifier). */
 export function verifyChain(
   events: Iterable<StoredAuditEvent>,
   chain: string,
   anchor?: { seq: number; hash: string },
 ): ChainCheck {
-  let expectedSeq = (anchor?.seq ?? 0) + 1;
-  let prevHash = anchor?.hash ?? GENESIS_HASH;
-  let count = 0;
-  for (const event of events) {
-    if (event.seq !== expectedSeq) {
-      return {
-        ok: false,
-        chain,
-        seq: event.seq,
-        problem: `expected event ${expectedSeq} here: an event is missing or out of order`,
-      };
-    }
-    if (event.prevHash !== prevHash) {
-      return {
-        ok: false,
-        chain,
-        seq: event.seq,
-        problem: 'its link to the previous event is wrong',
-      };
-    }
-    if (hashAuditEvent(prevHash, event) !== event.hash) {
-      return {
-        ok: false,
-        chain,
-        seq: event.seq,
-        problem: 'its content does not match its hash: it was changed after it was written',
-      };
-    }
-    prevHash = event.hash;
-    expectedSeq += 1;
-    count += 1;
-  }
-  return { ok: true, chain, events: count };
+  const verifier = new ChainVerifier(chain, anchor);
+  for (const event of events) if (!verifier.add(event)) break;
+  return verifier.result();
 }
