@@ -13,6 +13,7 @@ import type {
   Clock,
   ElevationStore,
   Notifier,
+  Page,
   PowerPlatform,
   RoleLookup,
   TokenRefusal,
@@ -95,6 +96,17 @@ export class ElevationService {
 
   /** "elevate me in <query>": resolve the environment and open a request awaiting confirmation. */
   async requestElevation(requester: Requester, query: string): Promise<RequestResult> {
+    const found = await this.findEnvironment(requester, query);
+    return found.kind === 'found' ? this.openRequest(requester, found.environment, query) : found;
+  }
+
+  /** The one environment the user means, among those they can see, or why there is none. */
+  async findEnvironment(
+    requester: Requester,
+    query: string,
+  ): Promise<
+    { kind: 'found'; environment: Environment } | Exclude<RequestResult, { kind: 'confirm' }>
+  > {
     let environments = await this.environmentsFor(requester, { query });
     if (environments.kind !== 'ok') return environments.result;
     let resolution = environments.cached.index.resolve(query);
@@ -106,7 +118,7 @@ export class ElevationService {
     }
     switch (resolution.kind) {
       case 'found':
-        return this.openRequest(requester, resolution.environment, query);
+        return { kind: 'found', environment: resolution.environment };
       case 'ambiguous':
         return {
           kind: 'ambiguous',
@@ -117,6 +129,16 @@ export class ElevationService {
       case 'not-found':
         return { kind: 'not-found', query, suggestions: resolution.suggestions };
     }
+  }
+
+  /** The requester's own requests, newest first (`history`). */
+  historyOf(requester: Requester, page: Page): Promise<ElevationRequest[]> {
+    return this.options.store.requestsOf(requester, page);
+  }
+
+  /** The requests of the requester's tenant in one environment, newest first (`audit <env>`). */
+  requestsIn(requester: Requester, environmentId: string, page: Page): Promise<ElevationRequest[]> {
+    return this.options.store.requestsIn(requester.tenantId, environmentId, page);
   }
 
   /** The requester picked one environment out of several that matched. */
@@ -378,7 +400,8 @@ export class ElevationService {
     requester: Requester,
     options: { refresh?: boolean; query?: string } = {},
   ): Promise<
-    { kind: 'ok'; cached: CachedEnvironments } | { kind: 'failed'; result: RequestResult }
+    | { kind: 'ok'; cached: CachedEnvironments }
+    | { kind: 'failed'; result: Exclude<RequestResult, { kind: 'confirm' }> }
   > {
     const key = this.cacheKey(requester);
     const nowMs = this.options.clock.now().getTime();

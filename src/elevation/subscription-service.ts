@@ -97,14 +97,28 @@ export class SubscriptionService {
     return this.options.store.findSubscription(channelId);
   }
 
-  private async refuse(actor: Requester, channel: ChannelTarget, command: string): Promise<void> {
+  /** Someone who may not manage notifications (or read the audit) tried: logged and audited. */
+  async refuse(
+    actor: Requester,
+    channel: ChannelTarget | undefined,
+    command: string,
+  ): Promise<void> {
     this.options.logger.warn('refused', {
       reason: 'not-bot-admin',
       actor: actor.aadObjectId,
-      channelId: channel.channelId,
+      channelId: channel?.channelId,
+      command,
     });
     await this.options.store.appendAudit(
-      this.event('refused', actor, channel, { reason: 'not-bot-admin', command }),
+      channel
+        ? this.event('refused', actor, channel, { reason: 'not-bot-admin', command })
+        : {
+            type: 'refused',
+            at: this.options.clock.now(),
+            actor: actor.aadObjectId,
+            tenantId: actor.tenantId,
+            details: { reason: 'not-bot-admin', command },
+          },
     );
   }
 

@@ -24,7 +24,13 @@ import type { Requester } from '../elevation/request';
 import type { ElevationRequest } from '../elevation/request';
 import type { ElevationStore, SignIn, SignInResult } from '../elevation/ports';
 import type { Logger } from '../log';
-import { type AdaptiveCard, confirmationCard, noticeCard, requestStatusCard } from './cards/cards';
+import {
+  type AdaptiveCard,
+  confirmationCard,
+  historyCard,
+  noticeCard,
+  requestStatusCard,
+} from './cards/cards';
 import { helpText } from './help';
 import { showRequestStatus } from './show-request-status';
 import {
@@ -82,6 +88,9 @@ async function within<T>(promise: Promise<T>, ms: number): Promise<T | typeof TI
     clearTimeout(timer);
   }
 }
+
+/** Requests per page of `history` and `audit`. */
+const PAGE_SIZE = 5;
 
 /** How long a token exchange id is remembered for deduplication. */
 const EXCHANGE_DEDUP_MS = 15 * 60_000;
@@ -185,10 +194,14 @@ export class ElevationBot extends TeamsActivityHandler {
         await this.onNotify(context, requester, command.action, command.filter);
         return;
       case 'history':
+        await this.onHistory(context, requester);
+        return;
       case 'audit':
+        await this.onAudit(context, requester, command.target, text);
+        return;
       case 'audit-missing-target':
         await context.sendActivity(
-          '`history` and `audit` are not available in this version yet. Write `help` for what I can do.',
+          'Which environment? Write `audit <environment>`, with its name, id, domain name or Dataverse URL.',
         );
         return;
       default:
@@ -291,6 +304,146 @@ export class ElevationBot extends TeamsActivityHandler {
         return;
       }
     }
+  }
+
+  /** `history`: the user's own elevations, newest first, in the personal chat only. */
+  private async onHistory(context: TurnContext, requester: Requester): Promise<void> {
+    if (context.activity.conversation?.conversationType !== 'personal') {
+      await context.sendActivity(
+        'I show your history in our personal chat only. Write `history` there.',
+      );
+      return;
+    }
+    await context.sendActivity({
+      attachments: [CardFactory.adaptiveCard(await this.historyPage(requester, undefined))],
+    });
+  }
+
+  private async historyPage(
+    requester: Requester,
+    before: string | undefined,
+  ): Promise<AdaptiveCard> {
+    const page = await this.options.service.historyOf(requester, { limit: PAGE_SIZE + 1, before });
+    const shown = page.slice(0, PAGE_SIZE);
+    return historyCard(shown, {
+      title: before ? 'Your earlier elevations' : 'Your recent elevations',
+      empty: before ? 'Nothing older.' : 'You have not asked me for any elevation yet.',
+      showRequester: false,
+      more:
+        page.length > PAGE_SIZE
+          ? { verb: 'history-page', data: { before: shown[shown.length - 1]!.createdAt } }
+          : undefined,
+    });
+  }
+
+  /**
+   * `audit <environment>`: recent elevations in an environment, for the bot's administrators only
+   * (BOT_ADMIN_IDS). Needs the user's sign-in to resolve the name, so not in channels.
+   */
+  private async onAudit(
+    context: TurnContext,
+    requester: Requester,
+    target: string,
+    commandText: string,
+  ): Promise<void> {
+    const { subscriptions, service } = this.options;
+    if (!subscriptions.mayManage(requester)) {
+      await subscriptions.refuse(requester, undefined, 'audit');
+      await this.notice(
+        context,
+        'Sorry, you cannot do that',
+        [
+          "Only the bot's administrators can read the audit of an environment, and you are not one of them. Your attempt was recorded.",
+          'Write "history" in our personal chat for your own elevations.',
+        ],
+        'Warning',
+      );
+      return;
+    }
+    if (context.activity.conversation?.conversationType === 'channel') {
+      await context.sendActivity(
+        'Ask me for `audit <environment>` in a personal or group chat with me.',
+      );
+      return;
+    }
+    await context.sendActivity({ type: 'typing' });
+    const found = await service.findEnvironment(requester, target);
+    if (found.kind === 'found') {
+      await context.sendActivity({
+        attachments: [
+          CardFactory.adaptiveCard(
+            await this.auditPage(requester, found.environment.id, undefined),
+          ),
+        ],
+      });
+      return;
+    }
+    if (found.kind === 'ambiguous' || found.kind === 'not-found') {
+      // No buttons here: a suggestion button would open an elevation request.
+      const names = found.kind === 'ambiguous' ? found.candidates : found.suggestions;
+      await this.notice(
+        context,
+        found.kind === 'ambiguous' ? 'Several environments match' : 'No environment found',
+        [
+          `"${target}" ${found.kind === 'ambiguous' ? 'matches several environments' : 'matches no environment you can see'}. Write \`audit <environment id>\` with one of:`,
+          ...names.map((e) => `${e.displayName} (${e.type}): ${e.id}`),
+        ],
+        'Warning',
+      );
+      return;
+    }
+    await this.sendRequestResult(context, requester, found, commandText);
+  }
+
+  private async auditPage(
+    requester: Requester,
+    environmentId: string,
+    before: string | undefined,
+  ): Promise<AdaptiveCard> {
+    const page = await this.options.service.requestsIn(requester, environmentId, {
+      limit: PAGE_SIZE + 1,
+      before,
+    });
+    const shown = page.slice(0, PAGE_SIZE);
+    const environment = shown[0]?.environment;
+    return historyCard(shown, {
+      title: before
+        ? 'Earlier elevations in the environment'
+        : 'Recent elevations in the environment',
+      subtitle: environment ? `${environment.displayName} (${environment.id})` : environmentId,
+      empty: before
+        ? 'Nothing older.'
+        : 'Nobody has asked me for an elevation in this environment.',
+      showRequester: true,
+      more:
+        page.length > PAGE_SIZE
+          ? {
+              verb: 'audit-page',
+              data: { environmentId, before: shown[shown.length - 1]!.createdAt },
+            }
+          : undefined,
+    });
+  }
+
+  /** "Older" on a history or audit card: the next page, with the rules checked again. */
+  private async onPage(
+    context: TurnContext,
+    clicker: Requester,
+    verb: 'history-page' | 'audit-page',
+    data: unknown,
+  ): Promise<AdaptiveCardInvokeResponse> {
+    const before = field(data, 'before');
+    if (verb === 'history-page') {
+      // Always the clicker's own history, whoever's card the button was on.
+      return cardResponse(await this.historyPage(clicker, before));
+    }
+    if (!this.options.subscriptions.mayManage(clicker)) {
+      await this.options.subscriptions.refuse(clicker, undefined, 'audit');
+      return messageResponse("Only the bot's administrators can read the audit of an environment.");
+    }
+    const environmentId = field(data, 'environmentId');
+    if (!environmentId) return messageResponse('This card is missing its environment; ask again.');
+    return cardResponse(await this.auditPage(clicker, environmentId, before));
   }
 
   /** A short card; every line is plain text (TextRuns), whatever it contains. */
@@ -439,6 +592,9 @@ export class ElevationBot extends TeamsActivityHandler {
         return this.onCancel(context, requester, data);
       case 'pick':
         return this.onPick(context, requester, data);
+      case 'history-page':
+      case 'audit-page':
+        return this.onPage(context, requester, verb, data);
       default:
         return messageResponse(
           'This button is no longer supported. Ask again with `elevate me in <environment>`.',

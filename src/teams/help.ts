@@ -4,6 +4,8 @@ export function helpText(): string {
     'I make Power Platform tenant admins System Administrator in one environment, as themselves.',
     '',
     '- `elevate me in <environment>`: by display name, environment id, domain name or Dataverse URL',
+    '- `history`: your own recent elevations (in our personal chat)',
+    "- `audit <environment>`: recent elevations in an environment (the bot's administrators only)",
     '- `help`: this message',
     '- in a team channel, with @Elevation: `notify here` (or `notify here for production`, `notify here for <name pattern>`), `notify off`, `notify status`',
     '',

@@ -261,8 +261,8 @@ describe('Teams app package', () => {
       (bot.commandLists as Json[])
         .filter((list) => (list.scopes as string[]).includes(scope))
         .flatMap((list) => (list.commands as Json[]).map((c) => c.title as string));
-    expect(commandsFor('personal')).toEqual(['elevate me in', 'help']);
-    expect(commandsFor('groupChat')).toEqual(['elevate me in', 'help']);
+    expect(commandsFor('personal')).toEqual(['elevate me in', 'history', 'audit', 'help']);
+    expect(commandsFor('groupChat')).toEqual(['elevate me in', 'audit', 'help']);
     expect(commandsFor('team')).toEqual(['notify here', 'notify off', 'notify status', 'help']);
     expect(manifest.permissions).toEqual(['identity', 'messageTeamMembers']);
     expect(manifest.validDomains).toEqual(['${{BOT_DOMAIN}}']);

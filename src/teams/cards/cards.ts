@@ -9,6 +9,7 @@ import type { ElevationRequest, RoleCheck } from '../../elevation/request';
 import { describeOutcome, describeStatus } from '../../elevation/outcome-text';
 import type { Environment } from '../../powerplatform/model';
 import confirmationTemplate from './templates/confirmation.json';
+import historyTemplate from './templates/history.json';
 import noticeTemplate from './templates/notice.json';
 import pickTemplate from './templates/pick.json';
 import requestStatusTemplate from './templates/request-status.json';
@@ -26,6 +27,7 @@ interface Fact {
 
 const templates = {
   confirmation: new Template(confirmationTemplate),
+  history: new Template(historyTemplate),
   notice: new Template(noticeTemplate),
   pick: new Template(pickTemplate),
   requestStatus: new Template(requestStatusTemplate),
@@ -322,4 +324,52 @@ export function notificationCard(notification: ElevationNotification): AdaptiveC
 /** "2026-11-26 14:28:05 UTC": to the second, for lining up with other logs. */
 function preciseTime(iso: string): string {
   return `${new Date(iso).toISOString().slice(0, 19).replace('T', ' ')} UTC`;
+}
+
+export interface HistoryCardOptions {
+  title: string;
+  subtitle?: string;
+  /** Said when there is nothing to list. */
+  empty: string;
+  /** Whose request each item is (for lists of several people's requests). */
+  showRequester: boolean;
+  /** The Action.Execute that fetches the next, older page; absent on the last page. */
+  more?: { verb: string; data: Record<string, string> };
+}
+
+/** A page of requests, newest first: what happened, where, when, why, and the ids to quote. */
+export function historyCard(
+  requests: ElevationRequest[],
+  options: HistoryCardOptions,
+): AdaptiveCard {
+  const items = requests.map((request) => {
+    const look = STATE_LOOK[request.state];
+    const outcome = request.outcome;
+    // Someone else's request is told in the third person: the outcome texts say "you".
+    const headline = !outcome
+      ? look.headline
+      : options.showRequester
+        ? outcome.ok
+          ? look.headline
+          : `${look.headline} (${outcome.kind})`
+        : describeOutcome(outcome).headline;
+    const lines = [
+      `${request.environment.displayName} (${request.environment.type}) · ${request.environment.id}`,
+      `${readableTime(request.createdAt)}${options.showRequester ? ` · ${requesterText(request)}` : ''}`,
+    ];
+    if (request.justification) lines.push(`Justification: ${request.justification}`);
+    if (outcome) {
+      lines.push(`Correlation id: ${outcome.response.correlationId ?? 'none returned by the API'}`);
+    }
+    return { headline: `${look.icon} ${headline}`, color: look.color, lines };
+  });
+  return fill(templates.history, {
+    title: options.title,
+    subtitle: options.subtitle ?? '',
+    empty: options.empty,
+    items,
+    more: options.more ? 'yes' : '',
+    moreVerb: options.more?.verb ?? '',
+    moreData: options.more?.data ?? {},
+  });
 }

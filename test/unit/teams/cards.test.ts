@@ -1,5 +1,6 @@
 import {
   confirmationCard,
+  historyCard,
   noticeCard,
   notificationCard,
   pickCard,
@@ -87,6 +88,13 @@ describe('cards', () => {
         query: 'dev',
         requesterId: 'oid-1',
       }),
+      historyCard([request({ state: 'succeeded', outcome: granted, justification: 'INC-1' })], {
+        title: 'Your recent elevations',
+        empty: 'none',
+        showRequester: false,
+        more: { verb: 'history-page', data: { before: '2026-11-26T10:00:00.000Z' } },
+      }),
+      historyCard([], { title: 'Recent', subtitle: 'x', empty: 'none', showRequester: true }),
     ];
     for (const card of cards) {
       expect(card.version).toBe('1.5');
@@ -367,5 +375,21 @@ describe('notification card', () => {
       expect(markdown).not.toContain('Alex Wilber');
       expect(markdown).not.toContain(PROD.displayName);
     }
+  });
+});
+
+describe('history card', () => {
+  it('keeps user and API text out of Markdown, and offers Older only when there is more', () => {
+    const justification = '[click me](https://evil.example) **now**';
+    const card = historyCard([request({ state: 'cancelled', justification, environment: PROD })], {
+      title: 'Your recent elevations',
+      empty: 'none',
+      showRequester: true,
+    });
+    expect(markdownTexts(card).join('\n')).not.toContain('evil.example');
+    expect(markdownTexts(card).join('\n')).not.toContain(PROD.displayName);
+    expect(textRuns(card).join('\n')).toContain(`Justification: ${justification}`);
+    expect(textRuns(card).join('\n')).toContain('Alex Wilber (alexw@contoso.example)');
+    expect(card.actions).toEqual([]);
   });
 });
