@@ -52,6 +52,13 @@ param powerPlatformApiVersion string = '2024-10-01'
 @description('Comma-separated tenant ids allowed to use the bot; empty means the bot\'s own tenant.')
 param allowedTenantIds string = ''
 
+@secure()
+@description('32 random bytes (base64 or hex) that encrypt the sign-ins and token cache kept in Table storage (SECRET_TOKEN_CACHE_KEY); required with azure-table.')
+param tokenCacheKey string
+
+@description('Days audit events and finished requests are kept; 0 keeps them forever.')
+param auditRetentionDays string = '0'
+
 @description('Comma-separated Entra object ids of the people who may subscribe channels to notifications.')
 param botAdminIds string = ''
 
@@ -134,6 +141,8 @@ resource webAppSettings 'Microsoft.Web/sites/config@2022-09-01' = {
     ALLOWED_TENANT_IDS: allowedTenantIds
     BOT_ADMIN_IDS: botAdminIds
     STORAGE: storageKind
+    TOKEN_CACHE_KEY: tokenCacheKey
+    AUDIT_RETENTION_DAYS: auditRetentionDays
     AZURE_STORAGE_CONNECTION_STRING: 'DefaultEndpointsProtocol=https;AccountName=${storage.name};AccountKey=${storage.listKeys().keys[0].value};EndpointSuffix=${environment().suffixes.storage}'
     SQLITE_PATH: '/home/data/elevation-bot.db'
   }

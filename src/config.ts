@@ -265,7 +265,8 @@ export function loadConfig(env: Env = process.env): Config {
   const storage = loadStorageConfig(env, sandbox);
 
   const allowed = guidList(env, 'ALLOWED_TENANT_IDS');
-  const tokenCacheKey = aesKey(env, 'TOKEN_CACHE_KEY');
+  // SECRET_TOKEN_CACHE_KEY: the Toolkit's name for secrets kept in env/.env.*.user.
+  const tokenCacheKey = aesKey(env, 'TOKEN_CACHE_KEY') ?? aesKey(env, 'SECRET_TOKEN_CACHE_KEY');
   if (storage.kind === 'azure-table' && !tokenCacheKey) {
     throw new ConfigError(
       'TOKEN_CACHE_KEY',
