@@ -172,6 +172,7 @@ export async function startApp(config: Config, deps: AppDependencies): Promise<A
     botId: config.bot.id,
     logger: logger.child({ component: 'expiry' }),
     intervalMs: deps.expirySweepMs,
+    clock,
     maintain: async () => {
       const now = clock.now();
       const days = config.auditRetentionDays;

@@ -7,6 +7,7 @@
 import type { CloudAdapter, ConversationReference } from 'botbuilder';
 import type { ElevationService } from '../elevation/elevation-service';
 import type { Logger } from '../log';
+import { type Clock, systemClock } from '../elevation/ports';
 import type { ElevationRequest } from '../elevation/request';
 import { continueConversation } from './adapter';
 import { outcomeMessage } from './replies';
@@ -22,6 +23,8 @@ export interface ExpirySweeperOptions {
   /** Retention and clean-up, run at most once per `maintenanceMs` (default an hour). */
   maintain?: () => Promise<void>;
   maintenanceMs?: number;
+  /** Time source of the maintenance schedule (tests move it forward). */
+  clock?: Clock;
 }
 
 export interface ExpirySweeper {
@@ -61,8 +64,9 @@ export function startExpirySweeper(options: ExpirySweeperOptions): ExpirySweeper
       if (request.cardMessageId) await update(request, false);
     }
     for (const request of await service.reconcileAbandoned()) await update(request, true);
-    if (options.maintain && Date.now() - lastMaintenance >= (options.maintenanceMs ?? 3_600_000)) {
-      lastMaintenance = Date.now();
+    const now = (options.clock ?? systemClock).now().getTime();
+    if (options.maintain && now - lastMaintenance >= (options.maintenanceMs ?? 3_600_000)) {
+      lastMaintenance = now;
       await options.maintain().catch((error) => logger.error('maintenance failed', { error }));
     }
     return expired.length;

@@ -7,6 +7,7 @@ import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { verifyAudit } from '../../src/audit/audit-cli';
 import { actionData, ALEX, cardOf, startTestBot, TENANT } from '../support/test-bot';
 
 const ROOT = join(__dirname, '..', '..');
@@ -144,5 +145,41 @@ describe('npm run audit', () => {
     const missing = await audit(['verify'], { SQLITE_PATH: join(dir, 'nothing-here.db') });
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('There is no database at');
+  });
+});
+
+describe('AUDIT_RETENTION_DAYS', () => {
+  it('removes old events and finished requests; the chain still verifies from its anchor', async () => {
+    const retained = await startTestBot({ env: { AUDIT_RETENTION_DAYS: '1' } });
+    try {
+      const elevate = async (justification: string) => {
+        const asked = await retained.say(ALEX, 'elevate me in Contoso Dev');
+        const requestId = actionData(cardOf(asked.calls[0]!.activity), 'elevate')!.requestId;
+        await retained.click(ALEX, 'elevate', { requestId, justification });
+        return requestId as string;
+      };
+      const old = await elevate('two days ago');
+      retained.clock.advance(2 * 86_400_000);
+      const recent = await elevate('today');
+      await retained.app.sweeper.sweep();
+
+      const store = retained.app.store;
+      const events = await store.readAudit({ chain: TENANT, limit: 100 });
+      expect(events.map((e) => e.requestId)).toEqual([recent, recent, recent]);
+      expect(events[0]!.seq).toBe(4);
+      const [chain] = await store.auditChains();
+      expect(chain).toMatchObject({ chain: TENANT, anchor: { seq: 3 } });
+      const { ok, lines } = await verifyAudit(store);
+      expect(ok).toBe(true);
+      expect(lines[0]).toContain('3 events (from event 4; older ones removed by retention)');
+      expect(await store.findRequest(old)).toBeUndefined();
+      expect((await store.findRequest(recent))?.state).toBe('succeeded');
+
+      // New events carry on the chain.
+      await elevate('after pruning');
+      expect((await verifyAudit(store)).ok).toBe(true);
+    } finally {
+      await retained.stop();
+    }
   });
 });
