@@ -190,12 +190,7 @@ export class SqliteStore implements ElevationStore {
         `SELECT state, updated_at, data FROM elevation_requests
           WHERE state = 'requested' AND expires_at <= ? ORDER BY expires_at LIMIT ?`,
       ),
-      audit: this.db.prepare(
-        `INSERT INTO audit_log (chain, seq, at, type, request_id, actor, tenant_id, environment_id,
-                                details, prev_hash, hash)
-         VALUES (@chain, @seq, @at, @type, @requestId, @actor, @tenantId, @environmentId,
-                 @details, @prevHash, @hash)`,
-      ),
+      audit: this.db.prepare(INSERT_AUDIT),
       lastLink: this.db.prepare<[string], { seq: number; hash: string }>(
         'SELECT seq, hash FROM audit_log WHERE chain = ? ORDER BY seq DESC LIMIT 1',
       ),
@@ -419,20 +414,7 @@ export class SqliteStore implements ElevationStore {
   private insertAudit(event: AuditEvent): void {
     const chain = chainOf(event);
     const last = this.statements.lastLink.get(chain) ?? this.statements.anchor.get(chain);
-    const linked = linkAuditEvent(event, last);
-    this.statements.audit.run({
-      chain: linked.chain,
-      seq: linked.seq,
-      at: linked.at.toISOString(),
-      type: linked.type,
-      requestId: linked.requestId ?? null,
-      actor: linked.actor ?? null,
-      tenantId: linked.tenantId ?? null,
-      environmentId: linked.environmentId ?? null,
-      details: linked.details ? JSON.stringify(linked.details) : null,
-      prevHash: linked.prevHash,
-      hash: linked.hash,
-    });
+    this.statements.audit.run(auditParameters(linkAuditEvent(event, last)));
   }
 
   async readAudit(query: AuditQuery): Promise<StoredAuditEvent[]> {
@@ -761,55 +743,42 @@ function migrateLegacyAudit(db: Database.Database): void {
     .get();
   if (!legacy) return;
   db.transaction(() => {
-    const rows = db.prepare('SELECT * FROM audit_events ORDER BY seq').all() as Array<{
-      at: string;
-      type: AuditEvent['type'];
-      request_id: string | null;
-      actor: string | null;
-      tenant_id: string | null;
-      environment_id: string | null;
-      details: string | null;
-    }>;
+    const rows = db.prepare('SELECT * FROM audit_events ORDER BY seq').all() as AuditColumns[];
     const last = new Map<string, { seq: number; hash: string }>();
-    const insert = db.prepare(
-      `INSERT INTO audit_log (chain, seq, at, type, request_id, actor, tenant_id, environment_id,
-                              details, prev_hash, hash)
-       VALUES (@chain, @seq, @at, @type, @requestId, @actor, @tenantId, @environmentId,
-               @details, @prevHash, @hash)`,
-    );
+    const insert = db.prepare(INSERT_AUDIT);
     for (const row of rows) {
-      const event: AuditEvent = {
-        type: row.type,
-        at: new Date(row.at),
-        requestId: row.request_id ?? undefined,
-        actor: row.actor ?? undefined,
-        tenantId: row.tenant_id ?? undefined,
-        environmentId: row.environment_id ?? undefined,
-        details: row.details ? (JSON.parse(row.details) as Record<string, unknown>) : undefined,
-      };
+      const event = eventOf(row);
       const linked = linkAuditEvent(event, last.get(chainOf(event)));
       last.set(linked.chain, linked);
-      insert.run({
-        chain: linked.chain,
-        seq: linked.seq,
-        at: row.at,
-        type: linked.type,
-        requestId: row.request_id,
-        actor: row.actor,
-        tenantId: row.tenant_id,
-        environmentId: row.environment_id,
-        details: row.details ? JSON.stringify(linked.details) : null,
-        prevHash: linked.prevHash,
-        hash: linked.hash,
-      });
+      insert.run(auditParameters(linked));
     }
     db.exec('DROP TABLE audit_events');
   }).immediate();
 }
 
-interface AuditRow {
-  chain: string;
-  seq: number;
+const INSERT_AUDIT = `INSERT INTO audit_log (chain, seq, at, type, request_id, actor, tenant_id,
+                                             environment_id, details, prev_hash, hash)
+  VALUES (@chain, @seq, @at, @type, @requestId, @actor, @tenantId, @environmentId, @details,
+          @prevHash, @hash)`;
+
+function auditParameters(linked: StoredAuditEvent) {
+  return {
+    chain: linked.chain,
+    seq: linked.seq,
+    at: linked.at.toISOString(),
+    type: linked.type,
+    requestId: linked.requestId ?? null,
+    actor: linked.actor ?? null,
+    tenantId: linked.tenantId ?? null,
+    environmentId: linked.environmentId ?? null,
+    details: linked.details ? JSON.stringify(linked.details) : null,
+    prevHash: linked.prevHash,
+    hash: linked.hash,
+  };
+}
+
+/** The columns an audit event has had in every version of the schema. */
+interface AuditColumns {
   at: string;
   type: AuditEvent['type'];
   request_id: string | null;
@@ -817,14 +786,10 @@ interface AuditRow {
   tenant_id: string | null;
   environment_id: string | null;
   details: string | null;
-  prev_hash: string;
-  hash: string;
 }
 
-function toAuditEvent(row: AuditRow): StoredAuditEvent {
+function eventOf(row: AuditColumns): AuditEvent {
   return {
-    chain: row.chain,
-    seq: row.seq,
     at: new Date(row.at),
     type: row.type,
     requestId: row.request_id ?? undefined,
@@ -832,6 +797,21 @@ function toAuditEvent(row: AuditRow): StoredAuditEvent {
     tenantId: row.tenant_id ?? undefined,
     environmentId: row.environment_id ?? undefined,
     details: row.details ? (JSON.parse(row.details) as Record<string, unknown>) : undefined,
+  };
+}
+
+interface AuditRow extends AuditColumns {
+  chain: string;
+  seq: number;
+  prev_hash: string;
+  hash: string;
+}
+
+function toAuditEvent(row: AuditRow): StoredAuditEvent {
+  return {
+    ...eventOf(row),
+    chain: row.chain,
+    seq: row.seq,
     prevHash: row.prev_hash,
     hash: row.hash,
   };

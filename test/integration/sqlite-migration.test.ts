@@ -1,0 +1,69 @@
+/**
+ * A database written by the version before the audit trail was chained is upgraded on open: its
+ * events are linked into per-tenant chains in the order they were written, and verify holds.
+ */
+import Database from 'better-sqlite3';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { verifyAudit } from '../../src/audit/audit-cli';
+import { SqliteStore } from '../../src/store/sqlite-store';
+
+it('old audit_events rows become hash-chained audit_log events, nothing lost', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'migrate-'));
+  const path = join(dir, 'old.db');
+  try {
+    const old = new Database(path);
+    old.exec(`CREATE TABLE audit_events (
+      seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, type TEXT NOT NULL,
+      request_id TEXT, actor TEXT, tenant_id TEXT, environment_id TEXT, details TEXT)`);
+    const insert = old.prepare(
+      'INSERT INTO audit_events (at, type, request_id, actor, tenant_id, environment_id, details) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    );
+    insert.run(
+      '2026-11-01T10:00:00.000Z',
+      'requested',
+      'r1',
+      'u1',
+      'TENANT-A',
+      'e1',
+      '{"query":"dev"}',
+    );
+    insert.run('2026-11-01T10:00:01.000Z', 'refused', null, 'u2', null, null, '{"reason":"x"}');
+    insert.run('2026-11-01T10:00:02.000Z', 'confirmed', 'r1', 'u1', 'TENANT-A', 'e1', null);
+    insert.run('2026-11-01T10:00:03.000Z', 'requested', 'r2', 'u3', 'tenant-b', 'e2', null);
+    old.close();
+
+    const store = new SqliteStore({ path });
+    try {
+      const events = store.auditEvents();
+      expect(events.map((e) => [e.chain, e.seq, e.type, e.requestId ?? null])).toEqual([
+        ['tenant-a', 1, 'requested', 'r1'],
+        ['no-tenant', 1, 'refused', null],
+        ['tenant-a', 2, 'confirmed', 'r1'],
+        ['tenant-b', 1, 'requested', 'r2'],
+      ]);
+      expect(events[0]!.details).toEqual({ query: 'dev' });
+      expect((await verifyAudit(store)).ok).toBe(true);
+      // New events continue the migrated chains.
+      await store.appendAudit({
+        type: 'executed',
+        at: new Date(),
+        requestId: 'r1',
+        tenantId: 'TENANT-A',
+      });
+      expect((await store.readAudit({ chain: 'tenant-a', limit: 10 })).map((e) => e.seq)).toEqual([
+        1, 2, 3,
+      ]);
+      expect((await verifyAudit(store)).ok).toBe(true);
+    } finally {
+      await store.close();
+    }
+    // Opening again does not migrate twice.
+    const again = new SqliteStore({ path });
+    expect(again.auditEvents()).toHaveLength(5);
+    await again.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
