@@ -54,8 +54,11 @@ export interface ElevationBotOptions {
   allowedTenantIds: string[];
   /** Turns Teams SSO tokens into delegated tokens; absent where sign-in is not set up. */
   signIn?: SignIn;
-  /** Records token exchanges so that each is acted on once (every Teams client sends its own). */
-  exchanges: Pick<ElevationStore, 'claimOnce'>;
+  /**
+   * Records token exchanges so that each is acted on once (every Teams client sends its own), and
+   * keeps the commands waiting for a sign-in; shared by all instances.
+   */
+  exchanges: Pick<ElevationStore, 'claimOnce' | 'readSecret' | 'writeSecret' | 'deleteSecret'>;
   /** The OAuthCard's exchange resource and consent page. */
   signInPrompt: SignInPromptOptions;
   /**
@@ -102,10 +105,11 @@ function field(data: unknown, name: string): string | undefined {
 }
 
 export class ElevationBot extends TeamsActivityHandler {
-  private readonly pendingCommands = new PendingCommands();
+  private readonly pendingCommands: PendingCommands;
 
   constructor(private readonly options: ElevationBotOptions) {
     super();
+    this.pendingCommands = new PendingCommands(options.exchanges);
     this.onMessage(async (context, next) => {
       await this.handleMessage(context);
       await next();
@@ -467,7 +471,7 @@ export class ElevationBot extends TeamsActivityHandler {
   ): Promise<void> {
     if (result.kind === 'no-token' && result.reason === 'sign-in-required' && this.options.signIn) {
       // Ask Teams for the SSO token; the command continues by itself once it arrives.
-      this.pendingCommands.remember(
+      await this.pendingCommands.remember(
         context.activity.conversation.id,
         requester.aadObjectId,
         commandText,
@@ -551,7 +555,7 @@ export class ElevationBot extends TeamsActivityHandler {
       await context.sendActivity(`I could not sign you in: ${signedIn.message}`);
       return invokeResponse(500, { id, failureDetail: signedIn.message });
     }
-    const pending = this.pendingCommands.take(conversation.id, requester.aadObjectId);
+    const pending = await this.pendingCommands.take(conversation.id, requester.aadObjectId);
     if (pending) await this.runCommand(context, requester, pending);
     return invokeResponse(200, { id, failureDetail: '' });
   }

@@ -6,6 +6,7 @@
  */
 import { type Attachment, CardFactory } from 'botbuilder';
 import { randomUUID } from 'node:crypto';
+import type { SecretStore } from '../elevation/ports';
 
 export interface SignInPromptOptions {
   /** The bot's app id; the exchange resource is `api://botid-<id>`, as in the Teams manifest. */
@@ -29,39 +30,34 @@ export function signInCard(options: SignInPromptOptions): Attachment {
   );
 }
 
-interface Pending {
-  text: string;
-  expiresAt: number;
-}
-
-/** Commands waiting for the sign-in of one user in one conversation (the latest one wins). */
+/**
+ * Commands waiting for the sign-in of one user in one conversation (the latest one wins). Kept in
+ * the store, so that the instance that receives the token exchange continues a command another
+ * instance received.
+ */
 export class PendingCommands {
-  private readonly pending = new Map<string, Pending>();
-
-  constructor(private readonly pendingMs = DEFAULTS.pendingMs) {}
+  constructor(
+    private readonly store: Pick<SecretStore, 'readSecret' | 'writeSecret' | 'deleteSecret'>,
+    private readonly pendingMs = DEFAULTS.pendingMs,
+  ) {}
 
   private static key(conversationId: string, userId: string): string {
-    return `${conversationId}\n${userId.toLowerCase()}`;
+    return `pending-command/${conversationId}/${userId.toLowerCase()}`;
   }
 
-  remember(conversationId: string, userId: string, text: string): void {
-    this.prune();
-    this.pending.set(PendingCommands.key(conversationId, userId), {
+  async remember(conversationId: string, userId: string, text: string): Promise<void> {
+    await this.store.writeSecret(
+      PendingCommands.key(conversationId, userId),
       text,
-      expiresAt: Date.now() + this.pendingMs,
-    });
+      new Date(Date.now() + this.pendingMs),
+    );
   }
 
-  /** The waiting command, removed so that it continues once. */
-  take(conversationId: string, userId: string): string | undefined {
+  /** The waiting command, removed so that it continues once (the caller won the exchange). */
+  async take(conversationId: string, userId: string): Promise<string | undefined> {
     const key = PendingCommands.key(conversationId, userId);
-    const found = this.pending.get(key);
-    this.pending.delete(key);
-    return found && found.expiresAt > Date.now() ? found.text : undefined;
-  }
-
-  private prune(): void {
-    const now = Date.now();
-    for (const [key, value] of this.pending) if (value.expiresAt <= now) this.pending.delete(key);
+    const text = await this.store.readSecret(key, new Date());
+    if (text !== undefined) await this.store.deleteSecret(key);
+    return text;
   }
 }
