@@ -1,17 +1,19 @@
 /**
- * Production entry point: reads the configuration, wires Teams SSO with on-behalf-of, starts the
- * bot, and stops cleanly on SIGTERM/SIGINT.
+ * Production entry point: reads the configuration, opens the store, wires Teams SSO with
+ * on-behalf-of (sharing sign-ins through the store when TOKEN_CACHE_KEY is set), starts the bot,
+ * and stops cleanly on SIGTERM/SIGINT.
  */
-import { startApp } from './app';
+import { createStore, startApp } from './app';
 import { readFileSync } from 'node:fs';
 import { type Config, ConfigError, loadConfig } from './config';
+import type { ElevationStore } from './elevation/ports';
 import { loadClientCertificate } from './identity/client-certificate';
 import type { DelegatedTokens } from './identity/delegated-tokens';
 import { createDelegatedTokens } from './identity/sign-in';
 import { createLogger, type Logger } from './log';
 
 /** Validation of Teams SSO tokens and on-behalf-of exchanges against Entra. */
-function createSignIn(config: Config, logger: Logger): DelegatedTokens {
+function createSignIn(config: Config, store: ElevationStore, logger: Logger): DelegatedTokens {
   const { clientId, clientSecret, clientCertificatePath, tenantId, authorityHost } = config.aad;
   if (!clientId || !tenantId || !(clientSecret || clientCertificatePath))
     throw new Error('the SSO app is not configured');
@@ -39,6 +41,8 @@ function createSignIn(config: Config, logger: Logger): DelegatedTokens {
     allowedTenantIds: config.allowedTenantIds,
     powerPlatformApiUrl: config.powerPlatform.apiUrl,
     logger,
+    store,
+    tokenCacheKey: config.tokenCacheKey,
   });
 }
 
@@ -60,20 +64,39 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const logger = createLogger({ level: config.logLevel });
+  // The store comes first: the sign-in keeps sessions and token caches in it. startApp does not
+  // close a store it is given, so it is closed here, after the app stops.
+  const store = createStore(config);
   let signIn;
   try {
-    signIn = createSignIn(config, logger);
+    signIn = createSignIn(config, store, logger);
   } catch (error) {
     process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    await store.close().catch(() => undefined);
     process.exit(2);
   }
-  const app = await startApp(config, { tokens: signIn, signIn, logger });
+  if (!config.tokenCacheKey) {
+    logger.info(
+      'TOKEN_CACHE_KEY is not set: sign-ins stay in this instance (run one instance, or set it)',
+    );
+  }
+  let app;
+  try {
+    app = await startApp(config, { tokens: signIn, signIn, logger, store });
+  } catch (error) {
+    await store.close().catch(() => undefined);
+    throw error;
+  }
+  const running = app;
   const shutdown = (signal: string) => {
     logger.info('shutting down', { signal });
-    app.stop().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
+    running
+      .stop()
+      .then(() => store.close())
+      .then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));

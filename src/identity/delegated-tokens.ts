@@ -3,6 +3,10 @@
  * on-behalf-of the user with msal-node for a Power Platform API token, and the sign-in is kept
  * for the SSO token's lifetime, so that pressing Elevate later needs no new sign-in (msal serves
  * the repeated exchange from its cache).
+ *
+ * With `shared` (TOKEN_CACHE_KEY set), the sign-in session and the user's msal token cache are
+ * also kept in the store, sealed, so that another instance of the bot acts for the user without a
+ * new sign-in (sessions.ts, token-cache.ts). Without it, both stay in this process's memory.
  */
 import {
   type AuthenticationResult,
@@ -14,6 +18,8 @@ import type { Clock, SignIn, SignInResult, TokenResult, UserTokens } from '../el
 import { systemClock } from '../elevation/ports';
 import { redactText, type Logger } from '../log';
 import { hasDelegatedScope, tenantAdminCheck } from './admin-roles';
+import { type Session, Sessions } from './sessions';
+import type { SharedSecrets, UserKey } from './shared-secrets';
 import type { SsoTokenValidator } from './sso-token-validator';
 
 export interface OnBehalfOfClient {
@@ -23,16 +29,23 @@ export interface OnBehalfOfClient {
   }): Promise<AuthenticationResult | null>;
 }
 
+/** The on-behalf-of client of each user (each with its own token cache). */
+export interface OnBehalfOfClients {
+  forUser(user: UserKey): OnBehalfOfClient;
+}
+
 export interface DelegatedTokensOptions {
   validator: SsoTokenValidator;
-  /** msal-node's ConfidentialClientApplication (or anything with its OBO call). */
-  msal: OnBehalfOfClient;
+  /** msal-node clients, one per user (createOnBehalfOfClients), or anything with their OBO call. */
+  msal: OnBehalfOfClients;
   /** The Power Platform API scope, e.g. `https://api.powerplatform.com/.default`. */
   powerPlatformScope: string;
   logger: Logger;
   clock?: Clock;
-  /** Sign-ins kept at once (one per user). */
+  /** Sign-ins kept in memory at once (one per user). */
   maxSessions?: number;
+  /** The store and key that share sign-in sessions between instances; memory only without. */
+  shared?: SharedSecrets;
 }
 
 /** The permission applyAdminRole needs; without admin consent `.default` does not include it. */
@@ -58,14 +71,6 @@ const INTERACTION_CODES =
 /** The SSO assertion itself is no longer good: Teams must give a fresh one. */
 const STALE_ASSERTION = /AADSTS500133|AADSTS50013/i;
 
-interface Session {
-  assertion: string;
-  expiresAt: number;
-  wids?: string[];
-  /** From the validated SSO token (Teams' activities carry no UPN). */
-  upn?: string;
-}
-
 type Exchange =
   | { ok: true; result: AuthenticationResult }
   | {
@@ -75,15 +80,16 @@ type Exchange =
     };
 
 export class DelegatedTokens implements UserTokens, SignIn {
-  private readonly sessions = new Map<string, Session>();
-  private readonly clock: Clock;
+  private readonly sessions: Sessions;
 
   constructor(private readonly options: DelegatedTokensOptions) {
-    this.clock = options.clock ?? systemClock;
-  }
-
-  private static key(user: Pick<Requester, 'tenantId' | 'aadObjectId'>): string {
-    return `${user.tenantId}/${user.aadObjectId}`.toLowerCase();
+    this.sessions = new Sessions({
+      maxSessions: options.maxSessions ?? DEFAULTS.maxSessions,
+      expiryMarginMs: EXPIRY_MARGIN_MS,
+      clock: options.clock ?? systemClock,
+      logger: options.logger,
+      shared: options.shared,
+    });
   }
 
   async signIn(ssoToken: string, user: Requester): Promise<SignInResult> {
@@ -106,14 +112,14 @@ export class DelegatedTokens implements UserTokens, SignIn {
         message: `Your Teams sign-in was refused (${validation.reason}).`,
       };
     }
-    const exchange = await this.exchange(ssoToken);
+    const exchange = await this.exchange(user, ssoToken);
     if (!exchange.ok) {
       if (exchange.reason === 'consent-required' || exchange.reason === 'interaction-required') {
         return { ok: false, reason: exchange.reason, message: exchange.message };
       }
       return { ok: false, reason: 'error', message: exchange.message };
     }
-    this.remember(user, {
+    await this.sessions.save(user, {
       assertion: ssoToken,
       expiresAt: validation.claims.exp * 1000,
       wids: validation.claims.wids,
@@ -123,18 +129,9 @@ export class DelegatedTokens implements UserTokens, SignIn {
     return { ok: true };
   }
 
-  /** The user's sign-in, unless there is none or its SSO token is about to expire (then forgotten). */
-  private liveSession(user: Requester): Session | undefined {
-    const key = DelegatedTokens.key(user);
-    const session = this.sessions.get(key);
-    if (session && session.expiresAt - EXPIRY_MARGIN_MS > this.clock.now().getTime())
-      return session;
-    this.sessions.delete(key);
-    return undefined;
-  }
-
   async powerPlatformToken(user: Requester): Promise<TokenResult> {
-    const session = this.liveSession(user);
+    // The user's sign-in, unless there is none or its SSO token is about to expire.
+    const session: Session | undefined = await this.sessions.get(user);
     if (!session) return SIGN_IN_REQUIRED;
     // Checked before any API call: without one of these roles the API would refuse anyway.
     if (tenantAdminCheck(session.wids) === 'not-admin') {
@@ -147,11 +144,11 @@ export class DelegatedTokens implements UserTokens, SignIn {
           `If the role is eligible in Privileged Identity Management, activate it first (${PIM_URL}); it can take a while to reach Power Platform.`,
       };
     }
-    const exchange = await this.exchange(session.assertion);
+    const exchange = await this.exchange(user, session.assertion);
     if (!exchange.ok) {
       if (exchange.reason === 'error')
         return { ok: false, reason: 'error', message: exchange.message };
-      this.sessions.delete(DelegatedTokens.key(user));
+      await this.sessions.forget(user, session.assertion);
       return { ok: false, reason: 'sign-in-required', message: exchange.message };
     }
     const token = exchange.result.accessToken;
@@ -169,9 +166,10 @@ export class DelegatedTokens implements UserTokens, SignIn {
 
   /** A token for another resource (an environment's Dataverse), from the same sign-in. */
   async resourceToken(user: Requester, resource: string): Promise<TokenResult> {
-    const session = this.liveSession(user);
+    const session = await this.sessions.get(user);
     if (!session) return SIGN_IN_REQUIRED;
     const exchange = await this.exchange(
+      user,
       session.assertion,
       `${resource.replace(/\/+$/, '')}/.default`,
     );
@@ -180,22 +178,13 @@ export class DelegatedTokens implements UserTokens, SignIn {
       : { ok: false, reason: 'error', message: exchange.message };
   }
 
-  private remember(user: Requester, session: Session): void {
-    const key = DelegatedTokens.key(user);
-    this.sessions.delete(key);
-    this.sessions.set(key, session);
-    if (this.sessions.size > (this.options.maxSessions ?? DEFAULTS.maxSessions)) {
-      const oldest = this.sessions.keys().next().value;
-      if (oldest !== undefined) this.sessions.delete(oldest);
-    }
-  }
-
   private async exchange(
+    user: UserKey,
     assertion: string,
     scope = this.options.powerPlatformScope,
   ): Promise<Exchange> {
     try {
-      const result = await this.options.msal.acquireTokenOnBehalfOf({
+      const result = await this.options.msal.forUser(user).acquireTokenOnBehalfOf({
         oboAssertion: assertion,
         scopes: [scope],
       });

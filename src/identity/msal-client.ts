@@ -1,13 +1,25 @@
 /**
- * The msal-node confidential client that performs on-behalf-of exchanges. In production it talks
- * to Entra (discovery included); given `authorityMetadata` (the sandbox's local identity
- * provider), msal is told the endpoints and makes no discovery call: msal refuses an http
- * authority, so the authority is a never-contacted https name and the metadata carries the
- * provider's real endpoints.
+ * The msal-node confidential clients that perform on-behalf-of exchanges, one per user (so that
+ * each user's token cache is its own partition, kept in the store when TOKEN_CACHE_KEY is set).
+ *
+ * Creating a client costs no network call: for Entra's public and sovereign hosts msal-node uses
+ * its built-in endpoint and instance metadata; given `authorityMetadata` (the sandbox's local
+ * identity provider), msal is told the endpoints: msal refuses an http authority, so the authority
+ * is a never-contacted https name and the metadata carries the provider's real endpoints. (Any
+ * other authority host would be discovered by each new client on its first request.)
  */
-import { ConfidentialClientApplication, LogLevel } from '@azure/msal-node';
+import {
+  type AuthenticationResult,
+  ConfidentialClientApplication,
+  type ICachePlugin,
+  LogLevel,
+} from '@azure/msal-node';
+import type { Clock } from '../elevation/ports';
 import type { Logger } from '../log';
 import type { ClientCertificate } from './client-certificate';
+import type { OnBehalfOfClient, OnBehalfOfClients } from './delegated-tokens';
+import { type SharedSecrets, tokenCacheKey, type UserKey } from './shared-secrets';
+import { StoredTokenCache } from './token-cache';
 
 export interface OnBehalfOfClientOptions {
   clientId: string;
@@ -20,6 +32,8 @@ export interface OnBehalfOfClientOptions {
   /** Endpoints of a local identity provider (token_endpoint, issuer, jwks_uri, ...). */
   authorityMetadata?: Record<string, string>;
   logger: Logger;
+  /** Where msal loads and saves its token cache (memory only without). */
+  cachePlugin?: ICachePlugin;
 }
 
 /** The authority name used with explicit metadata; msal never resolves it. */
@@ -50,6 +64,7 @@ export function createOnBehalfOfClient(
           }
         : {}),
     },
+    ...(options.cachePlugin ? { cache: { cachePlugin: options.cachePlugin } } : {}),
     system: {
       loggerOptions: {
         // msal's own messages, without personal data, at warning and above.
@@ -59,4 +74,73 @@ export function createOnBehalfOfClient(
       },
     },
   });
+}
+
+export interface OnBehalfOfClientsOptions extends OnBehalfOfClientOptions {
+  /** The store and key that share each user's token cache between instances; memory only without. */
+  shared?: SharedSecrets;
+  /** Users whose client (and in-memory token cache) is kept at once; the least recent goes first. */
+  maxClients?: number;
+  /** msal's time, for the stored caches' expiry. */
+  clock?: Clock;
+}
+
+const DEFAULT_MAX_CLIENTS = 1_000;
+
+/** One on-behalf-of client per user, kept in a bounded LRU. */
+export function createOnBehalfOfClients(options: OnBehalfOfClientsOptions): OnBehalfOfClients {
+  return new PerUserClients(options);
+}
+
+class PerUserClients implements OnBehalfOfClients {
+  private readonly clients = new Map<string, UserClient>();
+
+  constructor(private readonly options: OnBehalfOfClientsOptions) {}
+
+  forUser(user: UserKey): OnBehalfOfClient {
+    const key = tokenCacheKey(user);
+    const known = this.clients.get(key);
+    if (known) {
+      // Most recently used last.
+      this.clients.delete(key);
+      this.clients.set(key, known);
+      return known;
+    }
+    const { shared, maxClients, clock, ...clientOptions } = this.options;
+    const cache = shared
+      ? new StoredTokenCache({ ...shared, key, logger: this.options.logger, clock })
+      : undefined;
+    const client = new UserClient(
+      createOnBehalfOfClient({ ...clientOptions, cachePlugin: cache }),
+      cache,
+    );
+    this.clients.set(key, client);
+    if (this.clients.size > (maxClients ?? DEFAULT_MAX_CLIENTS)) {
+      const oldest = this.clients.keys().next().value;
+      if (oldest !== undefined) this.clients.delete(oldest);
+    }
+    return client;
+  }
+}
+
+/**
+ * One user's client. Concurrent requests of the same user need no lock: loading the stored cache
+ * only adds to msal's memory (TokenCache.deserialize merges, it never removes), so a load cannot
+ * undo a token another request is saving; between instances the last write wins, which can cost
+ * an on-behalf-of call, never a wrong token (entries are keyed by the assertion's hash and scopes).
+ */
+class UserClient implements OnBehalfOfClient {
+  constructor(
+    private readonly msal: ConfidentialClientApplication,
+    private readonly cache: StoredTokenCache | undefined,
+  ) {}
+
+  async acquireTokenOnBehalfOf(request: {
+    oboAssertion: string;
+    scopes: string[];
+  }): Promise<AuthenticationResult | null> {
+    // msal's on-behalf-of lookup reads memory only: bring in what other instances stored.
+    if (this.cache) await this.cache.load(this.msal.getTokenCache());
+    return this.msal.acquireTokenOnBehalfOf(request);
+  }
 }

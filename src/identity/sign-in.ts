@@ -1,13 +1,17 @@
 /**
  * The sign-in of the bot, assembled in one place for production (Entra) and the sandbox (the local
- * identity provider): SSO token validation, the on-behalf-of client, and DelegatedTokens over both.
+ * identity provider): SSO token validation, the on-behalf-of clients (one per user), and
+ * DelegatedTokens over both; with TOKEN_CACHE_KEY, sessions and token caches shared through the
+ * store, sealed.
  */
-import type { Clock } from '../elevation/ports';
+import type { Clock, SecretStore } from '../elevation/ports';
 import { HttpClient } from '../http/http-client';
 import type { Logger } from '../log';
 import type { ClientCertificate } from './client-certificate';
 import { DelegatedTokens } from './delegated-tokens';
-import { createOnBehalfOfClient } from './msal-client';
+import { createOnBehalfOfClients } from './msal-client';
+import { SecretBox } from './secret-box';
+import type { SharedSecrets } from './shared-secrets';
 import { createSsoTokenValidator } from './sso-token-validator';
 
 export interface SignInOptions {
@@ -26,11 +30,23 @@ export interface SignInOptions {
   /** Base URL of the Power Platform API the tokens are for. */
   powerPlatformApiUrl: string;
   logger: Logger;
+  /** Time source of sign-in sessions (msal keeps its own, the system clock). */
   clock?: Clock;
+  /** The bot's store: with `tokenCacheKey`, sessions and token caches are shared through it. */
+  store?: SecretStore;
+  /** TOKEN_CACHE_KEY (32 bytes): seals what is shared; without it nothing is written. */
+  tokenCacheKey?: Buffer;
 }
 
 export function createDelegatedTokens(options: SignInOptions): DelegatedTokens {
   const logger = options.logger.child({ component: 'sign-in' });
+  if (options.tokenCacheKey && !options.store) {
+    throw new Error('a token cache key was given without a store to keep the token cache in');
+  }
+  const shared: SharedSecrets | undefined =
+    options.store && options.tokenCacheKey
+      ? { store: options.store, box: new SecretBox(options.tokenCacheKey, logger) }
+      : undefined;
   return new DelegatedTokens({
     validator: createSsoTokenValidator({
       authorityHost: options.authorityHost,
@@ -40,16 +56,18 @@ export function createDelegatedTokens(options: SignInOptions): DelegatedTokens {
       http: new HttpClient({ logger, attemptTimeoutMs: 3_000, totalTimeoutMs: 5_000 }),
       logger,
     }),
-    msal: createOnBehalfOfClient({
+    msal: createOnBehalfOfClients({
       clientId: options.clientId,
       credential: options.credential,
       tenantId: options.tenantId,
       authorityHost: options.authorityHost,
       authorityMetadata: options.authorityMetadata,
       logger,
+      shared,
     }),
     powerPlatformScope: `${options.powerPlatformApiUrl}/.default`,
     logger,
     clock: options.clock,
+    shared,
   });
 }

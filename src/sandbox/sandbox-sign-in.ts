@@ -4,7 +4,14 @@
  * Everything after that (validation, on-behalf-of with msal-node, pre-flight checks) is the
  * production DelegatedTokens, talking to the local provider over HTTP.
  */
-import type { Clock, SignIn, SignInResult, TokenResult, UserTokens } from '../elevation/ports';
+import type {
+  Clock,
+  SecretStore,
+  SignIn,
+  SignInResult,
+  TokenResult,
+  UserTokens,
+} from '../elevation/ports';
 import type { Requester } from '../elevation/request';
 import type { DelegatedTokens } from '../identity/delegated-tokens';
 import { createDelegatedTokens } from '../identity/sign-in';
@@ -51,6 +58,10 @@ export interface SandboxIdentityOptions {
   logger: Logger;
   /** Time source of sign-in sessions (tests move it forward). */
   clock?: Clock;
+  /** The bot's store; with `tokenCacheKey`, sign-ins are shared through it as in production. */
+  store?: SecretStore;
+  /** TOKEN_CACHE_KEY; without it, sign-ins stay in memory. */
+  tokenCacheKey?: Buffer;
 }
 
 export interface SandboxIdentity {
@@ -91,6 +102,8 @@ export async function startSandboxIdentity(
     powerPlatformApiUrl: options.powerPlatformApiUrl,
     logger: options.logger,
     clock: options.clock,
+    store: options.store,
+    tokenCacheKey: options.tokenCacheKey,
   });
   const byOid = new Map(users.map((u) => [u.oid.toLowerCase(), u]));
   return {

@@ -3,7 +3,7 @@
  * (unless POWERPLATFORM_API_URL names another), the bot in sandbox mode on loopback, and the
  * Microsoft 365 Agents Playground pointed at it. Used by `npm run sandbox` and the e2e tests.
  */
-import { type App, startApp } from '../app';
+import { type App, createStore, startApp } from '../app';
 import { loadConfig } from '../config';
 import type { Logger } from '../log';
 import { type Playground, startPlayground } from './playground';
@@ -55,10 +55,16 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   if (simulator) stopAll.push(() => simulator.stop());
   try {
     const config = loadConfig(env);
+    // The store first: the sign-in keeps sessions and token caches in it (with TOKEN_CACHE_KEY).
+    // startApp does not close a store it is given; it is closed here, after the app stops.
+    const store = createStore(config);
+    stopAll.push(() => store.close());
     const identity = await startSandboxIdentity({
       powerPlatformApiUrl: config.powerPlatform.apiUrl,
       allowedTenantIds: config.allowedTenantIds,
       logger: options.logger,
+      store,
+      tokenCacheKey: config.tokenCacheKey,
     });
     stopAll.push(() => identity.stop());
     const dataverse = simulator
@@ -69,6 +75,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       tokens: identity.signIn,
       signIn: identity.signIn,
       logger: options.logger,
+      store,
       dataverseUrlFor: dataverse?.instanceUrlFor,
     });
     stopAll.push(() => app.stop());

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type App, startApp } from '../../src/app';
+import { type App, createStore, startApp } from '../../src/app';
 import { loadConfig } from '../../src/config';
 import type { Clock, UserTokens } from '../../src/elevation/ports';
 import { createLogger } from '../../src/log';
@@ -79,6 +79,11 @@ export class TestClock implements Clock {
 }
 
 export interface TestBotOptions {
+  /**
+   * Environment variables for the configuration. `TOKEN_CACHE_KEY` (64 hex digits or base64) shares
+   * sign-ins through the store, sealed, as in production; with `SQLITE_PATH` two bots can share one
+   * store.
+   */
   env?: Record<string, string>;
   tokens?: UserTokens;
   /**
@@ -183,11 +188,15 @@ export async function startTestBot(options: TestBotOptions = {}): Promise<TestBo
     ...options.env,
   });
   const signInClock = new TestClock();
+  // The store first, as in production: the sign-in keeps sessions and token caches in it.
+  const store = createStore(config);
   const identity = await startSandboxIdentity({
     powerPlatformApiUrl: config.powerPlatform.apiUrl,
     allowedTenantIds: config.allowedTenantIds,
     logger: createLogger({ level: 'debug', sink: (line) => logs.push(line) }),
     clock: signInClock,
+    store,
+    tokenCacheKey: config.tokenCacheKey,
   });
   const signIn = options.signIn === 'teams' ? identity.delegated : identity.signIn;
   const dataverse = await startDataverseSimulatorFor(simulator);
@@ -197,6 +206,7 @@ export async function startTestBot(options: TestBotOptions = {}): Promise<TestBo
     dataverseUrlFor: dataverse.instanceUrlFor,
     logger: createLogger({ level: 'debug', sink: (line) => logs.push(line) }),
     clock,
+    store,
     expirySweepMs: 3_600_000,
   });
 
@@ -283,6 +293,8 @@ export async function startTestBot(options: TestBotOptions = {}): Promise<TestBo
     },
     async stop() {
       await app.stop();
+      // startApp leaves a store it was given open.
+      await store.close();
       await dataverse.stop();
       await identity.stop();
       if (!options.connector) await connector.stop();

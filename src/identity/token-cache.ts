@@ -1,0 +1,151 @@
+/**
+ * One user's msal token cache kept in the store, sealed, so that an on-behalf-of result obtained by
+ * one instance is found by the others: an msal `ICachePlugin` bound to that user's store key.
+ *
+ * msal-node 7 calls the plugin only around writes (beforeCacheAccess, save, afterCacheAccess); its
+ * on-behalf-of cache lookup reads memory alone. So the per-user client calls `load` itself before
+ * each on-behalf-of request (see msal-client.ts); the plugin's `beforeCacheAccess` then merges what
+ * other instances wrote in the meantime before msal adds its new tokens.
+ *
+ * What is written: msal's serialized cache minus refresh tokens (msal-node never uses them for
+ * on-behalf-of: a new exchange needs the assertion anyway) and minus expired access tokens, sealed
+ * for the user's key; expiry = the latest access token expiry in it (a day when msal gave none).
+ * If the sealed value would exceed MAX_SEALED_CHARS, the soonest-expiring access tokens are left
+ * out. Store failures are logged and never fail a sign-in: this instance still has its memory.
+ */
+import type { ICachePlugin, ISerializableTokenCache, TokenCacheContext } from '@azure/msal-node';
+import type { Clock } from '../elevation/ports';
+import { systemClock } from '../elevation/ports';
+import type { Logger } from '../log';
+import type { SharedSecrets } from './shared-secrets';
+
+/**
+ * Largest sealed value written (characters). An Azure Table string property holds 64 KiB, which
+ * is 32 Ki UTF-16 characters; this leaves room for the other properties' overhead.
+ */
+export const MAX_SEALED_CHARS = 30_000;
+/** Expiry of a cache whose access tokens carry no usable expiry. */
+const FALLBACK_TTL_MS = 24 * 3600_000;
+
+export interface StoredTokenCacheOptions extends SharedSecrets {
+  /** The user's store key (`msal/<tenant>/<oid>`), also the sealed value's purpose. */
+  key: string;
+  logger: Logger;
+  /** msal's own time (token expiries are computed from the system clock). */
+  clock?: Clock;
+  maxSealedChars?: number;
+}
+
+export class StoredTokenCache implements ICachePlugin {
+  private readonly clock: Clock;
+
+  constructor(private readonly options: StoredTokenCacheOptions) {
+    this.clock = options.clock ?? systemClock;
+  }
+
+  /** Merges the stored cache into msal's memory (additive: nothing in memory is removed). */
+  async load(cache: ISerializableTokenCache): Promise<void> {
+    let json: string | undefined;
+    try {
+      const sealed = await this.options.store.readSecret(this.options.key, this.clock.now());
+      if (sealed === undefined) return;
+      json = this.options.box.open(sealed, this.options.key);
+    } catch (error) {
+      this.warn('token cache could not be read from the store', error);
+      return;
+    }
+    if (json === undefined) return;
+    try {
+      cache.deserialize(json);
+    } catch (error) {
+      this.warn('stored token cache is not an msal cache; ignored', error);
+    }
+  }
+
+  async beforeCacheAccess(context: TokenCacheContext): Promise<void> {
+    await this.load(context.tokenCache);
+  }
+
+  async afterCacheAccess(context: TokenCacheContext): Promise<void> {
+    if (!context.cacheHasChanged) return;
+    try {
+      const now = this.clock.now();
+      const kept = persistableCache(context.tokenCache.serialize(), now.getTime());
+      if (!kept) {
+        // Nothing another instance could use: no live access token.
+        await this.options.store.deleteSecret(this.options.key);
+        return;
+      }
+      const max = this.options.maxSealedChars ?? MAX_SEALED_CHARS;
+      let sealed = this.options.box.seal(kept.json, this.options.key);
+      let expiresAt = kept.expiresAt;
+      let dropped = 0;
+      while (sealed.length > max) {
+        const smaller = persistableCache(kept.json, now.getTime(), ++dropped);
+        if (!smaller) {
+          this.options.logger.warn('token cache too large for the store; kept in memory only', {
+            storeKey: this.options.key,
+            sealedChars: sealed.length,
+          });
+          return;
+        }
+        sealed = this.options.box.seal(smaller.json, this.options.key);
+        expiresAt = smaller.expiresAt;
+      }
+      if (dropped > 0) {
+        this.options.logger.info('token cache trimmed to fit the store', {
+          storeKey: this.options.key,
+          droppedAccessTokens: dropped,
+        });
+      }
+      await this.options.store.writeSecret(this.options.key, sealed, new Date(expiresAt));
+    } catch (error) {
+      this.warn('token cache could not be written to the store', error);
+    }
+  }
+
+  private warn(message: string, error: unknown): void {
+    // The error's name only: messages of parse errors can quote the input.
+    this.options.logger.warn(message, {
+      storeKey: this.options.key,
+      error: error instanceof Error ? error.name : typeof error,
+    });
+  }
+}
+
+type CacheSection = Record<string, Record<string, unknown>>;
+
+/**
+ * msal's serialized cache, trimmed for the store: without refresh tokens, expired access tokens,
+ * and the `dropSoonest` access tokens that expire first; with the latest expiry left in it (ms).
+ * Undefined when no live access token remains.
+ */
+export function persistableCache(
+  serialized: string,
+  nowMs: number,
+  dropSoonest = 0,
+): { json: string; expiresAt: number } | undefined {
+  const cache = JSON.parse(serialized) as Record<string, unknown>;
+  const accessTokens = (cache.AccessToken ?? {}) as CacheSection;
+  const live = Object.entries(accessTokens)
+    .map(([key, entry]) => ({ key, entry, expiresAt: expiryOf(entry) }))
+    .filter((t) => t.expiresAt === undefined || t.expiresAt > nowMs)
+    .sort((a, b) => (a.expiresAt ?? Infinity) - (b.expiresAt ?? Infinity))
+    .slice(dropSoonest);
+  if (live.length === 0) return undefined;
+  const trimmed = {
+    ...cache,
+    AccessToken: Object.fromEntries(live.map((t) => [t.key, t.entry])),
+    RefreshToken: {},
+  };
+  const known = live.map((t) => t.expiresAt).filter((e): e is number => e !== undefined);
+  const expiresAt =
+    known.length === live.length ? Math.max(...known) : Math.max(nowMs + FALLBACK_TTL_MS, ...known);
+  return { json: JSON.stringify(trimmed), expiresAt };
+}
+
+/** An access token entry's `expires_on` (seconds, as a string in msal's format), in ms. */
+function expiryOf(entry: Record<string, unknown>): number | undefined {
+  const seconds = Number(entry.expires_on);
+  return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : undefined;
+}

@@ -1,0 +1,102 @@
+/**
+ * The whole bot, twice, on one SQLite file: the user signs in through Teams on instance A, and the
+ * Elevate click lands on instance B. With the same TOKEN_CACHE_KEY, B acts for the user without a
+ * new sign-in (and without asking its identity provider anything); without it, B asks for sign-in.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  type PowerPlatformSimulator,
+  startPowerPlatformSimulator,
+} from '../../../src/sandbox/power-platform-simulator';
+import { type ConnectorStub, startConnectorStub } from '../../support/connector-stub';
+import {
+  actionData,
+  ALEX,
+  cardOf,
+  cardText,
+  startTestBot,
+  type TestBot,
+} from '../../support/test-bot';
+
+let dir: string;
+let simulator: PowerPlatformSimulator;
+let connector: ConnectorStub;
+const bots: TestBot[] = [];
+
+beforeEach(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'shared-sign-in-bots-'));
+  simulator = await startPowerPlatformSimulator({ port: 0, host: '127.0.0.1' });
+  connector = await startConnectorStub();
+});
+
+afterEach(async () => {
+  for (const bot of bots.splice(0)) await bot.stop();
+  await simulator.stop();
+  await connector.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** An instance on the shared store; only Teams' token exchange signs users in (production). */
+async function instance(env: Record<string, string>): Promise<TestBot> {
+  const bot = await startTestBot({
+    signIn: 'teams',
+    simulator,
+    connector,
+    env: { SQLITE_PATH: join(dir, 'bot.db'), ...env },
+  });
+  bots.push(bot);
+  return bot;
+}
+
+/** On `bot`: the user asks, Teams hands over the SSO token; returns the request id on the card. */
+async function askAndSignIn(bot: TestBot): Promise<string> {
+  const { calls } = await bot.say(ALEX, 'elevate me in Contoso Dev');
+  const oauthCard = calls[0]!.activity.attachments as Array<{
+    content: { tokenExchangeResource?: { id: string } };
+  }>;
+  const id = oauthCard.find((a) => a.content.tokenExchangeResource)!.content.tokenExchangeResource!
+    .id;
+  const token = await bot.identity.identityProvider.mintSsoToken({
+    oid: ALEX.aadObjectId,
+    tid: ALEX.tenantId,
+    name: ALEX.name,
+  });
+  const exchange = await bot.invoke(ALEX, 'signin/tokenExchange', { id, token });
+  expect(exchange.status).toBe(200);
+  const card = exchange.calls.map((c) => cardOf(c.activity)).find(Boolean);
+  expect(cardText(card)).toContain('Confirm elevation');
+  return actionData(card, 'elevate')!.requestId as string;
+}
+
+function applyAdminRoleCalls(): number {
+  return simulator.calls.filter((c) => c.path.includes('/applyAdminRole')).length;
+}
+
+describe('a click that lands on another instance', () => {
+  it('with TOKEN_CACHE_KEY: no new sign-in, no call to the identity provider, elevated once', async () => {
+    const env = { TOKEN_CACHE_KEY: randomBytes(32).toString('base64') };
+    const a = await instance(env);
+    const b = await instance(env);
+    const requestId = await askAndSignIn(a);
+
+    const click = await b.click(ALEX, 'elevate', { requestId, justification: 'INC-7' });
+    expect(click.body.statusCode).toBe(200);
+    expect(cardText(cardOf(click.body))).toContain('Elevated');
+    expect(applyAdminRoleCalls()).toBe(1);
+    expect(b.identity.identityProvider.tokenRequests).toHaveLength(0);
+  });
+
+  it('without TOKEN_CACHE_KEY: B asks for sign-in (loginRequest) and calls nothing', async () => {
+    const a = await instance({});
+    const b = await instance({});
+    const requestId = await askAndSignIn(a);
+
+    const click = await b.click(ALEX, 'elevate', { requestId, justification: 'INC-8' });
+    expect(click.body.statusCode).toBe(401);
+    expect(click.body.type).toBe('application/vnd.microsoft.activity.loginRequest');
+    expect(applyAdminRoleCalls()).toBe(0);
+  });
+});
