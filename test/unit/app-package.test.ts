@@ -94,6 +94,15 @@ function writtenByActions(ymlFile: string): Set<string> {
     }
     const entry = /^\s*[A-Za-z]+:\s*([A-Z_][A-Z0-9_]*)\s*$/.exec(line);
     if (writeBlockIndent >= 0 && entry) written.add(entry[1] as string);
+    // A script that prints `::set-teamsfx-env NAME=...` writes NAME.
+    const script = /^\s*run:\s*node\s+(\S+\.js)\s*$/.exec(line);
+    if (action === 'script' && script) {
+      for (const output of read(script[1] as string).matchAll(
+        /::set-teamsfx-env ([A-Z_][A-Z0-9_]*)=/g,
+      )) {
+        written.add(output[1] as string);
+      }
+    }
     const template = /^\s*-?\s*path:\s*(\S+\.bicep)\s*$/.exec(line);
     if (action === 'arm/deploy' && template) {
       const bicep = read(template[1] as string);
