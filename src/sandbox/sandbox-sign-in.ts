@@ -62,10 +62,17 @@ export interface SandboxIdentityOptions {
   store?: SecretStore;
   /** TOKEN_CACHE_KEY; without it, sign-ins stay in memory. */
   tokenCacheKey?: Buffer;
+  /**
+   * Another instance's identity: this one trusts the same identity provider (as every instance
+   * trusts Entra) instead of starting its own, and leaves stopping it to that instance.
+   */
+  shareProviderWith?: SandboxIdentity;
 }
 
 export interface SandboxIdentity {
   identityProvider: IdentityProvider;
+  /** The sign-in app's secret at the identity provider. */
+  clientSecret: string;
   /** Both the token source and the SSO sign-in of the bot, signing in silently when needed. */
   signIn: SandboxSignIn;
   /** The production sign-in alone: without a Teams token exchange it has no token. */
@@ -77,7 +84,8 @@ export interface SandboxIdentity {
 export async function startSandboxIdentity(
   options: SandboxIdentityOptions,
 ): Promise<SandboxIdentity> {
-  const clientSecret = `sandbox-${Math.random().toString(36).slice(2)}`;
+  const shared = options.shareProviderWith;
+  const clientSecret = shared?.clientSecret ?? `sandbox-${Math.random().toString(36).slice(2)}`;
   const users: IdpUser[] = SANDBOX_USERS.map((u) => ({
     oid: u.oid,
     tid: SANDBOX_TENANT_ID,
@@ -85,12 +93,14 @@ export async function startSandboxIdentity(
     upn: u.upn,
     wids: u.wids,
   }));
-  const identityProvider = await startIdentityProvider({
-    clients: [{ clientId: SANDBOX_APP_ID, clientSecret }],
-    ssoAudiences: [SANDBOX_APP_ID, `api://botid-${SANDBOX_APP_ID}`],
-    users,
-    logger: options.logger.child({ component: 'identity-provider' }),
-  });
+  const identityProvider =
+    shared?.identityProvider ??
+    (await startIdentityProvider({
+      clients: [{ clientId: SANDBOX_APP_ID, clientSecret }],
+      ssoAudiences: [SANDBOX_APP_ID, `api://botid-${SANDBOX_APP_ID}`],
+      users,
+      logger: options.logger.child({ component: 'identity-provider' }),
+    }));
   const delegated = createDelegatedTokens({
     clientId: SANDBOX_APP_ID,
     credential: { secret: clientSecret },
@@ -108,8 +118,9 @@ export async function startSandboxIdentity(
   const byOid = new Map(users.map((u) => [u.oid.toLowerCase(), u]));
   return {
     identityProvider,
+    clientSecret,
     signIn: new SandboxSignIn(delegated, identityProvider, (oid) => byOid.get(oid)),
     delegated,
-    stop: () => identityProvider.stop(),
+    stop: () => (shared ? Promise.resolve() : identityProvider.stop()),
   };
 }

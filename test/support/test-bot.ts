@@ -95,6 +95,8 @@ export interface TestBotOptions {
   simulator?: PowerPlatformSimulator;
   /** Use this connector stub instead of starting one (a restart keeps the same Teams). */
   connector?: ConnectorStub;
+  /** Trust the identity provider of this other instance (as instances all trust Entra). */
+  shareIdentityProviderWith?: TestBot;
 }
 
 export interface TestBot {
@@ -197,6 +199,7 @@ export async function startTestBot(options: TestBotOptions = {}): Promise<TestBo
     clock: signInClock,
     store,
     tokenCacheKey: config.tokenCacheKey,
+    shareProviderWith: options.shareIdentityProviderWith?.identity,
   });
   const signIn = options.signIn === 'teams' ? identity.delegated : identity.signIn;
   const dataverse = await startDataverseSimulatorFor(simulator);

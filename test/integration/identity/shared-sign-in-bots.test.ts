@@ -11,6 +11,7 @@ import {
   type PowerPlatformSimulator,
   startPowerPlatformSimulator,
 } from '../../../src/sandbox/power-platform-simulator';
+import type { SqliteStore } from '../../../src/store/sqlite-store';
 import { type ConnectorStub, startConnectorStub } from '../../support/connector-stub';
 import {
   actionData,
@@ -98,5 +99,78 @@ describe('a click that lands on another instance', () => {
     expect(click.body.statusCode).toBe(401);
     expect(click.body.type).toBe('application/vnd.microsoft.activity.loginRequest');
     expect(applyAdminRoleCalls()).toBe(0);
+  });
+});
+
+describe('one token exchange, seen by two instances', () => {
+  /** Alex asks on A; the sign-in card's exchange id and a fresh SSO token from the shared provider. */
+  async function askOnA(a: TestBot) {
+    const { calls } = await a.say(ALEX, 'elevate me in Contoso Dev');
+    const attachments = calls[0]!.activity.attachments as Array<{
+      content: { tokenExchangeResource?: { id: string } };
+    }>;
+    const id = attachments.find((x) => x.content.tokenExchangeResource)!.content
+      .tokenExchangeResource!.id;
+    const token = await a.identity.identityProvider.mintSsoToken({
+      oid: ALEX.aadObjectId,
+      tid: ALEX.tenantId,
+      name: ALEX.name,
+    });
+    return { id, token };
+  }
+
+  function confirmationsPosted(): number {
+    return connector.calls.filter((c) => cardText(cardOf(c.activity)).includes('Confirm elevation'))
+      .length;
+  }
+
+  it('is acted on once: the instance that gets it first continues the command typed on the other', async () => {
+    const env = { TOKEN_CACHE_KEY: randomBytes(32).toString('base64') };
+    const a = await instance(env);
+    const b = await startTestBot({
+      signIn: 'teams',
+      simulator,
+      connector,
+      shareIdentityProviderWith: a,
+      env: { SQLITE_PATH: join(dir, 'bot.db'), ...env },
+    });
+    bots.push(b);
+    const { id, token } = await askOnA(a);
+
+    // Teams on the desktop reaches B first, Teams on the phone reaches A with the same exchange.
+    const first = await b.invoke(ALEX, 'signin/tokenExchange', { id, token });
+    const second = await a.invoke(ALEX, 'signin/tokenExchange', { id, token });
+    expect([first.status, second.status]).toEqual([200, 200]);
+    expect(cardText(cardOf(first.calls.find((c) => cardOf(c.activity))?.activity))).toContain(
+      'Confirm elevation',
+    );
+    expect(second.calls).toHaveLength(0);
+    expect(confirmationsPosted()).toBe(1);
+    const requested = (a.app.store as SqliteStore)
+      .auditEvents()
+      .filter((e) => e.type === 'requested');
+    expect(requested).toHaveLength(1);
+  });
+
+  it('at the same moment on both: still once', async () => {
+    const env = { TOKEN_CACHE_KEY: randomBytes(32).toString('base64') };
+    const a = await instance(env);
+    const b = await startTestBot({
+      signIn: 'teams',
+      simulator,
+      connector,
+      shareIdentityProviderWith: a,
+      env: { SQLITE_PATH: join(dir, 'bot.db'), ...env },
+    });
+    bots.push(b);
+    const { id, token } = await askOnA(a);
+    const answers = await Promise.all([
+      a.invoke(ALEX, 'signin/tokenExchange', { id, token }),
+      b.invoke(ALEX, 'signin/tokenExchange', { id, token }),
+      a.invoke(ALEX, 'signin/tokenExchange', { id, token }),
+      b.invoke(ALEX, 'signin/tokenExchange', { id, token }),
+    ]);
+    expect(answers.map((x) => x.status)).toEqual([200, 200, 200, 200]);
+    expect(confirmationsPosted()).toBe(1);
   });
 });
