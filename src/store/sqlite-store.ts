@@ -166,12 +166,14 @@ export class SqliteStore implements ElevationStore {
         'SELECT state, updated_at, data FROM elevation_requests WHERE id = ?',
       ),
       // One statement: the state check and the write cannot be separated by another writer.
+      // json_patch merges objects key by key: the first patch removes the fields being set, so
+      // that each is replaced whole (a roleCheck or a conversation never mixes with the old one).
       transition: this.db.prepare<
-        [string, string, string, string, string, number | null, number | null],
+        [string, string, string, string, string, string, number | null, number | null],
         RequestRow
       >(
         `UPDATE elevation_requests
-            SET state = ?, updated_at = ?, data = json_patch(data, ?)
+            SET state = ?, updated_at = ?, data = json_patch(json_patch(data, ?), ?)
           WHERE id = ?
             AND state IN (SELECT value FROM json_each(?))
             AND (? IS NULL OR expires_at > ?)
@@ -183,8 +185,8 @@ export class SqliteStore implements ElevationStore {
          ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE once_keys.expires_at <= ?`,
       ),
       forgetExpiredKeys: this.db.prepare<[number]>('DELETE FROM once_keys WHERE expires_at <= ?'),
-      setCard: this.db.prepare(
-        'UPDATE elevation_requests SET data = json_patch(data, ?) WHERE id = ?',
+      setCard: this.db.prepare<[string, string, string]>(
+        'UPDATE elevation_requests SET data = json_patch(json_patch(data, ?), ?) WHERE id = ?',
       ),
       expired: this.db.prepare<[number, number], RequestRow>(
         `SELECT state, updated_at, data FROM elevation_requests
@@ -375,7 +377,7 @@ export class SqliteStore implements ElevationStore {
         const row = this.statements.transition.get(
           change.to,
           change.at.toISOString(),
-          JSON.stringify(change.set ?? {}),
+          ...replacing(change.set ?? {}),
           id,
           JSON.stringify(change.from),
           unexpired,
@@ -397,7 +399,7 @@ export class SqliteStore implements ElevationStore {
   }
 
   async setCardMessage(id: string, conversation: unknown, cardMessageId: string): Promise<void> {
-    this.statements.setCard.run(JSON.stringify({ conversation, cardMessageId }), id);
+    this.statements.setCard.run(...replacing({ conversation, cardMessageId }), id);
   }
 
   async findExpired(now: Date, limit: number): Promise<ElevationRequest[]> {
@@ -614,13 +616,14 @@ export class SqliteStore implements ElevationStore {
   ): Promise<void> {
     this.db
       .transaction(() => {
-        this.statements.finishDelivery.run({
+        const finished = this.statements.finishDelivery.run({
           state: result.state,
           at: result.at.toISOString(),
           error: result.error ?? null,
           id,
-        });
-        this.applyEffects(effects, result.at);
+        }).changes;
+        // A delivery already finished (say, a late failure after it was abandoned) records nothing.
+        if (finished === 1) this.applyEffects(effects, result.at);
       })
       .immediate();
   }
@@ -731,6 +734,15 @@ export class SqliteStore implements ElevationStore {
   async close(): Promise<void> {
     this.db.close();
   }
+}
+
+/** The two patches that replace each given top-level field whole: remove them, then set them. */
+function replacing(fields: Record<string, unknown>): [string, string] {
+  const given = Object.entries(fields).filter(([, value]) => value !== undefined);
+  return [
+    JSON.stringify(Object.fromEntries(given.map(([key]) => [key, null]))),
+    JSON.stringify(Object.fromEntries(given)),
+  ];
 }
 
 /**
