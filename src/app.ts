@@ -19,7 +19,7 @@ import { DataverseClient } from './powerplatform/dataverse-client';
 import { PowerPlatformClient } from './powerplatform/power-platform-client';
 import { registerConsentPages } from './consent-pages';
 import { createServer, listen } from './server';
-import { SqliteStore } from './store/sqlite-store';
+import { openStore } from './store/open-store';
 import { continueConversation, createAdapter } from './teams/adapter';
 import { ElevationBot } from './teams/elevation-bot';
 import { type ExpirySweeper, startExpirySweeper } from './teams/expiry-sweeper';
@@ -58,19 +58,15 @@ export interface App {
   stop(): Promise<void>;
 }
 
-export function createStore(config: Config): ElevationStore {
-  if (config.storage.kind === 'azure-table') {
-    throw new Error(
-      'STORAGE=azure-table is not available yet in this version; use STORAGE=sqlite.',
-    );
-  }
-  return new SqliteStore({ path: config.storage.path });
+/** The store the configuration names (SQLite file or Azure Table Storage), created if missing. */
+export function createStore(config: Config): Promise<ElevationStore> {
+  return openStore(config.storage);
 }
 
 export async function startApp(config: Config, deps: AppDependencies): Promise<App> {
   const logger = deps.logger ?? createLogger({ level: config.logLevel });
   const clock = deps.clock ?? systemClock;
-  const store = deps.store ?? createStore(config);
+  const store = deps.store ?? (await createStore(config));
   const powerPlatform =
     deps.powerPlatform ??
     new PowerPlatformClient({

@@ -41,7 +41,9 @@ export interface Config {
   };
   /** Tenants whose users may use the bot; empty means the bot's own tenant only (or any in sandbox). */
   allowedTenantIds: string[];
-  storage: { kind: 'sqlite'; path: string } | { kind: 'azure-table'; connectionString: string };
+  storage:
+    | { kind: 'sqlite'; path: string }
+    | { kind: 'azure-table'; connectionString: string; tablePrefix: string };
   /**
    * AES-256 key that encrypts the token cache and sign-in sessions kept in the store, so that
    * every instance can act for a user signed in on another. Without it they stay in memory.
@@ -192,7 +194,14 @@ export function loadStorageConfig(
         'AZURE_STORAGE_CONNECTION_STRING',
         'is required when STORAGE=azure-table',
       );
-    return { kind: 'azure-table', connectionString };
+    const tablePrefix = text(env, 'AZURE_TABLE_PREFIX') ?? '';
+    if (!/^([A-Za-z][A-Za-z0-9]{0,40})?$/.test(tablePrefix)) {
+      throw new ConfigError(
+        'AZURE_TABLE_PREFIX',
+        'must be letters and digits (at most 41), starting with a letter',
+      );
+    }
+    return { kind: 'azure-table', connectionString, tablePrefix };
   }
   return {
     kind: 'sqlite',

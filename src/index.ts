@@ -66,7 +66,7 @@ async function main(): Promise<void> {
   const logger = createLogger({ level: config.logLevel });
   // The store comes first: the sign-in keeps sessions and token caches in it. startApp does not
   // close a store it is given, so it is closed here, after the app stops.
-  const store = createStore(config);
+  const store = await createStore(config);
   let signIn;
   try {
     signIn = createSignIn(config, store, logger);

@@ -57,7 +57,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     const config = loadConfig(env);
     // The store first: the sign-in keeps sessions and token caches in it (with TOKEN_CACHE_KEY).
     // startApp does not close a store it is given; it is closed here, after the app stops.
-    const store = createStore(config);
+    const store = await createStore(config);
     stopAll.push(() => store.close());
     const identity = await startSandboxIdentity({
       powerPlatformApiUrl: config.powerPlatform.apiUrl,

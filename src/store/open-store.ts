@@ -3,15 +3,17 @@ import { existsSync } from 'node:fs';
 import type { Config } from '../config';
 import type { ElevationStore } from '../elevation/ports';
 import { SqliteStore } from './sqlite-store';
+import { TableStore } from './table-store';
 
 export async function openStore(
   storage: Config['storage'],
   options: { createIfMissing?: boolean } = {},
 ): Promise<ElevationStore> {
   if (storage.kind === 'azure-table') {
-    throw new Error(
-      'STORAGE=azure-table is not available yet in this version; use STORAGE=sqlite.',
-    );
+    return TableStore.open({
+      connectionString: storage.connectionString,
+      tablePrefix: storage.tablePrefix,
+    });
   }
   if (
     options.createIfMissing === false &&

@@ -191,7 +191,7 @@ export async function startTestBot(options: TestBotOptions = {}): Promise<TestBo
   });
   const signInClock = new TestClock();
   // The store first, as in production: the sign-in keeps sessions and token caches in it.
-  const store = createStore(config);
+  const store = await createStore(config);
   const identity = await startSandboxIdentity({
     powerPlatformApiUrl: config.powerPlatform.apiUrl,
     allowedTenantIds: config.allowedTenantIds,
