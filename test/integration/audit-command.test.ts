@@ -7,7 +7,11 @@ import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { TableClient } from '@azure/data-tables';
 import { verifyAudit } from '../../src/audit/audit-cli';
+import { loadStorageConfig } from '../../src/config';
+import { openStore } from '../../src/store/open-store';
+import { startAzurite } from '../support/azurite';
 import { actionData, ALEX, cardOf, startTestBot, TENANT } from '../support/test-bot';
 
 const ROOT = join(__dirname, '..', '..');
@@ -180,6 +184,59 @@ describe('AUDIT_RETENTION_DAYS', () => {
       expect((await verifyAudit(store)).ok).toBe(true);
     } finally {
       await retained.stop();
+    }
+  });
+});
+
+describe('npm run audit on Azure Table Storage (Azurite)', () => {
+  it('verify names the event edited directly in the table; export reads the same events', async () => {
+    const emulator = await startAzurite();
+    try {
+      const tableEnv = {
+        STORAGE: 'azure-table',
+        AZURE_STORAGE_CONNECTION_STRING: emulator.connectionString,
+        AZURE_TABLE_PREFIX: 'audit',
+      };
+      const store = await openStore(loadStorageConfig(tableEnv));
+      for (let i = 1; i <= 4; i += 1) {
+        await store.appendAudit({
+          type: 'confirmed',
+          at: new Date(Date.UTC(2026, 10, 26, 9, 0, i)),
+          requestId: `r${i}`,
+          actor: ALEX.aadObjectId,
+          tenantId: TENANT,
+          details: { justification: `INC-${i}` },
+        });
+      }
+      await store.close();
+      const intact = await audit(['verify'], tableEnv);
+      expect(intact.code).toBe(0);
+      expect(intact.stdout).toMatch(new RegExp(`OK\\s+chain ${TENANT}: 4 events`));
+      const exported = JSON.parse((await audit(['export'], tableEnv)).stdout) as unknown[];
+      expect(exported).toHaveLength(4);
+
+      // Someone with the storage key edits event 3 in place.
+      const table = TableClient.fromConnectionString(emulator.connectionString, 'auditelevation', {
+        allowInsecureConnection: true,
+      });
+      const rowKey = `audit|${String(3).padStart(12, '0')}`;
+      const entity = await table.getEntity<Record<string, unknown>>(TENANT, rowKey);
+      expect(String(entity.details)).toContain('INC-3');
+      await table.updateEntity(
+        {
+          partitionKey: TENANT,
+          rowKey,
+          details: String(entity.details).replace('INC-3', 'routine'),
+        },
+        'Merge',
+      );
+      const broken = await audit(['verify'], tableEnv);
+      expect(broken.code).toBe(1);
+      expect(broken.stdout).toContain(
+        `BROKEN  chain ${TENANT}: first broken link at event 3: its content does not match its hash`,
+      );
+    } finally {
+      await emulator.stop();
     }
   });
 });

@@ -17,7 +17,6 @@ import { WELL_KNOWN } from '../../src/sandbox/power-platform-simulator/seed';
 import { loadStorageConfig } from '../../src/config';
 import type { ElevationStore } from '../../src/elevation/ports';
 import { openStore } from '../../src/store/open-store';
-import { SqliteStore } from '../../src/store/sqlite-store';
 import { type Azurite, startAzurite } from '../support/azurite';
 import { type BotProcess, startBotProcess } from '../support/bot-process';
 import { type ConnectorStub, startConnectorStub } from '../support/connector-stub';
@@ -96,12 +95,14 @@ async function eventsOf(store: ElevationStore, requestId?: string) {
   return requestId ? events.filter((e) => e.requestId === requestId) : events;
 }
 
-describe.each([
+const STORES = [
   { name: 'one SQLite file', azurite: false },
   { name: 'Azure Table Storage (Azurite)', azurite: true },
-])('two bot processes on $name', ({ azurite }) => {
-  let emulator: Azurite | undefined;
+];
 
+/** Runs the describe's tests on the given store: this test's SQLite file, or a fresh Azurite. */
+function onStore(azurite: boolean): void {
+  let emulator: Azurite | undefined;
   beforeAll(async () => {
     if (azurite) emulator = await startAzurite();
   });
@@ -121,6 +122,10 @@ describe.each([
   afterEach(() => {
     storeEnv = {};
   });
+}
+
+describe.each(STORES)('two bot processes on $name', ({ azurite }) => {
+  onStore(azurite);
 
   it('100 concurrent clicks on one request, spread over both, call the API exactly once', async () => {
     const [a, b] = [await bot(), await bot()];
@@ -211,7 +216,9 @@ describe.each([
   });
 });
 
-describe('a bot killed in the middle of an elevation', () => {
+describe.each(STORES)('a bot killed in the middle of an elevation, on $name', ({ azurite }) => {
+  onStore(azurite);
+
   it('SIGKILL while the API holds the call, then a restart: the request is reconciled as unknown, nothing lost', async () => {
     const env = {
       POWERPLATFORM_ATTEMPT_TIMEOUT_MS: '2000',
@@ -241,7 +248,7 @@ describe('a bot killed in the middle of an elevation', () => {
     await first.kill();
     processes.splice(processes.indexOf(first), 1);
 
-    const store = new SqliteStore({ path: join(dir, 'bot.db') });
+    const store = await sharedStore();
     try {
       const left = await store.findRequest(requestId);
       expect(left?.state).toBe('executing');
@@ -275,11 +282,10 @@ describe('a bot killed in the middle of an elevation', () => {
       const request = await store.findRequest(requestId);
       expect(request?.state).toBe('failed');
       expect(request?.outcome).toMatchObject({ ok: false, kind: 'interrupted' });
-      const events = store.auditEvents().filter((e) => e.requestId === requestId);
+      const events = await eventsOf(store, requestId);
       expect(events.map((e) => e.type)).toEqual(['requested', 'confirmed', 'executed']);
       expect(events[2]!.details).toMatchObject({ outcome: 'interrupted', clientRequestId });
-      const chain = await store.readAudit({ chain: TENANT, limit: 10_000 });
-      expect(verifyChain(chain, TENANT)).toMatchObject({ ok: true });
+      expect(verifyChain(await eventsOf(store), TENANT)).toMatchObject({ ok: true });
       // The API was called once, by the process that died; nobody called it again.
       expect(applyAdminRoleCalls()).toBe(1);
     } finally {
