@@ -6,27 +6,20 @@
  *
  * With UPDATE_SCREENSHOTS=1 it also saves the README's screenshots into docs/screenshots/.
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Locator, Page } from 'playwright-core';
-import { createLogger } from '../../src/log';
+import type { Locator } from 'playwright-core';
 import { type RecordedCall, WELL_KNOWN } from '../../src/sandbox/power-platform-simulator';
-import { type Sandbox, startSandbox } from '../../src/sandbox/sandbox';
 import {
   clickAction,
   conversation,
   fillInput,
-  freePort,
-  openPlaygroundPage,
   sendMessage,
   switchToGroupChat,
   switchToPersonalChat,
   switchUser,
-  type PlaygroundPage,
 } from './support/playground';
+import { SCREENSHOTS, useSandboxSession } from './support/sandbox-session';
 
-const SCREENSHOTS = path.join(__dirname, '..', '..', 'docs', 'screenshots');
 const WAIT_MS = 15_000;
 /** The Playground's default current user and another member of its group chat. */
 const ALEX = 'Alex Wilber';
@@ -40,42 +33,12 @@ const BOT_MESSAGE = '.fai-OutputCard';
 const INVOKE_BANNER = '[aria-label="Display Invoked Message"]';
 
 describe('elevation in the Agents Playground', () => {
-  const logLines: string[] = [];
-  const tempDir = mkdtempSync(path.join(tmpdir(), 'elevation-e2e-'));
-  let sandbox: Sandbox | undefined;
-  let ui: PlaygroundPage | undefined;
-
-  const page = (): Page => {
-    if (!ui) throw new Error('the Playground page did not open');
-    return ui.page;
-  };
-  const simulatorCalls = (): RecordedCall[] => {
-    const calls = sandbox?.simulator?.calls;
-    if (!calls) throw new Error('the sandbox has no simulator');
-    return calls;
-  };
-
-  beforeAll(async () => {
-    sandbox = await startSandbox({
-      env: { PORT: '0', SQLITE_PATH: path.join(tempDir, 'elevation.sqlite') },
-      logger: createLogger({ sink: (line) => logLines.push(line) }),
-      playground: true,
-      playgroundPort: await freePort(),
-    });
-    if (!sandbox.playground) throw new Error('the sandbox started no Playground');
-    ui = await openPlaygroundPage(sandbox.playground.url);
-    mkdirSync(SCREENSHOTS, { recursive: true });
-  }, 90_000);
+  const session = useSandboxSession('elevation');
+  const { logLines, page, simulatorCalls } = session;
 
   beforeEach(async () => {
     // Whatever a failed test left behind: clicks come from the current user again.
-    if (ui) await switchUser(ui.page, ALEX);
-  });
-
-  afterAll(async () => {
-    await ui?.close();
-    await sandbox?.stop();
-    rmSync(tempDir, { recursive: true, force: true });
+    await switchUser(page(), ALEX);
   });
 
   /** What a test caused: bot messages, API calls and log lines from here on. */
@@ -313,7 +276,7 @@ describe('elevation in the Agents Playground', () => {
   test('slow API: the card says in progress at once, then shows the outcome when it arrives', async () => {
     const env = WELL_KNOWN.contosoProd;
     // Longer than the bot's default 4 s budget for answering a click.
-    sandbox!.simulator!.override('delay-ms=6000;times=1', {
+    session.sandbox().simulator!.override('delay-ms=6000;times=1', {
       operation: 'applyAdminRole',
       environmentId: env.id,
     });

@@ -8,21 +8,15 @@
  *
  * With UPDATE_SCREENSHOTS=1 it also saves docs/screenshots/notification-card.png.
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Locator, Page } from 'playwright-core';
-import { createLogger } from '../../src/log';
+import type { Locator } from 'playwright-core';
 import { PLAYGROUND_CURRENT_USER, SANDBOX_USERS } from '../../src/sandbox/directory';
-import { type RecordedCall, WELL_KNOWN } from '../../src/sandbox/power-platform-simulator';
-import { type Sandbox, startSandbox } from '../../src/sandbox/sandbox';
+import { WELL_KNOWN } from '../../src/sandbox/power-platform-simulator';
 import {
   channelPosts,
   clickAction,
   conversation,
   fillInput,
-  freePort,
-  openPlaygroundPage,
   playgroundConfig,
   postAuthor,
   sendMessage,
@@ -30,10 +24,9 @@ import {
   switchToChannel,
   switchToGroupChat,
   switchToPersonalChat,
-  type PlaygroundPage,
 } from './support/playground';
+import { SCREENSHOTS, useSandboxSession } from './support/sandbox-session';
 
-const SCREENSHOTS = path.join(__dirname, '..', '..', 'docs', 'screenshots');
 const WAIT_MS = 15_000;
 const ALEX = 'Alex Wilber';
 /** A Global Administrator, but not one of the bot's administrators (BOT_ADMIN_IDS). */
@@ -65,39 +58,8 @@ function fact(label: string, value: string): RegExp {
 }
 
 describe('channel notifications in the Agents Playground', () => {
-  const logLines: string[] = [];
-  const tempDir = mkdtempSync(path.join(tmpdir(), 'notifications-e2e-'));
-  let sandbox: Sandbox | undefined;
-  let ui: PlaygroundPage | undefined;
-
-  const page = (): Page => {
-    if (!ui) throw new Error('the Playground page did not open');
-    return ui.page;
-  };
-  const simulatorCalls = (): RecordedCall[] => {
-    const calls = sandbox?.simulator?.calls;
-    if (!calls) throw new Error('the sandbox has no simulator');
-    return calls;
-  };
-
-  beforeAll(async () => {
-    sandbox = await startSandbox({
-      // BOT_ADMIN_IDS is left to the sandbox's default: the Playground's current user (Alex).
-      env: { PORT: '0', SQLITE_PATH: path.join(tempDir, 'notifications.sqlite') },
-      logger: createLogger({ sink: (line) => logLines.push(line) }),
-      playground: true,
-      playgroundPort: await freePort(),
-    });
-    if (!sandbox.playground) throw new Error('the sandbox started no Playground');
-    ui = await openPlaygroundPage(sandbox.playground.url);
-    mkdirSync(SCREENSHOTS, { recursive: true });
-  }, 90_000);
-
-  afterAll(async () => {
-    await ui?.close();
-    await sandbox?.stop();
-    rmSync(tempDir, { recursive: true, force: true });
-  });
+  const session = useSandboxSession('notifications');
+  const { logLines, page, simulatorCalls } = session;
 
   function channelId(name: string): string {
     const channel = playgroundConfig(page()).teams[0]?.channels.find((c) => c.name === name);

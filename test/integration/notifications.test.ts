@@ -546,26 +546,24 @@ describe('conversation references', () => {
     expect(await store().findConversation(id)).toBeUndefined();
   });
 
+  /** What Teams sends when the team is deleted, restored, ... */
+  function teamEvent(eventType: string) {
+    return bot.send(
+      ALEX,
+      {
+        type: 'conversationUpdate',
+        channelData: { eventType, team: { id: TEAM }, tenant: { id: TENANT } },
+      },
+      general,
+    );
+  }
+
   it('a deleted team gets nothing until it is restored; uninstalling removes its subscriptions', async () => {
     await subscribe(SECURITY);
-    await bot.send(
-      ALEX,
-      {
-        type: 'conversationUpdate',
-        channelData: { eventType: 'teamDeleted', team: { id: TEAM }, tenant: { id: TENANT } },
-      },
-      general,
-    );
+    await teamEvent('teamDeleted');
     expect((await store().findConversation(SECURITY))?.suspended).toBe(true);
     await elevate(ALEX, 'Contoso Dev');
-    await bot.send(
-      ALEX,
-      {
-        type: 'conversationUpdate',
-        channelData: { eventType: 'teamRestored', team: { id: TEAM }, tenant: { id: TENANT } },
-      },
-      general,
-    );
+    await teamEvent('teamRestored');
     expect((await store().findConversation(SECURITY))?.suspended).toBe(false);
     await elevate(ALEX, 'Contoso Prod');
     await waitFor(

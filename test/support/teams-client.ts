@@ -20,14 +20,23 @@ export interface TeamsClient {
   ): Promise<{ status: number; body: { statusCode?: number; type?: string; value?: unknown } }>;
 }
 
+/** The fields every activity from `user` carries; a channel's team goes in channelData, as in Teams. */
 export function activityFrom(
   user: ClientUser,
   connectorUrl: string,
-  conversation: { id: string; conversationType: string } = {
+  conversationIn: { id: string; conversationType: string; teamId?: string } = {
     id: `a:personal-${user.aadObjectId}`,
     conversationType: 'personal',
   },
 ): Record<string, unknown> {
+  const { teamId, ...conversation } = conversationIn;
+  const channelData: Record<string, unknown> = { tenant: { id: user.tenantId } };
+  if (teamId) {
+    channelData.team = { id: teamId, name: 'My Team' };
+    if (conversation.conversationType === 'channel') {
+      channelData.channel = { id: conversation.id.split(';')[0] };
+    }
+  }
   return {
     id: randomUUID(),
     timestamp: new Date().toISOString(),
@@ -36,7 +45,7 @@ export function activityFrom(
     from: { id: `29:${user.aadObjectId}`, name: user.name, aadObjectId: user.aadObjectId },
     recipient: { id: '28:elevation-bot', name: 'Elevation' },
     conversation: { ...conversation, tenantId: user.tenantId },
-    channelData: { tenant: { id: user.tenantId } },
+    channelData,
     locale: 'en-US',
   };
 }

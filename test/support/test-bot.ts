@@ -2,7 +2,6 @@
  * Starts the real bot (restify server, CloudAdapter, SQLite file) against the simulated Power
  * Platform API and a connector stub, all over real HTTP, and speaks to it as Teams would.
  */
-import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +20,7 @@ import {
   startPowerPlatformSimulator,
 } from '../../src/sandbox/power-platform-simulator';
 import { type ConnectorCall, type ConnectorStub, startConnectorStub } from './connector-stub';
+import { activityFrom } from './teams-client';
 
 /** The users' tenant: the one the sandbox's sign-in app lives in. */
 export const TENANT = SANDBOX_TENANT_ID;
@@ -153,26 +153,8 @@ export interface InvokeBody {
   value: unknown;
 }
 
-function baseActivity(connectorUrl: string, user: TestUser, conversationIn: Conversation) {
-  const { teamId, ...conversation } = conversationIn;
-  const channelData: Record<string, unknown> = { tenant: { id: user.tenantId } };
-  if (teamId) {
-    channelData.team = { id: teamId, name: 'My Team' };
-    if (conversation.conversationType === 'channel') {
-      channelData.channel = { id: conversation.id.split(';')[0] };
-    }
-  }
-  return {
-    id: randomUUID(),
-    timestamp: new Date().toISOString(),
-    channelId: 'msteams',
-    serviceUrl: connectorUrl,
-    from: { id: `29:${user.aadObjectId}`, name: user.name, aadObjectId: user.aadObjectId },
-    recipient: { id: '28:elevation-bot', name: 'Elevation' },
-    conversation: { ...conversation, tenantId: user.tenantId },
-    channelData,
-    locale: 'en-US',
-  };
+function baseActivity(connectorUrl: string, user: TestUser, conversation: Conversation) {
+  return activityFrom(user, connectorUrl, conversation);
 }
 
 export async function startTestBot(options: TestBotOptions = {}): Promise<TestBot> {

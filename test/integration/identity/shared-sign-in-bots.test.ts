@@ -119,12 +119,8 @@ describe('one token exchange, seen by two instances', () => {
     return { id, token };
   }
 
-  function confirmationsPosted(): number {
-    return connector.calls.filter((c) => cardText(cardOf(c.activity)).includes('Confirm elevation'))
-      .length;
-  }
-
-  it('is acted on once: the instance that gets it first continues the command typed on the other', async () => {
+  /** A and B on one store and one key, trusting one identity provider (as both trust Entra). */
+  async function twoInstancesTrustingOneProvider(): Promise<[TestBot, TestBot]> {
     const env = { TOKEN_CACHE_KEY: randomBytes(32).toString('base64') };
     const a = await instance(env);
     const b = await startTestBot({
@@ -135,6 +131,16 @@ describe('one token exchange, seen by two instances', () => {
       env: { SQLITE_PATH: join(dir, 'bot.db'), ...env },
     });
     bots.push(b);
+    return [a, b];
+  }
+
+  function confirmationsPosted(): number {
+    return connector.calls.filter((c) => cardText(cardOf(c.activity)).includes('Confirm elevation'))
+      .length;
+  }
+
+  it('is acted on once: the instance that gets it first continues the command typed on the other', async () => {
+    const [a, b] = await twoInstancesTrustingOneProvider();
     const { id, token } = await askOnA(a);
 
     // Teams on the desktop reaches B first, Teams on the phone reaches A with the same exchange.
@@ -153,16 +159,7 @@ describe('one token exchange, seen by two instances', () => {
   });
 
   it('at the same moment on both: still once', async () => {
-    const env = { TOKEN_CACHE_KEY: randomBytes(32).toString('base64') };
-    const a = await instance(env);
-    const b = await startTestBot({
-      signIn: 'teams',
-      simulator,
-      connector,
-      shareIdentityProviderWith: a,
-      env: { SQLITE_PATH: join(dir, 'bot.db'), ...env },
-    });
-    bots.push(b);
+    const [a, b] = await twoInstancesTrustingOneProvider();
     const { id, token } = await askOnA(a);
     const answers = await Promise.all([
       a.invoke(ALEX, 'signin/tokenExchange', { id, token }),
