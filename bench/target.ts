@@ -1,0 +1,196 @@
+/**
+ * The server under test, as a process of its own (spawned by bench/targets.ts), so that the load
+ * driver never shares its CPU:
+ *
+ *   BENCH_TARGET=bot    the bot as the sandbox builds it (src/sandbox/sandbox.ts): the store, the
+ *                       local identity provider with the production sign-in code pointed at it
+ *                       (users are signed in silently), and startApp, against the Power Platform
+ *                       API at POWERPLATFORM_API_URL (the simulator, in the driver's process).
+ *   BENCH_TARGET=floor  bench/floor-bot.ts on the same server and adapter (with
+ *                       BENCH_FLOOR_TYPING=1, a typing indicator before each card: an experiment).
+ *
+ * Configuration comes from the environment as for the bot (PORT, SQLITE_PATH, LOG_LEVEL, ...).
+ * Over the IPC channel the driver asks for what only this process knows: the requests in its
+ * store with their client request ids and API round trips (`requests`), its memory (`memory`),
+ * and to stop (`stop`, which exits normally so that `--cpu-prof` writes its profile).
+ */
+import v8 from 'node:v8';
+import { createStore, startApp, type App } from '../src/app';
+import { loadConfig } from '../src/config';
+import type { PowerPlatform } from '../src/elevation/ports';
+import { HttpClient } from '../src/http/http-client';
+import { createLogger, type LogLevel } from '../src/log';
+import { PowerPlatformClient } from '../src/powerplatform/power-platform-client';
+import { startSandboxIdentity } from '../src/sandbox/sandbox-sign-in';
+import { startFloorBot } from './floor-bot';
+
+/** A request as the driver needs it after a run. */
+export interface RequestFacts {
+  state?: string;
+  clientRequestId?: string;
+  /** The bot's applyAdminRole round trip, as its PowerPlatform port saw it (BENCH_TIME_API=1). */
+  apiNs?: string;
+}
+
+export type TargetRequest =
+  | { op: 'requests'; ids: string[] }
+  | { op: 'memory' }
+  /** With --expose-gc: memory after a full collection (what is really held); writes a heap snapshot to `snapshot`. */
+  | { op: 'heap'; snapshot?: string }
+  | { op: 'stop' };
+
+/** The `heap` answer. */
+export interface HeapFacts {
+  before: NodeJS.MemoryUsage;
+  /** After a full garbage collection (only with --expose-gc). */
+  afterGc?: NodeJS.MemoryUsage;
+  /** V8's heap spaces before the collection: where the heap's committed memory is. */
+  spaces: Array<{ name: string; size: number; used: number }>;
+  snapshot?: string;
+}
+
+export type TargetQuery = TargetRequest & { id: number };
+
+export type TargetMessage =
+  | { type: 'ready'; url: string }
+  | { type: 'reply'; id: number; result: unknown }
+  | { type: 'failed'; error: string };
+
+/**
+ * The production PowerPlatformClient, built exactly as src/app.ts builds it, with a stopwatch
+ * around applyAdminRole: the API round trip as the bot's port sees it (HTTP client, retries,
+ * parsing included), keyed by the client request id the service chose.
+ */
+class TimedPowerPlatform implements PowerPlatform {
+  readonly applyNs = new Map<string, bigint>();
+  constructor(private readonly inner: PowerPlatform) {}
+
+  listEnvironments(token: string) {
+    return this.inner.listEnvironments(token);
+  }
+
+  async applyAdminRole(token: string, environmentId: string, clientRequestId?: string) {
+    const started = process.hrtime.bigint();
+    try {
+      return await this.inner.applyAdminRole(token, environmentId, clientRequestId);
+    } finally {
+      if (clientRequestId) this.applyNs.set(clientRequestId, process.hrtime.bigint() - started);
+    }
+  }
+}
+
+function send(message: TargetMessage): void {
+  process.send?.(message);
+}
+
+async function startBot(): Promise<{ url: string; app: App; timed?: TimedPowerPlatform }> {
+  const config = loadConfig({ ...process.env, SANDBOX: 'true' });
+  const logger = createLogger({ level: config.logLevel });
+  // As src/sandbox/sandbox.ts: the store first (the sign-in keeps sessions in it), then the
+  // local identity provider and the production sign-in pointed at it, then the app.
+  const store = await createStore(config);
+  const identity = await startSandboxIdentity({
+    powerPlatformApiUrl: config.powerPlatform.apiUrl,
+    allowedTenantIds: config.allowedTenantIds,
+    logger,
+    store,
+    tokenCacheKey: config.tokenCacheKey,
+  });
+  const timed =
+    process.env.BENCH_TIME_API === '1'
+      ? new TimedPowerPlatform(
+          new PowerPlatformClient({
+            baseUrl: config.powerPlatform.apiUrl,
+            apiVersion: config.powerPlatform.apiVersion,
+            http: new HttpClient({
+              logger: logger.child({ component: 'http' }),
+              attemptTimeoutMs: config.powerPlatform.attemptTimeoutMs,
+              totalTimeoutMs: config.powerPlatform.totalTimeoutMs,
+            }),
+            logger: logger.child({ component: 'powerplatform' }),
+          }),
+        )
+      : undefined;
+  const app = await startApp(config, {
+    tokens: identity.signIn,
+    signIn: identity.signIn,
+    logger,
+    store,
+    powerPlatform: timed,
+  });
+  return { url: app.url, app, timed };
+}
+
+async function main(): Promise<void> {
+  const kind = process.env.BENCH_TARGET;
+  let app: App | undefined;
+  let timed: TimedPowerPlatform | undefined;
+  let url: string;
+  if (kind === 'floor') {
+    const level = (process.env.LOG_LEVEL ?? 'info') as LogLevel;
+    const floor = await startFloorBot({
+      port: Number(process.env.PORT ?? 0),
+      host: process.env.HOST ?? '127.0.0.1',
+      logger: createLogger({ level }),
+      typing: process.env.BENCH_FLOOR_TYPING === '1',
+    });
+    url = floor.url;
+  } else if (kind === 'bot') {
+    ({ url, app, timed } = await startBot());
+  } else {
+    throw new Error(`BENCH_TARGET must be "bot" or "floor", not "${kind ?? ''}"`);
+  }
+
+  process.on('message', (query: TargetQuery) => {
+    void (async () => {
+      switch (query.op) {
+        case 'requests': {
+          const result: Record<string, RequestFacts> = {};
+          for (const id of query.ids) {
+            const request = await app?.store.findRequest(id);
+            const clientRequestId = request?.clientRequestId;
+            const apiNs = clientRequestId ? timed?.applyNs.get(clientRequestId) : undefined;
+            result[id] = { state: request?.state, clientRequestId, apiNs: apiNs?.toString() };
+          }
+          send({ type: 'reply', id: query.id, result });
+          return;
+        }
+        case 'memory':
+          send({ type: 'reply', id: query.id, result: process.memoryUsage() });
+          return;
+        case 'heap': {
+          const before = process.memoryUsage();
+          const spaces = v8.getHeapSpaceStatistics().map((space) => ({
+            name: space.space_name,
+            size: space.space_size,
+            used: space.space_used_size,
+          }));
+          const gc = (globalThis as { gc?: () => void }).gc;
+          gc?.();
+          const facts: HeapFacts = {
+            before,
+            afterGc: gc ? process.memoryUsage() : undefined,
+            spaces,
+            snapshot: query.snapshot ? v8.writeHeapSnapshot(query.snapshot) : undefined,
+          };
+          send({ type: 'reply', id: query.id, result: facts });
+          return;
+        }
+        case 'stop':
+          send({ type: 'reply', id: query.id, result: true });
+          // A normal exit (not a signal), so that --cpu-prof writes the profile.
+          setImmediate(() => process.exit(0));
+          return;
+      }
+    })();
+  });
+  process.on('disconnect', () => process.exit(0));
+  send({ type: 'ready', url });
+}
+
+main().catch((error: unknown) => {
+  const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
+  send({ type: 'failed', error: message });
+  process.stderr.write(`bench target failed: ${message}\n`);
+  process.exit(1);
+});
