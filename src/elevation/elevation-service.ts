@@ -131,6 +131,12 @@ export class ElevationService {
     }
   }
 
+  /** Whether the user's environment list is cached and fresh (no API call, no wait). */
+  hasFreshEnvironments(requester: Requester): boolean {
+    const hit = this.environmentCache.get(this.cacheKey(requester));
+    return hit !== undefined && hit.expiresAt > this.options.clock.now().getTime();
+  }
+
   /** The requester's own requests, newest first (`history`). */
   historyOf(requester: Requester, page: Page): Promise<ElevationRequest[]> {
     return this.options.store.requestsOf(requester, page);
@@ -195,23 +201,29 @@ export class ElevationService {
     const requester = { ...request.requester, upn: token.upn ?? request.requester.upn };
 
     const clientRequestId = randomUUID();
-    const claimed = await store.transition(request.id, {
-      from: ['requested'],
-      to: 'executing',
-      at: now,
-      unexpiredAt: now,
-      set: {
-        justification: justification || undefined,
-        clientRequestId,
-        executionDeadline: new Date(now.getTime() + this.options.executionLeaseMs).toISOString(),
+    // The claim and its `confirmed` audit event are one write.
+    const claimed = await store.transition(
+      request.id,
+      {
+        from: ['requested'],
+        to: 'executing',
+        at: now,
+        unexpiredAt: now,
+        set: {
+          justification: justification || undefined,
+          clientRequestId,
+          executionDeadline: new Date(now.getTime() + this.options.executionLeaseMs).toISOString(),
+        },
       },
-    });
+      {
+        audit: this.auditEvent('confirmed', request, {
+          justification: justification || undefined,
+          clientRequestId,
+        }),
+      },
+    );
     // Another click won the race (or the request just expired): report what stands.
     if (!claimed) return this.currentState(request.id);
-    await this.audit('confirmed', claimed, {
-      justification: claimed.justification,
-      clientRequestId,
-    });
 
     log.info('calling applyAdminRole', { environmentId: claimed.environment.id, clientRequestId });
     const before = await this.lookUpRole(claimed);
@@ -382,8 +394,9 @@ export class ElevationService {
       updatedAt: now.toISOString(),
       expiresAt: new Date(now.getTime() + this.options.requestTtlMinutes * 60_000).toISOString(),
     };
-    await this.options.store.createRequest(request);
-    await this.audit('requested', request, { query });
+    await this.options.store.createRequest(request, {
+      audit: this.auditEvent('requested', request, { query }),
+    });
     return { kind: 'confirm', request };
   }
 

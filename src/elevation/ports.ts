@@ -219,7 +219,8 @@ export interface ElevationStore extends NotificationStore, AuditStore, SecretSto
    * recorded it. Atomic: concurrent callers (several instances included) get one true.
    */
   claimOnce(key: string, expiresAt: Date): Promise<boolean>;
-  createRequest(request: ElevationRequest): Promise<void>;
+  /** Stores a new request; its effects (the `requested` audit event) in the same step. */
+  createRequest(request: ElevationRequest, effects?: Effects): Promise<void>;
   findRequest(id: string): Promise<ElevationRequest | undefined>;
   /**
    * Moves a request to a new state if, and only if, it is in one of `from`; atomic. The effects

@@ -43,7 +43,13 @@ CREATE TABLE IF NOT EXISTS elevation_requests (
   state TEXT NOT NULL,
   expires_at INTEGER NOT NULL,
   updated_at TEXT NOT NULL,
-  data TEXT NOT NULL
+  data TEXT NOT NULL,
+  -- Copies of fields in data that lists look up by: plain columns, so that rewriting data on each
+  -- transition does not re-evaluate expression indexes.
+  tenant_id TEXT,
+  requester_id TEXT,
+  environment_id TEXT,
+  created_at TEXT
 );
 CREATE INDEX IF NOT EXISTS elevation_requests_waiting ON elevation_requests (state, expires_at);
 CREATE TABLE IF NOT EXISTS once_keys (
@@ -77,16 +83,6 @@ CREATE TABLE IF NOT EXISTS secrets (
   key TEXT PRIMARY KEY,
   value TEXT NOT NULL,
   expires_at INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS requests_by_requester ON elevation_requests (
-  lower(json_extract(data, '$.requester.tenantId')),
-  lower(json_extract(data, '$.requester.aadObjectId')),
-  json_extract(data, '$.createdAt')
-);
-CREATE INDEX IF NOT EXISTS requests_by_environment ON elevation_requests (
-  lower(json_extract(data, '$.requester.tenantId')),
-  lower(json_extract(data, '$.environment.id')),
-  json_extract(data, '$.createdAt')
 );
 CREATE TABLE IF NOT EXISTS conversations (
   id TEXT PRIMARY KEY,
@@ -158,9 +154,12 @@ export class SqliteStore implements ElevationStore {
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
     migrateLegacyAudit(this.db);
+    addRequestColumns(this.db);
     this.statements = {
       insert: this.db.prepare(
-        'INSERT INTO elevation_requests (id, state, expires_at, updated_at, data) VALUES (?, ?, ?, ?, ?)',
+        `INSERT INTO elevation_requests
+           (id, state, expires_at, updated_at, data, tenant_id, requester_id, environment_id, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       find: this.db.prepare<[string], RequestRow>(
         'SELECT state, updated_at, data FROM elevation_requests WHERE id = ?',
@@ -232,17 +231,13 @@ export class SqliteStore implements ElevationStore {
       ),
       requestsOf: this.db.prepare<[string, string, string, number], RequestRow>(
         `SELECT state, updated_at, data FROM elevation_requests
-          WHERE lower(json_extract(data, '$.requester.tenantId')) = ?
-            AND lower(json_extract(data, '$.requester.aadObjectId')) = ?
-            AND json_extract(data, '$.createdAt') < ?
-          ORDER BY json_extract(data, '$.createdAt') DESC LIMIT ?`,
+          WHERE tenant_id = ? AND requester_id = ? AND created_at < ?
+          ORDER BY created_at DESC LIMIT ?`,
       ),
       requestsIn: this.db.prepare<[string, string, string, number], RequestRow>(
         `SELECT state, updated_at, data FROM elevation_requests
-          WHERE lower(json_extract(data, '$.requester.tenantId')) = ?
-            AND lower(json_extract(data, '$.environment.id')) = ?
-            AND json_extract(data, '$.createdAt') < ?
-          ORDER BY json_extract(data, '$.createdAt') DESC LIMIT ?`,
+          WHERE tenant_id = ? AND environment_id = ? AND created_at < ?
+          ORDER BY created_at DESC LIMIT ?`,
       ),
       purgeSecrets: this.db.prepare<[number]>('DELETE FROM secrets WHERE expires_at <= ?'),
       purgeRequests: this.db.prepare<[string]>(
@@ -350,15 +345,24 @@ export class SqliteStore implements ElevationStore {
     };
   }
 
-  async createRequest(request: ElevationRequest): Promise<void> {
+  async createRequest(request: ElevationRequest, effects?: Effects): Promise<void> {
     const { state, updatedAt, ...rest } = request;
-    this.statements.insert.run(
-      request.id,
-      state,
-      Date.parse(request.expiresAt),
-      updatedAt,
-      JSON.stringify(rest),
-    );
+    this.db
+      .transaction(() => {
+        this.statements.insert.run(
+          request.id,
+          state,
+          Date.parse(request.expiresAt),
+          updatedAt,
+          JSON.stringify(rest),
+          request.requester.tenantId.toLowerCase(),
+          request.requester.aadObjectId.toLowerCase(),
+          request.environment.id.toLowerCase(),
+          request.createdAt,
+        );
+        this.applyEffects(effects, new Date(request.createdAt));
+      })
+      .immediate();
   }
 
   async findRequest(id: string): Promise<ElevationRequest | undefined> {
@@ -734,6 +738,36 @@ export class SqliteStore implements ElevationStore {
   async close(): Promise<void> {
     this.db.close();
   }
+}
+
+/**
+ * Databases from before the lookup columns get them, filled from each request's data; the
+ * indexes are on the columns (earlier versions indexed json_extract expressions).
+ */
+function addRequestColumns(db: Database.Database): void {
+  const columns = (
+    db.prepare('PRAGMA table_info(elevation_requests)').all() as Array<{
+      name: string;
+    }>
+  ).map((c) => c.name);
+  db.transaction(() => {
+    if (!columns.includes('tenant_id')) {
+      for (const column of ['tenant_id', 'requester_id', 'environment_id', 'created_at']) {
+        db.exec(`ALTER TABLE elevation_requests ADD COLUMN ${column} TEXT`);
+      }
+      db.exec(`UPDATE elevation_requests SET
+        tenant_id = lower(json_extract(data, '$.requester.tenantId')),
+        requester_id = lower(json_extract(data, '$.requester.aadObjectId')),
+        environment_id = lower(json_extract(data, '$.environment.id')),
+        created_at = json_extract(data, '$.createdAt')`);
+    }
+    db.exec(`DROP INDEX IF EXISTS requests_by_requester;
+      DROP INDEX IF EXISTS requests_by_environment;
+      CREATE INDEX IF NOT EXISTS requests_of_requester
+        ON elevation_requests (tenant_id, requester_id, created_at);
+      CREATE INDEX IF NOT EXISTS requests_in_environment
+        ON elevation_requests (tenant_id, environment_id, created_at);`);
+  }).immediate();
 }
 
 /** The two patches that replace each given top-level field whole: remove them, then set them. */

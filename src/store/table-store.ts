@@ -192,7 +192,7 @@ export class TableStore implements ElevationStore {
     }
   }
 
-  async createRequest(request: ElevationRequest): Promise<void> {
+  async createRequest(request: ElevationRequest, effects?: Effects): Promise<void> {
     const pk = tenantPartition(request.requester.tenantId);
     const entity = requestEntity(pk, request);
     checkEntity(entity, `request ${request.id}`);
@@ -210,11 +210,26 @@ export class TableStore implements ElevationStore {
       const existing = await this.get(this.shared, REQUEST_INDEX, index.rowKey);
       if (existing && text(existing, 'partition') !== pk) throw duplicateRequest(request.id);
     }
-    try {
-      await this.tenants.createEntity(entity);
-    } catch (error) {
-      if (statusOf(error) === 409) throw duplicateRequest(request.id);
-      throw error;
+    if (effects) {
+      // The request and its audit link in one transaction, like a transition.
+      await this.step(
+        pk,
+        `creating request ${request.id}`,
+        effects,
+        new Date(request.createdAt),
+        true,
+        async () => {
+          if (await this.get(this.tenants, pk, entity.rowKey!)) throw duplicateRequest(request.id);
+          return { actions: [['create', entity]], result: undefined, withEffects: true };
+        },
+      );
+    } else {
+      try {
+        await this.tenants.createEntity(entity);
+      } catch (error) {
+        if (statusOf(error) === 409) throw duplicateRequest(request.id);
+        throw error;
+      }
     }
     this.remember(request.id, pk);
   }

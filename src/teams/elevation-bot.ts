@@ -185,8 +185,11 @@ export class ElevationBot extends TeamsActivityHandler {
           );
           return;
         }
-        // Listing a large tenant's environments can take a moment: show that something happens.
-        await context.sendActivity({ type: 'typing' });
+        // Listing a large tenant's environments can take a moment: show that something happens
+        // (not when the list is cached: the answer comes at once, and typing costs a round trip).
+        if (!this.options.service.hasFreshEnvironments(requester)) {
+          await context.sendActivity({ type: 'typing' });
+        }
         await this.sendRequestResult(
           context,
           requester,
@@ -680,8 +683,11 @@ export class ElevationBot extends TeamsActivityHandler {
       case 'expired':
         return this.closeCard(context, result.request);
       case 'executed': {
-        const response = await this.closeCard(context, result.request);
-        await this.postOutcome(context, result.request);
+        // The card for everyone and the outcome message, side by side.
+        const [response] = await Promise.all([
+          this.closeCard(context, result.request),
+          this.postOutcome(context, result.request),
+        ]);
         return response;
       }
     }

@@ -67,3 +67,40 @@ it('old audit_events rows become hash-chained audit_log events, nothing lost', a
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+it('requests stored before the lookup columns are found by history and audit after an upgrade', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'migrate-requests-'));
+  const path = join(dir, 'old.db');
+  try {
+    const old = new Database(path);
+    old.exec(`CREATE TABLE elevation_requests (id TEXT PRIMARY KEY, state TEXT NOT NULL,
+      expires_at INTEGER NOT NULL, updated_at TEXT NOT NULL, data TEXT NOT NULL)`);
+    const data = {
+      id: 'r1',
+      requester: { aadObjectId: 'OID-1', tenantId: 'TENANT-A', name: 'Alex' },
+      environment: { id: 'ENV-1', displayName: 'Contoso Dev', type: 'Sandbox' },
+      query: 'dev',
+      createdAt: '2026-11-01T10:00:00.000Z',
+      expiresAt: '2026-11-01T10:10:00.000Z',
+    };
+    old
+      .prepare('INSERT INTO elevation_requests VALUES (?, ?, ?, ?, ?)')
+      .run('r1', 'succeeded', Date.parse(data.expiresAt), data.createdAt, JSON.stringify(data));
+    old.close();
+
+    const store = new SqliteStore({ path });
+    try {
+      const mine = await store.requestsOf(
+        { tenantId: 'tenant-a', aadObjectId: 'oid-1' },
+        { limit: 5 },
+      );
+      expect(mine.map((r) => r.id)).toEqual(['r1']);
+      const there = await store.requestsIn('TENANT-A', 'env-1', { limit: 5 });
+      expect(there.map((r) => r.id)).toEqual(['r1']);
+    } finally {
+      await store.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
