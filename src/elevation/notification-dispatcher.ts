@@ -43,24 +43,31 @@ export class NotificationDispatcher implements Notifier {
   private poller: NodeJS.Timeout | undefined;
   private wakeTimer: NodeJS.Timeout | undefined;
   private wakeAt = Infinity;
+  private lookForAbandoned = false;
 
   constructor(private readonly options: NotificationDispatcherOptions) {}
 
   /** Starts polling, and delivers what a previous run left behind. */
   start(): void {
-    this.poller = setInterval(() => this.wake(), this.options.pollMs);
+    this.poller = setInterval(() => this.wake({ lookForAbandoned: true }), this.options.pollMs);
     this.poller.unref();
-    this.wake();
+    this.wake({ lookForAbandoned: true });
   }
 
-  /** Something new is in the outbox: deliver it soon (coalesced; never blocks the caller). */
-  wake(): void {
+  /**
+   * Something new is in the outbox: deliver it soon (coalesced). The work starts on a later turn
+   * of the event loop, so the caller (a user's click) answers first. Deliveries abandoned by a
+   * dead process are looked for on the timer only.
+   */
+  wake(options: { lookForAbandoned?: boolean } = {}): void {
     if (this.stopped) return;
+    this.lookForAbandoned ||= options.lookForAbandoned === true;
     if (this.running) {
       this.again = true;
       return;
     }
-    this.running = this.drain()
+    this.running = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => this.drain())
       .catch((error) => this.options.logger.error('notification delivery failed', { error }))
       .finally(() => {
         this.running = undefined;
@@ -82,7 +89,9 @@ export class NotificationDispatcher implements Notifier {
   private async drain(): Promise<void> {
     const { store, clock } = this.options;
     const lease = this.leaseMs();
-    for (const stale of await store.abandonStaleDeliveries(clock.now())) {
+    const abandoned = this.lookForAbandoned ? await store.abandonStaleDeliveries(clock.now()) : [];
+    this.lookForAbandoned = false;
+    for (const stale of abandoned) {
       // Whether Teams got it is unknown; sending again could post it twice.
       const reason = 'the sender stopped mid-post (restart or crash); not sent again';
       this.options.logger.warn('notification delivery abandoned', {
