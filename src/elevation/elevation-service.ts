@@ -133,8 +133,13 @@ export class ElevationService {
 
   /** Whether the user's environment list is cached and fresh (no API call, no wait). */
   hasFreshEnvironments(requester: Requester): boolean {
+    return this.freshEnvironments(requester) !== undefined;
+  }
+
+  /** The user's cached environment list, unless there is none or it has expired. */
+  private freshEnvironments(requester: Requester): CachedEnvironments | undefined {
     const hit = this.environmentCache.get(this.cacheKey(requester));
-    return hit !== undefined && hit.expiresAt > this.options.clock.now().getTime();
+    return hit && hit.expiresAt > this.options.clock.now().getTime() ? hit : undefined;
   }
 
   /** The requester's own requests, newest first (`history`). */
@@ -418,8 +423,8 @@ export class ElevationService {
   > {
     const key = this.cacheKey(requester);
     const nowMs = this.options.clock.now().getTime();
-    const hit = this.environmentCache.get(key);
-    if (hit && hit.expiresAt > nowMs && !options.refresh) return { kind: 'ok', cached: hit };
+    const hit = options.refresh ? undefined : this.freshEnvironments(requester);
+    if (hit) return { kind: 'ok', cached: hit };
 
     const token = await this.options.tokens.powerPlatformToken(requester);
     if (!token.ok) {

@@ -110,22 +110,14 @@ export class SubscriptionService {
       command,
     });
     await this.options.store.appendAudit(
-      channel
-        ? this.event('refused', actor, channel, { reason: 'not-bot-admin', command })
-        : {
-            type: 'refused',
-            at: this.options.clock.now(),
-            actor: actor.aadObjectId,
-            tenantId: actor.tenantId,
-            details: { reason: 'not-bot-admin', command },
-          },
+      this.event('refused', actor, channel, { reason: 'not-bot-admin', command }),
     );
   }
 
   private event(
     type: 'subscribed' | 'unsubscribed' | 'refused',
     actor: Requester,
-    channel: ChannelTarget,
+    channel: ChannelTarget | undefined,
     details: Record<string, unknown> = {},
   ): AuditEvent {
     return {
@@ -133,7 +125,9 @@ export class SubscriptionService {
       at: this.options.clock.now(),
       actor: actor.aadObjectId,
       tenantId: actor.tenantId,
-      details: { channelId: channel.channelId, teamId: channel.teamId, ...details },
+      details: channel
+        ? { channelId: channel.channelId, teamId: channel.teamId, ...details }
+        : details,
     };
   }
 }
