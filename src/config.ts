@@ -338,7 +338,7 @@ export function loadConfig(env: Env = process.env): Config {
 }
 
 /** What `ALLOWED_TENANT_IDS` is set to for "users of any tenant". */
-export const ANY_TENANT = '*';
+const ANY_TENANT = '*';
 
 /**
  * ALLOWED_TENANT_IDS: the listed tenants; without it, the tenant of the SSO app (AAD_APP_TENANT_ID),

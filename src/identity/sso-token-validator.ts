@@ -20,8 +20,6 @@ export interface SsoTokenValidatorOptions {
   audiences: string[];
   /** Tenants whose users may sign in; empty means any tenant. */
   allowedTenantIds: string[];
-  /** Applications the token may have been requested by (`azp`, v1 `appid`); the Teams clients by default. */
-  clientApplicationIds?: readonly string[];
   /** Delegated scope the token must carry in `scp`. */
   requiredScope?: string;
   /** Tolerated difference between Entra's clock and ours when checking `exp`, `nbf` and `iat`. */
@@ -115,9 +113,7 @@ export function createSsoTokenValidator(options: SsoTokenValidatorOptions): SsoT
   const jwks = options.jwks ?? jwksFrom(host, options.http, logger);
   const allowedTenants = new Set(options.allowedTenantIds.map((id) => id.toLowerCase()));
   const audiences = new Set(options.audiences);
-  const clients = new Set(
-    (options.clientApplicationIds ?? Object.values(TEAMS_CLIENTS)).map((id) => id.toLowerCase()),
-  );
+  const clients = new Set<string>(Object.values(TEAMS_CLIENTS));
 
   async function check(token: string, expected: TokenSender, seen: Seen) {
     const header = readHeader(token);
