@@ -22,6 +22,7 @@ import { HttpClient } from '../src/http/http-client';
 import { createLogger, type LogLevel } from '../src/log';
 import { PowerPlatformClient } from '../src/powerplatform/power-platform-client';
 import { startSandboxIdentity } from '../src/sandbox/sandbox-sign-in';
+import { SANDBOX_TENANT_ID } from '../src/sandbox/directory';
 import { startFloorBot } from './floor-bot';
 
 /** A request as the driver needs it after a run. */
@@ -84,7 +85,12 @@ function send(message: TargetMessage): void {
 }
 
 async function startBot(): Promise<{ url: string; app: App; timed?: TimedPowerPlatform }> {
-  const config = loadConfig({ ...process.env, SANDBOX: 'true' });
+  // As src/sandbox/sandbox.ts: the sandbox's sign-in app lives in the sandbox tenant.
+  const config = loadConfig({
+    ...process.env,
+    SANDBOX: 'true',
+    AAD_APP_TENANT_ID: SANDBOX_TENANT_ID,
+  });
   const logger = createLogger({ level: config.logLevel });
   // As src/sandbox/sandbox.ts: the store first (the sign-in keeps sessions in it), then the
   // local identity provider and the production sign-in pointed at it, then the app.

@@ -123,6 +123,9 @@ export async function startApp(config: Config, deps: AppDependencies): Promise<A
   if (config.notifications.adminIds.length === 0) {
     logger.warn('BOT_ADMIN_IDS is empty: nobody can subscribe a channel to notifications');
   }
+  if (config.allowedTenantIds.length === 0) {
+    logger.warn('ALLOWED_TENANT_IDS is *: users of any Entra tenant may use this bot');
+  }
   const bot = new ElevationBot({
     subscriptions: new SubscriptionService({
       store,

@@ -39,7 +39,10 @@ export interface Config {
     /** Time allowed for a whole call, retries included. */
     totalTimeoutMs: number;
   };
-  /** Tenants whose users may use the bot; empty means the bot's own tenant only (or any in sandbox). */
+  /**
+   * Tenants whose users may use the bot: ALLOWED_TENANT_IDS, by default the SSO app's own tenant
+   * (AAD_APP_TENANT_ID). Empty means any tenant, which only `ALLOWED_TENANT_IDS=*` asks for.
+   */
   allowedTenantIds: string[];
   storage:
     | { kind: 'sqlite'; path: string }
@@ -273,7 +276,7 @@ export function loadConfig(env: Env = process.env): Config {
 
   const storage = loadStorageConfig(env, sandbox);
 
-  const allowed = guidList(env, 'ALLOWED_TENANT_IDS');
+  const allowedTenantIds = allowedTenants(env);
   // SECRET_TOKEN_CACHE_KEY: the Toolkit's name for secrets kept in env/.env.*.user.
   const tokenCacheKey = aesKey(env, 'TOKEN_CACHE_KEY') ?? aesKey(env, 'SECRET_TOKEN_CACHE_KEY');
   if (storage.kind === 'azure-table' && !tokenCacheKey) {
@@ -313,8 +316,7 @@ export function loadConfig(env: Env = process.env): Config {
       attemptTimeoutMs: integer(env, 'POWERPLATFORM_ATTEMPT_TIMEOUT_MS', 10_000, 100, 120_000),
       totalTimeoutMs: integer(env, 'POWERPLATFORM_TOTAL_TIMEOUT_MS', 25_000, 100, 300_000),
     },
-    allowedTenantIds:
-      allowed.length > 0 || sandbox || !botTenantId ? allowed : [botTenantId.toLowerCase()],
+    allowedTenantIds,
     storage,
     tokenCacheKey,
     auditRetentionDays: integer(env, 'AUDIT_RETENTION_DAYS', 0, 0, 36_500),
@@ -333,6 +335,28 @@ export function loadConfig(env: Env = process.env): Config {
       pollMs: integer(env, 'NOTIFICATION_POLL_MS', 10_000, 50, 3_600_000),
     },
   };
+}
+
+/** What `ALLOWED_TENANT_IDS` is set to for "users of any tenant". */
+const ANY_TENANT = '*';
+
+/**
+ * ALLOWED_TENANT_IDS: the listed tenants; without it, the tenant of the SSO app (AAD_APP_TENANT_ID),
+ * whatever BOT_TYPE says, so that a MultiTenant bot never serves every tenant by omission. Any
+ * tenant (returned as an empty list) only for `*`.
+ */
+function allowedTenants(env: Env): string[] {
+  if (text(env, 'ALLOWED_TENANT_IDS') === ANY_TENANT) return [];
+  const listed = guidList(env, 'ALLOWED_TENANT_IDS');
+  if (listed.length > 0) return listed;
+  const ownTenant = guid(env, 'AAD_APP_TENANT_ID');
+  if (!ownTenant) {
+    throw new ConfigError(
+      'ALLOWED_TENANT_IDS',
+      `has no default without AAD_APP_TENANT_ID: list the tenant ids, or write ${ANY_TENANT} for any tenant`,
+    );
+  }
+  return [ownTenant.toLowerCase()];
 }
 
 function apiVersion(env: Env): string {

@@ -135,14 +135,16 @@ function row(event: StoredAuditEvent): Record<(typeof COLUMNS)[number], string |
 }
 
 /**
- * One CSV cell: quoted when needed, and a leading = + - @ (or tab, CR) defused with a quote
- * mark, so that a justification cannot become a formula in a spreadsheet.
+ * One CSV cell, always quoted: a reader then never has to guess where a cell ends or whether it
+ * is text (some spreadsheets read an unquoted cell as a number, a date or a formula). A leading
+ * = + - @ (or tab, CR) is also defused with a quote mark, so that a justification cannot become a
+ * formula in a spreadsheet that evaluates quoted cells too.
  */
 export function csvCell(value: string | number | null): string {
-  if (value === null) return '';
+  if (value === null) return '""';
   let text = String(value);
   if (typeof value === 'string' && /^[=+\-@\t\r]/.test(text)) text = `'${text}`;
-  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+  return `"${text.replace(/"/g, '""')}"`;
 }
 
 /** Writes the events (all chains, each in order) between the dates, as JSON or CSV. */
@@ -152,7 +154,7 @@ export async function exportAudit(
   write: (text: string) => void,
 ): Promise<number> {
   let count = 0;
-  if (options.format === 'csv') write(`${COLUMNS.join(',')}\n`);
+  if (options.format === 'csv') write(`${COLUMNS.map(csvCell).join(',')}\n`);
   else write('[');
   for (const { chain } of await store.auditChains()) {
     for await (const event of eventsOf(store, chain, options.since)) {

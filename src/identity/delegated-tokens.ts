@@ -95,6 +95,7 @@ export class DelegatedTokens implements UserTokens, SignIn {
   async signIn(ssoToken: string, user: Requester): Promise<SignInResult> {
     const validation = await this.options.validator.validate(ssoToken, {
       aadObjectId: user.aadObjectId,
+      tenantId: user.tenantId,
     });
     if (!validation.ok) {
       if (validation.reason === 'keys-unavailable') {

@@ -1,7 +1,8 @@
 /**
  * Validates the Teams SSO token (an Entra v2 access token for the bot's own app) before the bot
- * exchanges it on behalf of the user. Every refusal carries a typed reason and is logged with the
- * reason and non-secret claims (tid, kid, oid), never with the token.
+ * exchanges it on behalf of the user: signed by Entra for this app, requested by a Teams client,
+ * issued to the user who sent the activity, in the activity's tenant. Every refusal carries a typed
+ * reason and is logged with the reason and non-secret claims (tid, kid, oid), never with the token.
  */
 import { compactVerify, decodeJwt, decodeProtectedHeader, errors, type KeyLike } from 'jose';
 
@@ -10,6 +11,7 @@ import { systemClock } from '../elevation/ports';
 import type { HttpClient } from '../http/http-client';
 import { Logger, silentLogger } from '../log';
 import { createJwksSource, JwksSource } from './jwks';
+import { TEAMS_CLIENTS } from './teams-clients';
 
 export interface SsoTokenValidatorOptions {
   /** The Entra authority host, e.g. `https://login.microsoftonline.com`; keys and issuer derive from it. */
@@ -56,6 +58,8 @@ export type SsoRefusal =
   | 'wrong-audience'
   | 'wrong-issuer'
   | 'tenant-not-allowed'
+  | 'wrong-tenant'
+  | 'wrong-client'
   | 'expired'
   | 'not-yet-valid'
   | 'missing-scope'
@@ -79,9 +83,16 @@ export interface SsoClaims {
 export type SsoValidation =
   { ok: true; claims: SsoClaims } | { ok: false; reason: SsoRefusal; message: string };
 
+/** Who sent the activity the token came with, as Teams says: the token must be theirs. */
+export interface TokenSender {
+  aadObjectId: string;
+  /** The activity's tenant (`conversation.tenantId`, or `channelData.tenant.id`). */
+  tenantId: string;
+}
+
 export interface SsoTokenValidator {
-  /** Checks the token, and that it was issued to the user who sent the activity. */
-  validate(token: string, expected: { aadObjectId: string }): Promise<SsoValidation>;
+  /** Checks the token, and that it was issued to the user who sent the activity, in its tenant. */
+  validate(token: string, expected: TokenSender): Promise<SsoValidation>;
 }
 
 type Refused = Extract<SsoValidation, { ok: false }>;
@@ -102,8 +113,9 @@ export function createSsoTokenValidator(options: SsoTokenValidatorOptions): SsoT
   const jwks = options.jwks ?? jwksFrom(host, options.http, logger);
   const allowedTenants = new Set(options.allowedTenantIds.map((id) => id.toLowerCase()));
   const audiences = new Set(options.audiences);
+  const clients = new Set<string>(Object.values(TEAMS_CLIENTS));
 
-  async function check(token: string, expected: { aadObjectId: string }, seen: Seen) {
+  async function check(token: string, expected: TokenSender, seen: Seen) {
     const header = readHeader(token);
     if (!header.ok) return header;
     seen.kid = header.kid;
@@ -115,6 +127,14 @@ export function createSsoTokenValidator(options: SsoTokenValidatorOptions): SsoT
     // Also before fetching keys: a forged token cannot make us fetch keys of a foreign tenant.
     if (allowedTenants.size > 0 && !allowedTenants.has(unverified.tid.toLowerCase())) {
       return refuse('tenant-not-allowed', `Tenant ${unverified.tid} may not use this bot.`);
+    }
+    // A token of one tenant never speaks for an activity of another (a guest's home tenant, or a
+    // token carried over from elsewhere): the user is acting in the activity's tenant.
+    if (unverified.tid.toLowerCase() !== expected.tenantId.toLowerCase()) {
+      return refuse(
+        'wrong-tenant',
+        `The token is of tenant ${unverified.tid}, the message of tenant ${describe(expected.tenantId)}.`,
+      );
     }
 
     const key = await jwks.getKey(unverified.tid, header.kid, ALGORITHM);
@@ -131,12 +151,22 @@ export function createSsoTokenValidator(options: SsoTokenValidatorOptions): SsoT
   function checkClaims(
     payload: Record<string, unknown>,
     tid: string,
-    expected: { aadObjectId: string },
+    expected: TokenSender,
   ): SsoValidation {
     const aud = payload.aud;
     const audienceList = Array.isArray(aud) ? aud : [aud];
     if (!audienceList.some((item) => typeof item === 'string' && audiences.has(item))) {
       return refuse('wrong-audience', `The token is for ${describe(aud)}, not for this bot.`);
+    }
+
+    // Only Teams asks for this token: one requested by another app the user consented to (or by
+    // a script with the user's credentials) is not the Teams sign-in the bot acts on.
+    const client = payload.ver === '1.0' ? payload.appid : payload.azp;
+    if (typeof client !== 'string' || !clients.has(client.toLowerCase())) {
+      return refuse(
+        'wrong-client',
+        `The token was requested by ${describe(client)}, not by a Teams client.`,
+      );
     }
 
     // The signed payload is the one tid was read from; the issuer must name that same tenant.

@@ -2,14 +2,16 @@
  * Starts the Microsoft 365 Agents Playground (the local Teams emulator) pointed at a bot, for the
  * sandbox and for the e2e tests. Facts observed with @microsoft/m365agentsplayground 0.2.28: it
  * prints only "Listening on <port>" when stdout is not a terminal (everything else goes to its
- * log file), falls back to a random port when the requested one is taken, and opens a browser
- * unless TEAMSAPPTESTER_BROWSER=none.
+ * log file), falls back to a random port when the requested one is taken, opens a browser
+ * unless TEAMSAPPTESTER_BROWSER=none, and listens on every interface, having no host option (so
+ * it is kept on loopback by a preload: see playground-loopback.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { loopbackPreload } from './playground-loopback';
 
 const CLI = require.resolve('@microsoft/m365agentsplayground/cli.js');
 
@@ -73,7 +75,7 @@ export async function startPlayground(options: PlaygroundOptions): Promise<Playg
   }
   const requestedPort = options.port ?? (await freePort());
   const args = ['-e', options.botEndpoint, '-c', 'msteams', '--dt', '-p', String(requestedPort)];
-  const child = spawn(process.execPath, [CLI, ...args], {
+  const child = spawn(process.execPath, [...loopbackPreload(workDir), CLI, ...args], {
     cwd: options.cwd ?? workDir,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

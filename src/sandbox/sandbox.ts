@@ -12,7 +12,7 @@ import {
   startPowerPlatformSimulator,
 } from './power-platform-simulator';
 import { startDataverseSimulatorFor } from './dataverse-simulator';
-import { PLAYGROUND_CURRENT_USER, playgroundConfigYaml } from './directory';
+import { PLAYGROUND_CURRENT_USER, playgroundConfigYaml, SANDBOX_TENANT_ID } from './directory';
 import { type SandboxIdentity, startSandboxIdentity } from './sandbox-sign-in';
 
 export interface SandboxOptions {
@@ -39,6 +39,9 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   const env: Record<string, string | undefined> = { ...options.env, SANDBOX: 'true' };
   // The Playground's current user manages notifications, unless told otherwise.
   env.BOT_ADMIN_IDS ??= PLAYGROUND_CURRENT_USER.oid;
+  // The sandbox's SSO app lives in the sandbox tenant, whatever the shell says; it is also the
+  // tenant allowed by default (ALLOWED_TENANT_IDS).
+  env.AAD_APP_TENANT_ID = SANDBOX_TENANT_ID;
   const simulator = env.POWERPLATFORM_API_URL
     ? undefined
     : await startPowerPlatformSimulator({

@@ -129,17 +129,27 @@ describe('npm run audit', () => {
     expect(JSON.parse(past.stdout)).toEqual([]);
   });
 
-  it('export --format csv: one row per event, quoted where needed, formulas defused', async () => {
+  it('export --format csv: one row per event, every cell quoted, formulas defused', async () => {
     const csv = await audit(['export', '--format', 'csv', '--since', '2000-01-01'], env);
     expect(csv.code).toBe(0);
-    const [header] = csv.stdout.split('\n');
-    expect(header).toBe(
-      'chain,seq,at,type,requestId,actor,tenantId,environmentId,details,prevHash,hash',
+    const lines = csv.stdout.split('\n');
+    expect(lines.pop()).toBe('');
+    expect(lines[0]).toBe(
+      '"chain","seq","at","type","requestId","actor","tenantId","environmentId","details","prevHash","hash"',
     );
+    // Every cell of every line is quoted (empty ones too), with inner quotes doubled: the JSON of
+    // details keeps its line breaks escaped, so one event is one line.
+    const quotedCells = /^"(?:[^"]|"")*"(?:,"(?:[^"]|"")*")*$/;
+    for (const line of lines) {
+      expect(line).toMatch(quotedCells);
+      expect(line.match(/"(?:[^"]|"")*"/g)).toHaveLength(11);
+    }
     expect(csv.stdout).toContain('INC-1 payroll');
     // The justification is inside the details JSON cell, so the cell starts with "{", not "=".
     expect(csv.stdout).toContain('""=HYPERLINK(\\""https://evil.example\\"",\\""click\\"")""');
-    expect(csv.stdout.split('\n').filter((l) => l.startsWith(`${TENANT},`))).toHaveLength(9);
+    expect(lines.filter((l) => l.startsWith(`"${TENANT}","`))).toHaveLength(9);
+    // A number is quoted too.
+    expect(lines[1]).toMatch(new RegExp(`^"${TENANT}","1","`));
   });
 
   it('bad arguments and a missing database are refused with exit code 2', async () => {

@@ -169,6 +169,8 @@ export async function startTestBot(options: TestBotOptions = {}): Promise<TestBo
     PORT: '0',
     SQLITE_PATH: join(dir, 'bot.db'),
     POWERPLATFORM_API_URL: simulator.url,
+    // As in the sandbox: the sign-in app's tenant, the one allowed by default.
+    AAD_APP_TENANT_ID: TENANT,
     ...options.env,
   });
   const signInClock = new TestClock();

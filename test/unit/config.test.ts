@@ -71,8 +71,8 @@ describe('configuration', () => {
     expect(config.elevation.justificationRequired).toBe(true);
     expect(config.host).toBe('0.0.0.0');
     expect(config.port).toBe(3978);
-    // Without an explicit list, only the bot's own tenant is allowed.
-    expect(config.allowedTenantIds).toEqual([PRODUCTION.BOT_TENANT_ID]);
+    // Without an explicit list, only the SSO app's own tenant is allowed.
+    expect(config.allowedTenantIds).toEqual([PRODUCTION.AAD_APP_TENANT_ID]);
     // Nobody manages notifications until someone is named.
     expect(config.notifications).toEqual({
       adminIds: [],
@@ -80,6 +80,53 @@ describe('configuration', () => {
       retryBaseMs: 2000,
       sendTimeoutMs: 30_000,
       pollMs: 10_000,
+    });
+  });
+
+  describe('ALLOWED_TENANT_IDS', () => {
+    const SSO_TENANT = '3a4cfec5-a51a-4112-a8bf-15cd69dbdba8';
+    const { BOT_TENANT_ID: _, ...shared } = PRODUCTION;
+    const multiTenant = { ...shared, BOT_TYPE: 'MultiTenant', AAD_APP_TENANT_ID: SSO_TENANT };
+
+    it("a MultiTenant bot without BOT_TENANT_ID or a list serves the SSO app's tenant only, not any", () => {
+      expect(loadConfig(multiTenant).allowedTenantIds).toEqual([SSO_TENANT]);
+    });
+
+    it('defaults to AAD_APP_TENANT_ID (in lower case), not to BOT_TENANT_ID', () => {
+      const config = loadConfig({
+        ...PRODUCTION,
+        BOT_TENANT_ID: '11111111-2222-3333-4444-555555555555',
+        AAD_APP_TENANT_ID: SSO_TENANT.toUpperCase(),
+      });
+      expect(config.allowedTenantIds).toEqual([SSO_TENANT]);
+    });
+
+    it('a list replaces the default', () => {
+      const config = loadConfig({
+        ...multiTenant,
+        ALLOWED_TENANT_IDS: ` ${PRODUCTION.AAD_APP_TENANT_ID.toUpperCase()} ,${SSO_TENANT}`,
+      });
+      expect(config.allowedTenantIds).toEqual([PRODUCTION.AAD_APP_TENANT_ID, SSO_TENANT]);
+    });
+
+    it('any tenant only when asked for with *', () => {
+      expect(loadConfig({ ...multiTenant, ALLOWED_TENANT_IDS: '*' }).allowedTenantIds).toEqual([]);
+      expect(loadConfig({ ...multiTenant, ALLOWED_TENANT_IDS: ' * ' }).allowedTenantIds).toEqual(
+        [],
+      );
+      expect(errorOf({ ...multiTenant, ALLOWED_TENANT_IDS: `*,${SSO_TENANT}` }).variable).toBe(
+        'ALLOWED_TENANT_IDS',
+      );
+    });
+
+    it('the sandbox serves any tenant only when asked for too, and needs a tenant otherwise', () => {
+      expect(
+        loadConfig({ SANDBOX: 'true', AAD_APP_TENANT_ID: SSO_TENANT }).allowedTenantIds,
+      ).toEqual([SSO_TENANT]);
+      expect(loadConfig({ SANDBOX: 'true', ALLOWED_TENANT_IDS: '*' }).allowedTenantIds).toEqual([]);
+      const error = errorOf({ SANDBOX: 'true' });
+      expect(error.variable).toBe('ALLOWED_TENANT_IDS');
+      expect(error.message).toContain('AAD_APP_TENANT_ID');
     });
   });
 
@@ -118,11 +165,12 @@ describe('configuration', () => {
   });
 
   it('sandbox runs without credentials, on loopback only', () => {
-    const config = loadConfig({ SANDBOX: 'true' });
+    const sandbox = { SANDBOX: 'true', AAD_APP_TENANT_ID: PRODUCTION.AAD_APP_TENANT_ID };
+    const config = loadConfig(sandbox);
     expect(config.mode).toBe('sandbox');
     expect(config.host).toBe('127.0.0.1');
-    expect(errorOf({ SANDBOX: 'true', HOST: '0.0.0.0' }).variable).toBe('HOST');
-    expect(errorOf({ SANDBOX: 'true', HOST: '10.0.0.5' }).variable).toBe('HOST');
+    expect(errorOf({ ...sandbox, HOST: '0.0.0.0' }).variable).toBe('HOST');
+    expect(errorOf({ ...sandbox, HOST: '10.0.0.5' }).variable).toBe('HOST');
   });
 
   it('sandbox cannot be switched on in a production deployment', () => {

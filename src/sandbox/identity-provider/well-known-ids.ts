@@ -1,10 +1,11 @@
 /** Ids that Entra ID and Teams put in tokens, so that minted tokens look like the real ones. */
+import { TEAMS_CLIENTS } from '../../identity/teams-clients';
 
 /** Power Platform Administrator (directory role template id), as Entra writes it in `wids`. */
 export const POWER_PLATFORM_ADMINISTRATOR_ROLE_ID = '11648597-926c-4cf3-9c36-bcebb0ba8dcc';
 
 /** The Teams desktop and mobile client: the app that asks Entra for the SSO token (`azp`). */
-export const TEAMS_CLIENT_ID = '1fec8e78-bce4-4aaf-ab1b-5451cc387264';
+export const TEAMS_CLIENT_ID = TEAMS_CLIENTS.desktopAndMobile;
 
 /** Microsoft Graph's app id: Entra's audience when a sign-in asks for OpenID scopes only. */
 export const MICROSOFT_GRAPH_APP_ID = '00000003-0000-0000-c000-000000000000';

@@ -32,6 +32,11 @@ const SSO_CLIENT_ID = randomUUID();
 const USER_OID = randomUUID();
 const OTHER_OID = randomUUID();
 const POWER_PLATFORM_ADMINISTRATOR = '11648597-926c-4cf3-9c36-bcebb0ba8dcc';
+/** The Teams clients that ask Entra for a bot's SSO token, as Microsoft publishes them. */
+const TEAMS_DESKTOP_AND_MOBILE = '1fec8e78-bce4-4aaf-ab1b-5451cc387264';
+const TEAMS_WEB = '5e3ce6c0-2b1f-4285-8d4b-75ee78787346';
+/** An app the user may have consented to that is not Teams (Microsoft Azure CLI). */
+const OTHER_CLIENT = '04b07795-8ddb-461a-bbee-02f9e1bf7b46';
 const COOLDOWN_MS = 5 * 60_000;
 const MAX_AGE_MS = 24 * 60 * 60_000;
 
@@ -154,6 +159,7 @@ describe('SSO token validation against a JWKS server over real HTTP', () => {
       name: 'Adele Vance',
       preferred_username: 'adele.vance@contoso.example',
       scp: 'access_as_user',
+      azp: TEAMS_DESKTOP_AND_MOBILE,
       ver: '2.0',
       ...overrides,
     };
@@ -186,7 +192,7 @@ describe('SSO token validation against a JWKS server over real HTTP', () => {
     });
   }
 
-  const fromUser = { aadObjectId: USER_OID };
+  const fromUser = { aadObjectId: USER_OID, tenantId: TENANT };
   const keyHits = (tenant = TENANT) =>
     jwks.hits.filter((hit) => hit === `/${tenant}/discovery/v2.0/keys`).length;
 
@@ -239,6 +245,7 @@ describe('SSO token validation against a JWKS server over real HTTP', () => {
     it('matches the sender whatever the case of the object id', async () => {
       const result = await validator().validate(await sign(), {
         aadObjectId: USER_OID.toUpperCase(),
+        tenantId: TENANT.toUpperCase(),
       });
       expect(result.ok).toBe(true);
     });
@@ -248,8 +255,19 @@ describe('SSO token validation against a JWKS server over real HTTP', () => {
         claims({ tid: FOREIGN_TENANT, iss: issuer(FOREIGN_TENANT) }),
         foreignKey,
       );
-      const result = await validator({ allowedTenantIds: [] }).validate(token, fromUser);
+      const result = await validator({ allowedTenantIds: [] }).validate(token, {
+        ...fromUser,
+        tenantId: FOREIGN_TENANT,
+      });
       expect(result).toMatchObject({ ok: true, claims: { tid: FOREIGN_TENANT } });
+    });
+
+    it('is accepted from either Teams client: desktop and mobile, or the web', async () => {
+      const check = validator();
+      for (const azp of [TEAMS_DESKTOP_AND_MOBILE, TEAMS_WEB, TEAMS_WEB.toUpperCase()]) {
+        const result = await check.validate(await sign(claims({ azp })), fromUser);
+        expect(result.ok).toBe(true);
+      }
     });
   });
 
@@ -314,6 +332,55 @@ describe('SSO token validation against a JWKS server over real HTTP', () => {
       const result = await validator().validate(token, fromUser);
       expect(result).toMatchObject({ ok: false, reason: 'tenant-not-allowed' });
       expect(keyHits(FOREIGN_TENANT)).toBe(0);
+    });
+
+    it('a token of another tenant than the activity it came with: wrong-tenant, its keys never fetched', async () => {
+      // Both tenants are allowed, and the token is good: only the activity says another tenant.
+      const token = await sign(
+        claims({ tid: FOREIGN_TENANT, iss: issuer(FOREIGN_TENANT) }),
+        foreignKey,
+      );
+      for (const allowedTenantIds of [[TENANT, FOREIGN_TENANT], []]) {
+        const result = await validator({ allowedTenantIds }).validate(token, fromUser);
+        expect(result).toMatchObject({ ok: false, reason: 'wrong-tenant' });
+      }
+      expect(keyHits(FOREIGN_TENANT)).toBe(0);
+      // The same token with an activity of its own tenant is accepted.
+      const own = await validator({ allowedTenantIds: [] }).validate(token, {
+        ...fromUser,
+        tenantId: FOREIGN_TENANT,
+      });
+      expect(own.ok).toBe(true);
+    });
+
+    it('a token requested by another app than a Teams client (azp), or by none: wrong-client', async () => {
+      const check = validator();
+      const otherApp = await sign(claims({ azp: OTHER_CLIENT }));
+      const ownApp = await sign(claims({ azp: SSO_CLIENT_ID }));
+      const noClient = await sign(claims({ azp: undefined }));
+      // A v2 token is judged by azp: an appid claim naming Teams does not stand in for it.
+      const appidOnly = await sign(claims({ azp: OTHER_CLIENT, appid: TEAMS_WEB }));
+      for (const token of [otherApp, ownApp, noClient, appidOnly]) {
+        expect(await check.validate(token, fromUser)).toMatchObject({
+          ok: false,
+          reason: 'wrong-client',
+        });
+      }
+    });
+
+    it('a v1 token is judged by appid: another app is wrong-client, Teams gets as far as the issuer', async () => {
+      const check = validator();
+      const v1 = (appid: string) =>
+        claims({ ver: '1.0', azp: undefined, appid, iss: `https://sts.windows.net/${TENANT}/` });
+      expect(await check.validate(await sign(v1(OTHER_CLIENT)), fromUser)).toMatchObject({
+        ok: false,
+        reason: 'wrong-client',
+      });
+      // The SSO app asks for v2 tokens (aad.manifest.json), so a v1 issuer is refused after that.
+      expect(await check.validate(await sign(v1(TEAMS_WEB)), fromUser)).toMatchObject({
+        ok: false,
+        reason: 'wrong-issuer',
+      });
     });
 
     it('an expired token: expired', async () => {

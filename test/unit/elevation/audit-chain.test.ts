@@ -137,16 +137,17 @@ describe('audit command line', () => {
     expect(() => parseAuditArgs(args)).toThrow(error);
   });
 
-  it('CSV cells are quoted when needed, and formulas are defused', () => {
-    expect(csvCell('plain')).toBe('plain');
+  it('every CSV cell is quoted, whatever it holds, and formulas are defused', () => {
+    expect(csvCell('plain')).toBe('"plain"');
     expect(csvCell('a,b')).toBe('"a,b"');
     expect(csvCell('say "hi"')).toBe('"say ""hi"""');
     expect(csvCell('line\nbreak')).toBe('"line\nbreak"');
     expect(csvCell('=HYPERLINK("https://evil.example")')).toBe(
       '"\'=HYPERLINK(""https://evil.example"")"',
     );
-    expect(csvCell('+1')).toBe("'+1");
-    expect(csvCell(42)).toBe('42');
-    expect(csvCell(null)).toBe('');
+    expect(csvCell('+1')).toBe('"\'+1"');
+    expect(csvCell('2026-11-01T08:00:00.000Z')).toBe('"2026-11-01T08:00:00.000Z"');
+    expect(csvCell(42)).toBe('"42"');
+    expect(csvCell(null)).toBe('""');
   });
 });

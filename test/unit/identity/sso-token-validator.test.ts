@@ -14,6 +14,10 @@ const TENANT = randomUUID();
 const CLIENT_ID = randomUUID();
 const USER_OID = randomUUID();
 const KID = 'key-1';
+/** Who sent the activity: the user, in their tenant. */
+const SENDER = { aadObjectId: USER_OID, tenantId: TENANT };
+/** Teams desktop and mobile, the client that asks Entra for the SSO token. */
+const TEAMS_DESKTOP = '1fec8e78-bce4-4aaf-ab1b-5451cc387264';
 
 const base64url = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
 
@@ -57,6 +61,8 @@ describe('SSO token validation without the network', () => {
       tid: TENANT,
       oid: USER_OID,
       scp: 'access_as_user',
+      azp: TEAMS_DESKTOP,
+      ver: '2.0',
       ...overrides,
     };
   }
@@ -65,7 +71,7 @@ describe('SSO token validation without the network', () => {
     new SignJWT(payload).setProtectedHeader({ alg: 'RS256', kid: KID }).sign(privateKey);
 
   it('accepts a good token; the issuer is built from the authority host without its trailing slash', async () => {
-    const result = await validator().validate(await sign(), { aadObjectId: USER_OID });
+    const result = await validator().validate(await sign(), SENDER);
     expect(result).toMatchObject({ ok: true, claims: { oid: USER_OID, tid: TENANT } });
     expect(lookups).toEqual([`${TENANT}/${KID}/RS256`]);
   });
@@ -75,7 +81,7 @@ describe('SSO token validation without the network', () => {
     const body = base64url(claims());
     for (const alg of ['none', 'HS256', 'HS512', 'RS384', 'RS512', 'PS256', 'ES256', 'EdDSA']) {
       const token = `${base64url({ alg, kid: KID })}.${body}.${alg === 'none' ? '' : 'c2ln'}`;
-      const result = await check.validate(token, { aadObjectId: USER_OID });
+      const result = await check.validate(token, SENDER);
       expect(result).toMatchObject({ ok: false, reason: 'unsupported-algorithm' });
     }
     expect(lookups).toEqual([]);
@@ -84,15 +90,13 @@ describe('SSO token validation without the network', () => {
   it('refuses a tenant outside the allow-list before looking up its keys', async () => {
     const foreign: string = randomUUID();
     const token = await sign(claims({ tid: foreign, iss: `${AUTHORITY}/${foreign}/v2.0` }));
-    const result = await validator().validate(token, { aadObjectId: USER_OID });
+    const result = await validator().validate(token, SENDER);
     expect(result).toMatchObject({ ok: false, reason: 'tenant-not-allowed' });
     expect(lookups).toEqual([]);
   });
 
   it('compares allowed tenant ids whatever their case', async () => {
-    const result = await validator([TENANT.toUpperCase()]).validate(await sign(), {
-      aadObjectId: USER_OID,
-    });
+    const result = await validator([TENANT.toUpperCase()]).validate(await sign(), SENDER);
     expect(result.ok).toBe(true);
   });
 
@@ -104,9 +108,7 @@ describe('SSO token validation without the network', () => {
       { nbf: 'now' },
       { oid: undefined },
     ]) {
-      const result = await check.validate(await sign(claims(overrides)), {
-        aadObjectId: USER_OID,
-      });
+      const result = await check.validate(await sign(claims(overrides)), SENDER);
       expect(result).toMatchObject({ ok: false, reason: 'malformed' });
     }
   });
@@ -115,7 +117,7 @@ describe('SSO token validation without the network', () => {
     const token = await new SignJWT(claims())
       .setProtectedHeader({ alg: 'RS256', kid: 'other' })
       .sign(privateKey);
-    const result = await validator().validate(token, { aadObjectId: USER_OID });
+    const result = await validator().validate(token, SENDER);
     expect(result).toEqual({ ok: false, reason: 'unknown-key', message: 'no such key' });
   });
 
