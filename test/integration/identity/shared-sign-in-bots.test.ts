@@ -170,4 +170,18 @@ describe('one token exchange, seen by two instances', () => {
     expect(answers.map((x) => x.status)).toEqual([200, 200, 200, 200]);
     expect(confirmationsPosted()).toBe(1);
   });
+
+  it('garbage tokens under the same id at the same moment on both do not stop the real one: acted on once', async () => {
+    const [a, b] = await twoInstancesTrustingOneProvider();
+    const { id, token } = await askOnA(a);
+    const forged = `${token.split('.').slice(0, 2).join('.')}.Zm9yZ2Vk`;
+    const answers = await Promise.all([
+      a.invoke(ALEX, 'signin/tokenExchange', { id, token: forged }),
+      b.invoke(ALEX, 'signin/tokenExchange', { id, token: forged }),
+      a.invoke(ALEX, 'signin/tokenExchange', { id, token }),
+      b.invoke(ALEX, 'signin/tokenExchange', { id, token }),
+    ]);
+    expect(answers.map((x) => x.status)).toEqual([500, 500, 200, 200]);
+    expect(confirmationsPosted()).toBe(1);
+  });
 });
