@@ -97,7 +97,11 @@ export class SignInRefusals {
     const tenantId = refusal.user.tenantId.toLowerCase();
     const userId = refusal.user.aadObjectId.toLowerCase();
 
-    const tenantData: TenantCounter = { kind: 'tenant', tenantId, windowStart };
+    const tenantData: TenantCounter = {
+      kind: 'tenant',
+      tenantId: refusal.user.tenantId,
+      windowStart,
+    };
     const tenant = await store.countInWindow(
       `${PREFIX}tenant/${tenantId}/${start}`,
       windowEndsAt,
@@ -105,8 +109,8 @@ export class SignInRefusals {
     );
     const userData: UserCounter = {
       kind: 'user',
-      tenantId,
-      userId,
+      tenantId: refusal.user.tenantId,
+      userId: refusal.user.aadObjectId,
       name: refusal.user.name,
       check: refusal.check,
       conversationId: refusal.conversation.id,
