@@ -527,6 +527,13 @@ export class ElevationBot extends TeamsActivityHandler {
         // After the consent popup: offer the silent exchange again.
         await context.sendActivity({ attachments: [signInCard(this.options.signInPrompt)] });
         return invokeResponse(200);
+      case 'signin/failure': {
+        // Teams' silent sign-in failed in the client (e.g. `resourcematchfailed`: the app's SSO
+        // setup); a notification, answered 200 (activity-schema.ts lists every invoke's answer).
+        const { code, message } = (context.activity.value ?? {}) as Record<string, unknown>;
+        this.options.logger.warn('Teams reported a failed sign-in', { code, message });
+        return invokeResponse(200);
+      }
       default:
         return super.onInvokeActivity(context);
     }
