@@ -292,7 +292,13 @@ export function notificationCard(notification: ElevationNotification): AdaptiveC
     ...fact('Justification', notification.justification),
     ...fact(
       'Outcome',
-      outcome ? (outcome.ok ? 'Succeeded' : `Failed (${outcome.kind})`) : 'Refused before any call',
+      outcome
+        ? outcome.ok
+          ? 'Succeeded'
+          : `Failed (${outcome.kind})`
+        : notification.kind === 'sign-in-refused'
+          ? 'Sign-in refused'
+          : 'Refused before any call',
       outcome?.ok ? 'Good' : 'Attention',
       'Bolder',
     ),
