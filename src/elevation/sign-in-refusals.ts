@@ -4,20 +4,21 @@
  * without bound, so refusals are counted, not each recorded:
  *
  * - Time is cut into fixed windows (15 minutes by default). Per window, the store counts the
- *   refusals of each (tenant, user, failed check), and of each tenant, atomically, so the counts
- *   hold across instances (`countInWindow`).
+ *   refusals of each tenant, of each user, and of each user for each failed check, atomically, so
+ *   the counts hold across instances (`countInWindow`).
  * - The first refusal of a user for a check in a window is one audit event (`refused`, reason
  *   `sign-in-token-refused`: the check, the user, the conversation, how it came in). Further ones
  *   are only counted.
- * - When a user's count reaches the threshold (5), one more audit event records the count, and
- *   subscribed channels get one notification card (exactly one: one caller gets that count).
- * - When the window is over, the housekeeping records the final count of each user who was
+ * - When a user's refusals (whatever the check) reach the threshold (5), one more audit event
+ *   records the count, and subscribed channels get one notification card (exactly one: one
+ *   caller gets that count).
+ * - When the window is over, the housekeeping records the final count of each user and check
  *   refused more than once, once (`takeEndedCounts` hands each counter to one instance).
- * - Per-tenant cap: only users whose first refusal came while the tenant had at most 20 refusals
- *   in the window are followed one by one; the others are only counted in the tenant's total. The
- *   refusal that passes the cap is one audit event, and the tenant's total is recorded when the
- *   window is over. So a tenant gets at most 3 x 20 + 2 such events per window, however many
- *   refusals or user ids arrive.
+ * - Per-tenant cap: a user, or a user's check, is followed one by one only when its first refusal
+ *   came while the tenant had at most 20 refusals in the window; the others are only counted in
+ *   the tenant's total. The refusal that passes the cap is one audit event, and the tenant's total
+ *   is recorded when the window is over. So a tenant gets at most 3 x 20 + 2 such events per
+ *   window, however many refusals or user ids arrive.
  *
  * Nothing here ever sees the token or its claims: only the name of the check that failed.
  */
@@ -55,9 +56,9 @@ const DEFAULTS = { windowMs: 15 * 60_000, userThreshold: 5, tenantCap: 20 };
 /** Keys of the counters in the store; the prefix finds them again when their window ends. */
 const PREFIX = 'sign-in-refusals/';
 
-/** What is stored with a user's counter by its first refusal. */
-interface UserCounter {
-  kind: 'user';
+/** What is stored with the counter of a user's refusals for one check by its first refusal. */
+interface CheckCounter {
+  kind: 'check';
   tenantId: string;
   userId: string;
   name: string;
@@ -65,9 +66,16 @@ interface UserCounter {
   conversationId: string;
   conversationType?: string;
   via: SignInRefusal['via'];
-  /** Whether this user is followed one by one (the tenant was under its cap). */
+  /** Whether this user's check is followed one by one (the tenant was under its cap). */
   followed: boolean;
   windowStart: string;
+}
+
+/** What is stored with the counter of all of a user's refusals by its first refusal. */
+interface UserCounter {
+  kind: 'user';
+  /** Whether this user is followed one by one (the tenant was under its cap). */
+  followed: boolean;
 }
 
 interface TenantCounter {
@@ -107,8 +115,15 @@ export class SignInRefusals {
       windowEndsAt,
       JSON.stringify(tenantData),
     );
-    const userData: UserCounter = {
-      kind: 'user',
+    const followed = tenant.count <= this.tenantCap;
+    const userData: UserCounter = { kind: 'user', followed };
+    const user = await store.countInWindow(
+      `${PREFIX}user/${tenantId}/${userId}/${start}`,
+      windowEndsAt,
+      JSON.stringify(userData),
+    );
+    const checkData: CheckCounter = {
+      kind: 'check',
       tenantId: refusal.user.tenantId,
       userId: refusal.user.aadObjectId,
       name: refusal.user.name,
@@ -116,22 +131,21 @@ export class SignInRefusals {
       conversationId: refusal.conversation.id,
       conversationType: refusal.conversation.type,
       via: refusal.via,
-      followed: tenant.count <= this.tenantCap,
+      followed,
       windowStart,
     };
-    const user = await store.countInWindow(
-      `${PREFIX}user/${tenantId}/${userId}/${refusal.check}/${start}`,
+    const check = await store.countInWindow(
+      `${PREFIX}check/${tenantId}/${userId}/${refusal.check}/${start}`,
       windowEndsAt,
-      JSON.stringify(userData),
+      JSON.stringify(checkData),
     );
-    const first = JSON.parse(user.data) as UserCounter;
     logger.warn('sign-in token refused', {
       user: userId,
       tenantId,
       check: refusal.check,
       conversationId: refusal.conversation.id,
       via: refusal.via,
-      refusalsInWindow: user.count,
+      refusalsOfUser: user.count,
     });
 
     const event = (details: Record<string, unknown>): AuditEvent => ({
@@ -149,12 +163,12 @@ export class SignInRefusals {
         ...details,
       },
     });
-    if (first.followed && user.count === 1) {
+    if ((JSON.parse(check.data) as CheckCounter).followed && check.count === 1) {
       await store.appendAudit(event({ refusalsInWindow: 1 }));
     }
-    if (first.followed && user.count === this.userThreshold) {
+    if ((JSON.parse(user.data) as UserCounter).followed && user.count === this.userThreshold) {
       await store.appendAudit(
-        event({ refusalsInWindow: user.count, threshold: this.userThreshold }),
+        event({ refusalsOfUser: user.count, threshold: this.userThreshold }),
         this.notification(refusal, user.count, now),
       );
       this.options.notifier.wake();
@@ -175,8 +189,8 @@ export class SignInRefusals {
   }
 
   /**
-   * Records the final count of every window that is over: per followed user refused more than
-   * once, and per tenant that passed its cap. Called by the housekeeping of any instance; each
+   * Records the final count of every window that is over: per followed user and check refused
+   * more than once, and per tenant that passed its cap. Called by the housekeeping of any instance; each
    * window is recorded by one of them.
    */
   async closeEndedWindows(): Promise<number> {
@@ -186,9 +200,10 @@ export class SignInRefusals {
     for (;;) {
       const ended = await store.takeEndedCounts(PREFIX, now, 100);
       for (const counter of ended) {
-        const data = JSON.parse(counter.data) as UserCounter | TenantCounter;
+        const data = JSON.parse(counter.data) as CheckCounter | UserCounter | TenantCounter;
         const windowEnd = counter.windowEndsAt.toISOString();
-        if (data.kind === 'user' && data.followed && counter.count > 1) {
+        // A user's total is told by the threshold event; the final counts are per check.
+        if (data.kind === 'check' && data.followed && counter.count > 1) {
           await store.appendAudit({
             type: 'refused',
             at: now,
@@ -234,7 +249,7 @@ export class SignInRefusals {
       at: at.toISOString(),
       tenantId: refusal.user.tenantId,
       requester: { aadObjectId: refusal.user.aadObjectId, name: refusal.user.name },
-      reason: `${count} refused sign-in tokens within ${minutes} minutes (failed check: ${refusal.check}), the latest in conversation ${refusal.conversation.id}. Someone may be trying to act as this user.`,
+      reason: `${count} refused sign-in tokens within ${minutes} minutes (the latest failed check: ${refusal.check}, in conversation ${refusal.conversation.id}). Someone may be trying to act as this user.`,
     };
   }
 }

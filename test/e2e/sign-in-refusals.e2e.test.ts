@@ -58,13 +58,11 @@ describe('refused sign-in tokens in the Agents Playground', () => {
 
   test('past the threshold, the subscribed channel gets one card naming the user and the failed check', async () => {
     await switchToChannel(page(), CHANNEL);
-    const before = await channelPosts(page()).count();
     await sendMessage(page(), 'notify here');
     await channelPosts(page())
       .first()
       .filter({ hasText: '🔔 Subscribed' })
       .waitFor({ timeout: WAIT_MS });
-    const subscribedPosts = before + 1;
 
     const alex = PLAYGROUND_CURRENT_USER;
     const forged = await sandbox().identity.identityProvider.mintSsoToken(
@@ -81,11 +79,14 @@ describe('refused sign-in tokens in the Agents Playground', () => {
     await switchToChannel(page(), CHANNEL);
     const post = channelPosts(page()).first();
     await post.filter({ hasText: 'Refused sign-in tokens' }).waitFor({ timeout: WAIT_MS });
-    expect(await channelPosts(page()).count()).toBe(subscribedPosts + 1);
+    // One card (the exact count across refusals is proven in test/integration/sign-in-refusals).
+    await expect(
+      channelPosts(page()).filter({ hasText: 'Refused sign-in tokens' }).count(),
+    ).resolves.toBe(1);
     const text = await post.locator(CARD).innerText();
     expect(text).toContain(`Refused sign-in tokens for ${alex.name}`);
     expect(text).toContain(
-      '5 refused sign-in tokens within 15 minutes (failed check: bad-signature)',
+      '5 refused sign-in tokens within 15 minutes (the latest failed check: bad-signature,',
     );
     expect(text).toContain(alex.oid);
     expect(text).toMatch(/Outcome\s+Sign-in refused/);

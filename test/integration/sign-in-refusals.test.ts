@@ -157,7 +157,10 @@ describe('a flood of refused tokens', () => {
     const answers = await Promise.all(Array.from({ length: 40 }, () => exchange(ALEX, forged)));
     expect(answers.every((a) => a.status === 500)).toBe(true);
 
-    const summary = (e: StoredAuditEvent) => [e.details?.reason, e.details?.refusalsInWindow];
+    const summary = (e: StoredAuditEvent) => [
+      e.details?.reason,
+      e.details?.refusalsInWindow ?? e.details?.refusalsOfUser,
+    ];
     // The first, the threshold (5), and the tenant passing its cap (20): the other 37 are counted.
     expect(signInRefusals().map(summary)).toEqual([
       ['sign-in-token-refused', 1],
@@ -180,6 +183,25 @@ describe('a flood of refused tokens', () => {
     await housekeepingAfter(2 * 3600_000);
     expect(signInRefusals()).toHaveLength(5);
     expect(verifyChain(auditEvents(), TENANT.toLowerCase()).ok).toBe(true);
+  });
+
+  it('refusals for different checks add up to the one threshold of the user', async () => {
+    const tokens = [
+      await forgedToken(ALEX),
+      await ssoToken(ALEX, { claims: { aud: 'https://graph.microsoft.com' } }),
+      await ssoToken(ALEX, { claims: { scp: 'User.Read' } }),
+    ];
+    for (let i = 0; i < 6; i += 1) await exchange(ALEX, tokens[i % 3]!);
+    const events = signInRefusals();
+    // The first of each check, and the threshold on the fifth refusal, whatever its check.
+    expect(events.map((e) => e.details?.check)).toEqual([
+      'bad-signature',
+      'wrong-audience',
+      'missing-scope',
+      'wrong-audience',
+    ]);
+    expect(events[3]!.details).toMatchObject({ refusalsOfUser: 5, threshold: 5 });
+    expect(events[3]!.actor).toBe(ALEX.aadObjectId);
   });
 
   it('refusals of ever new user ids stay bounded by the per-tenant cap', async () => {
