@@ -83,9 +83,9 @@ function describe(error: z.ZodError, prefix = ''): string {
   const issue = error.issues[0]!;
   const path = [prefix, ...issue.path.map(String)].filter(Boolean).join('.') || 'the body';
   if (issue.code === 'invalid_type') {
-    return issue.received === 'undefined'
-      ? `"${path}" is missing`
-      : `"${path}" must be ${issue.expected === 'object' ? 'an object' : `a ${issue.expected}`}, not ${issue.received}`;
+    if (issue.received === 'undefined') return `"${path}" is missing`;
+    const article = /^[aeiou]/.test(issue.expected) ? 'an' : 'a';
+    return `"${path}" must be ${article} ${issue.expected}, not ${issue.received}`;
   }
   if (issue.code === 'too_small') return `"${path}" must not be empty`;
   if (issue.code === 'invalid_string') return `"${path}" must be an http(s) URL`;
