@@ -7,15 +7,13 @@
  *
  * Optional fields accept null as well as absence: the handlers treat both as "not said".
  *
- * Invokes and what they are answered (Teams shows an error for anything but 200 to an invoke it
- * sent for a user action, and botbuilder's TeamsActivityHandler answers 501 to invokes of
- * features the bot does not implement):
+ * Invokes and what they are answered:
  * - `adaptiveCard/action`, `signin/tokenExchange`, `signin/verifyState`: handled; a value of the
  *   wrong shape is answered 400 in the body shape Teams reads for that invoke (for a card action,
  *   an `application/vnd.microsoft.error` response, as botbuilder answers a malformed one).
  * - `signin/failure`: Teams telling that its silent sign-in failed on the client; answered 200 (a
  *   notification: nothing for Teams to show), and logged (elevation-bot.ts).
- * - Any other invoke (message extensions, task modules, tabs, config, file consent, unknown
+ * - Any other invoke (message extensions, task modules, tabs, config, file consent, no name or an unknown
  *   names): botbuilder's answer, 501 Not Implemented, which is what it answers for features a bot
  *   does not declare; the app manifest declares none of them.
  */

@@ -149,6 +149,12 @@ const rows: Row[] = [
     undefined,
   ],
   [
+    'an invoke without a name',
+    () => activity({ type: 'invoke', value: { any: 'thing' } }),
+    501,
+    undefined,
+  ],
+  [
     'an unknown invoke',
     () => activity({ type: 'invoke', name: 'no/such-thing', value: 'x' }),
     501,
