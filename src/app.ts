@@ -25,6 +25,7 @@ import { ElevationBot } from './teams/elevation-bot';
 import { type ExpirySweeper, startExpirySweeper } from './teams/expiry-sweeper';
 import { NotificationDispatcher } from './elevation/notification-dispatcher';
 import { SubscriptionService } from './elevation/subscription-service';
+import { SignInRefusals } from './elevation/sign-in-refusals';
 import { createChannelSender } from './teams/channel-sender';
 import { ConversationTracker } from './teams/conversation-tracker';
 import { welcomeText } from './teams/help';
@@ -120,6 +121,12 @@ export async function startApp(config: Config, deps: AppDependencies): Promise<A
         })
       : undefined,
   });
+  const signInRefusals = new SignInRefusals({
+    store,
+    notifier: dispatcher,
+    clock,
+    logger: logger.child({ component: 'sign-in-refusals' }),
+  });
   if (config.notifications.adminIds.length === 0) {
     logger.warn('BOT_ADMIN_IDS is empty: nobody can subscribe a channel to notifications');
   }
@@ -143,6 +150,7 @@ export async function startApp(config: Config, deps: AppDependencies): Promise<A
     justificationRequired: config.elevation.justificationRequired,
     allowedTenantIds: config.allowedTenantIds,
     signIn: deps.signIn,
+    signInRefusals,
     exchanges: store,
     invokeBudgetMs: config.elevation.invokeBudgetMs,
     continueInConversation: (reference, logic) =>
@@ -177,6 +185,8 @@ export async function startApp(config: Config, deps: AppDependencies): Promise<A
       const days = config.auditRetentionDays;
       const before = days > 0 ? new Date(now.getTime() - days * 86_400_000) : new Date(0);
       await store.purgeExpired(now, before);
+      // Final counts of refused sign-ins whose window is over.
+      await signInRefusals.closeEndedWindows();
       if (days > 0) {
         const removed = await store.pruneAudit(before);
         if (removed > 0) logger.info('audit retention: removed old events', { removed, days });

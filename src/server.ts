@@ -3,6 +3,7 @@
  */
 import restify from 'restify';
 import type { Logger } from './log';
+import { refuseMalformedActivity } from './teams/activity-schema';
 
 export interface ServerOptions {
   /** Hands one incoming Bot Framework request to the adapter. */
@@ -29,9 +30,11 @@ export function createServer(options: ServerOptions): restify.Server {
   );
 
   server.post('/api/messages', async (req, res) => {
-    const problem = activityShapeProblem(req.body);
-    if (problem) {
-      res.send(400, { error: `Not a Bot Framework activity: ${problem}.` });
+    // Checked before botbuilder reads it (src/teams/activity-schema.ts): a malformed activity
+    // gets a 400 in the shape its sender reads, never a TypeError inside a turn.
+    const refused = refuseMalformedActivity(req.body);
+    if (refused) {
+      res.send(refused.status, refused.body);
       return;
     }
     try {
@@ -68,22 +71,6 @@ export function createServer(options: ServerOptions): restify.Server {
     },
   );
   return server;
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** What the bot needs of every activity before any handler runs; undefined when it is all there. */
-export function activityShapeProblem(body: unknown): string | undefined {
-  if (!isObject(body)) return 'the body must be a JSON object';
-  if (typeof body.type !== 'string' || body.type === '') return '"type" must be a non-empty string';
-  if (typeof body.serviceUrl !== 'string' || !/^https?:\/\//.test(body.serviceUrl))
-    return '"serviceUrl" must be an http(s) URL';
-  if (!isObject(body.conversation) || typeof body.conversation.id !== 'string')
-    return '"conversation.id" must be a string';
-  if (!isObject(body.from) || typeof body.from.id !== 'string') return '"from.id" must be a string';
-  return undefined;
 }
 
 export function listen(server: restify.Server, port: number, host: string): Promise<string> {

@@ -11,8 +11,11 @@ import type { ElevationRequest, Requester } from './request';
 /** What a channel is told; a snapshot, so it can be delivered after a restart as it was. */
 export interface ElevationNotification {
   id: string;
-  /** succeeded / failed: an elevation finished. refused: a user without an admin role tried. */
-  kind: 'succeeded' | 'failed' | 'refused';
+  /**
+   * succeeded / failed: an elevation finished. refused: a user without an admin role tried.
+   * sign-in-refused: a user's refused sign-in tokens passed the threshold (sign-in-refusals.ts).
+   */
+  kind: 'succeeded' | 'failed' | 'refused' | 'sign-in-refused';
   /** When it happened (ISO 8601). */
   at: string;
   tenantId: string;
@@ -107,7 +110,8 @@ export function filterMatches(
   if (filter.kind === 'all') return true;
   const environment = notification.environment;
   // A refusal before any environment was resolved is a security signal every channel gets.
-  if (!environment) return notification.kind === 'refused';
+  if (!environment)
+    return notification.kind === 'refused' || notification.kind === 'sign-in-refused';
   if (filter.kind === 'type') return environment.type.toLowerCase() === filter.type;
   return nameMatches(filter.pattern, environment.displayName);
 }

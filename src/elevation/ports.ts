@@ -52,8 +52,11 @@ export type SignInResult =
   | { ok: true }
   /** Entra needs the user to consent or to interact (MFA, Conditional Access): Teams asks them. */
   | { ok: false; reason: 'consent-required' | 'interaction-required'; message: string }
-  /** Anything else is told to the user as it is; asking for consent would loop forever. */
-  | { ok: false; reason: 'invalid-token' | 'error'; message: string };
+  /**
+   * Anything else is told to the user as it is; asking for consent would loop forever. `check`:
+   * which check refused an invalid token (e.g. `bad-signature`), for the audit; never the token.
+   */
+  | { ok: false; reason: 'invalid-token' | 'error'; message: string; check?: string };
 
 /** Turns a Teams SSO token into delegated tokens for that user (validation, then on-behalf-of). */
 export interface SignIn {
@@ -213,7 +216,36 @@ export interface SecretStore {
   deleteSecret(key: string): Promise<void>;
 }
 
-export interface ElevationStore extends NotificationStore, AuditStore, SecretStore {
+/** One counter of a time window, as `takeEndedCounts` hands it over. */
+export interface WindowCount {
+  key: string;
+  count: number;
+  windowEndsAt: Date;
+  /** What the first caller stored with the counter (opaque here). */
+  data: string;
+}
+
+/** Counters of occurrences per time window, shared by all instances (e.g. refused sign-ins). */
+export interface WindowCountStore {
+  /**
+   * Counts one more occurrence under `key` and returns the count, this one included, with the
+   * `data` the first caller stored (later callers' `data` is ignored). Atomic: concurrent callers
+   * (several instances included) each get a different count, 1, 2, 3, ...
+   */
+  countInWindow(
+    key: string,
+    windowEndsAt: Date,
+    data: string,
+  ): Promise<{ count: number; data: string }>;
+  /**
+   * Removes and returns up to `limit` counters whose key starts with `prefix` and whose window
+   * ended at or before `now`. Each counter is handed to exactly one caller.
+   */
+  takeEndedCounts(prefix: string, now: Date, limit: number): Promise<WindowCount[]>;
+}
+
+export interface ElevationStore
+  extends NotificationStore, AuditStore, SecretStore, WindowCountStore {
   /**
    * Records `key` unless it is already recorded and unexpired; true for the one caller that
    * recorded it. Atomic: concurrent callers (several instances included) get one true.

@@ -111,6 +111,7 @@ export class DelegatedTokens implements UserTokens, SignIn {
         ok: false,
         reason: 'invalid-token',
         message: `Your Teams sign-in was refused (${validation.reason}).`,
+        check: validation.reason,
       };
     }
     const exchange = await this.exchange(user, ssoToken);

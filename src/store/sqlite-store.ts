@@ -23,6 +23,7 @@ import type {
   ElevationStore,
   Page,
   Transition,
+  WindowCount,
 } from '../elevation/ports';
 import type { ElevationRequest, Requester, RequestState } from '../elevation/request';
 
@@ -84,6 +85,14 @@ CREATE TABLE IF NOT EXISTS secrets (
   value TEXT NOT NULL,
   expires_at INTEGER NOT NULL
 );
+-- Counters per time window (refused sign-ins): counted atomically, taken once when ended.
+CREATE TABLE IF NOT EXISTS window_counts (
+  key TEXT PRIMARY KEY,
+  count INTEGER NOT NULL,
+  window_ends_at INTEGER NOT NULL,
+  data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS window_counts_end ON window_counts (window_ends_at);
 CREATE TABLE IF NOT EXISTS conversations (
   id TEXT PRIMARY KEY,
   scope TEXT NOT NULL,
@@ -184,6 +193,22 @@ export class SqliteStore implements ElevationStore {
          ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE once_keys.expires_at <= ?`,
       ),
       forgetExpiredKeys: this.db.prepare<[number]>('DELETE FROM once_keys WHERE expires_at <= ?'),
+      // One statement: the insert or the increment, and the count it came to.
+      countInWindow: this.db.prepare<[string, number, string], { count: number; data: string }>(
+        `INSERT INTO window_counts (key, count, window_ends_at, data) VALUES (?, 1, ?, ?)
+         ON CONFLICT (key) DO UPDATE SET count = count + 1
+         RETURNING count, data`,
+      ),
+      takeEndedCounts: this.db.prepare<
+        [number, number, string, number],
+        { key: string; count: number; window_ends_at: number; data: string }
+      >(
+        `DELETE FROM window_counts WHERE key IN (
+           SELECT key FROM window_counts
+            WHERE window_ends_at <= ? AND substr(key, 1, ?) = ?
+            ORDER BY window_ends_at LIMIT ?)
+         RETURNING key, count, window_ends_at, data`,
+      ),
       setCard: this.db.prepare<[string, string, string]>(
         'UPDATE elevation_requests SET data = json_patch(json_patch(data, ?), ?) WHERE id = ?',
       ),
@@ -400,6 +425,25 @@ export class SqliteStore implements ElevationStore {
     // Expired keys are cleaned up as new ones arrive; a little now and then is enough.
     if (claimed && Math.random() < 0.01) this.statements.forgetExpiredKeys.run(now);
     return claimed;
+  }
+
+  async countInWindow(
+    key: string,
+    windowEndsAt: Date,
+    data: string,
+  ): Promise<{ count: number; data: string }> {
+    return this.statements.countInWindow.get(key, windowEndsAt.getTime(), data)!;
+  }
+
+  async takeEndedCounts(prefix: string, now: Date, limit: number): Promise<WindowCount[]> {
+    return this.statements.takeEndedCounts
+      .all(now.getTime(), prefix.length, prefix, limit)
+      .map((row) => ({
+        key: row.key,
+        count: row.count,
+        windowEndsAt: new Date(row.window_ends_at),
+        data: row.data,
+      }));
   }
 
   async setCardMessage(id: string, conversation: unknown, cardMessageId: string): Promise<void> {

@@ -22,6 +22,7 @@
  *     `delivery-index`     delivery id -> its partition and RowKey (written when first claimed)
  *     `counter`            the delivery id counter (reserved by blocks, hi-lo)
  *     `conversation`, `once`, `secret`
+ *     `window-count`       counters per time window (countInWindow), ETag-conditional
  * Key parts are percent-encoded (table-entities.ts keyPart): `/ \ # ?`, control characters, `'`,
  * `%` and `|` never reach a key as they are.
  *
@@ -55,6 +56,7 @@ import type {
   ElevationStore,
   Page,
   Transition,
+  WindowCount,
 } from '../elevation/ports';
 import { FINAL_STATES, type ElevationRequest, type Requester } from '../elevation/request';
 import type { DeliveryRecord } from './sqlite-store';
@@ -90,6 +92,7 @@ const COUNTER = 'counter';
 const CONVERSATIONS = 'conversation';
 const ONCE = 'once';
 const SECRETS = 'secret';
+const WINDOW_COUNTS = 'window-count';
 
 /** Delivery ids reserved per round trip to the counter. */
 const ID_BLOCK = 1000;
@@ -190,6 +193,71 @@ export class TableStore implements ElevationStore {
         if (status !== 404) throw error;
       }
     }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Counters per time window
+
+  async countInWindow(
+    key: string,
+    windowEndsAt: Date,
+    data: string,
+  ): Promise<{ count: number; data: string }> {
+    const rowKey = keyPart(key);
+    return this.retrying(`counting "${key}"`, async () => {
+      const current = await this.get(this.shared, WINDOW_COUNTS, rowKey);
+      if (!current) {
+        const entity: Entity = {
+          partitionKey: WINDOW_COUNTS,
+          rowKey,
+          key,
+          count: 1,
+          windowEndsAt: windowEndsAt.toISOString(),
+          ...packText('data', data),
+        };
+        checkEntity(entity, `the counter "${key}"`);
+        try {
+          await this.shared.createEntity(entity);
+          return { count: 1, data };
+        } catch (error) {
+          if (retriable(error)) return RETRY;
+          throw error;
+        }
+      }
+      // Conditional on what was read: of two callers that read the same count, one writes it.
+      const count = num(current, 'count') + 1;
+      try {
+        await this.shared.updateEntity({ partitionKey: WINDOW_COUNTS, rowKey, count }, 'Merge', {
+          etag: current.etag,
+        });
+        return { count, data: unpackText(current, 'data') ?? '' };
+      } catch (error) {
+        if (retriable(error)) return RETRY;
+        throw error;
+      }
+    });
+  }
+
+  async takeEndedCounts(prefix: string, now: Date, limit: number): Promise<WindowCount[]> {
+    const ended = await this.list(
+      this.shared,
+      odata`PartitionKey eq ${WINDOW_COUNTS} and windowEndsAt le ${now.toISOString()}`,
+    );
+    const taken: WindowCount[] = [];
+    for (const entity of ended) {
+      if (taken.length >= limit) break;
+      const key = text(entity, 'key');
+      if (!key.startsWith(prefix)) continue;
+      // Deleted as read: a caller that loses the race (or a counter counted again) skips it.
+      if (!(await this.deleteIfUnchanged(this.shared, entity))) continue;
+      taken.push({
+        key,
+        count: num(entity, 'count'),
+        windowEndsAt: new Date(text(entity, 'windowEndsAt')),
+        data: unpackText(entity, 'data') ?? '',
+      });
+    }
+    return taken;
   }
 
   async createRequest(request: ElevationRequest, effects?: Effects): Promise<void> {

@@ -22,7 +22,8 @@ import type { NotifyAction } from '../elevation/command';
 import type { SubscriptionService } from '../elevation/subscription-service';
 import type { Requester } from '../elevation/request';
 import type { ElevationRequest } from '../elevation/request';
-import type { ElevationStore, SignIn, SignInResult } from '../elevation/ports';
+import type { ElevationStore, SignIn } from '../elevation/ports';
+import type { SignInRefusals } from '../elevation/sign-in-refusals';
 import type { Logger } from '../log';
 import {
   type AdaptiveCard,
@@ -45,6 +46,7 @@ import {
 } from './replies';
 import { PendingCommands, signInCard, type SignInPromptOptions } from './sign-in-prompt';
 import { channelIdOf, type ConversationTracker, referenceFor } from './conversation-tracker';
+import { answerTokenExchange, TeamsSignIn } from './token-exchange';
 
 export interface ElevationBotOptions {
   service: ElevationService;
@@ -54,6 +56,8 @@ export interface ElevationBotOptions {
   allowedTenantIds: string[];
   /** Turns Teams SSO tokens into delegated tokens; absent where sign-in is not set up. */
   signIn?: SignIn;
+  /** Counts and audits refused sign-in tokens. */
+  signInRefusals?: SignInRefusals;
   /**
    * Records token exchanges so that each is acted on once (every Teams client sends its own), and
    * keeps the commands waiting for a sign-in; shared by all instances.
@@ -95,9 +99,6 @@ async function within<T>(promise: Promise<T>, ms: number): Promise<T | typeof TI
 /** Requests per page of `history` and `audit`. */
 const PAGE_SIZE = 5;
 
-/** How long a token exchange id is remembered for deduplication. */
-const EXCHANGE_DEDUP_MS = 15 * 60_000;
-
 function field(data: unknown, name: string): string | undefined {
   if (!data || typeof data !== 'object') return undefined;
   const value = (data as Record<string, unknown>)[name];
@@ -106,10 +107,16 @@ function field(data: unknown, name: string): string | undefined {
 
 export class ElevationBot extends TeamsActivityHandler {
   private readonly pendingCommands: PendingCommands;
+  private readonly teamsSignIn: TeamsSignIn;
 
   constructor(private readonly options: ElevationBotOptions) {
     super();
     this.pendingCommands = new PendingCommands(options.exchanges);
+    this.teamsSignIn = new TeamsSignIn({
+      signIn: options.signIn,
+      refusals: options.signInRefusals,
+      logger: options.logger,
+    });
     this.onMessage(async (context, next) => {
       await this.handleMessage(context);
       await next();
@@ -520,53 +527,27 @@ export class ElevationBot extends TeamsActivityHandler {
         // After the consent popup: offer the silent exchange again.
         await context.sendActivity({ attachments: [signInCard(this.options.signInPrompt)] });
         return invokeResponse(200);
+      case 'signin/failure': {
+        // Teams' silent sign-in failed in the client (e.g. `resourcematchfailed`: the app's SSO
+        // setup); a notification, answered 200 (activity-schema.ts lists every invoke's answer).
+        const { code, message } = (context.activity.value ?? {}) as Record<string, unknown>;
+        this.options.logger.warn('Teams reported a failed sign-in', { code, message });
+        return invokeResponse(200);
+      }
       default:
         return super.onInvokeActivity(context);
     }
   }
 
-  /**
-   * Teams' silent sign-in. Every Teams client of the user sends its own exchange with the same id:
-   * each gets an answer, but only the first is acted on. 412 only when Entra needs the user's
-   * consent or interaction; anything else is an error told to the user, not a consent loop.
-   */
+  /** Teams' silent sign-in (token-exchange.ts). */
   private async onTokenExchange(context: TurnContext): Promise<InvokeResponse> {
-    const value = (context.activity.value ?? {}) as { id?: string; token?: string };
-    const id = typeof value.id === 'string' ? value.id : '';
     const requester = this.requesterOf(context);
-    if (!value.token || !requester) {
-      return invokeResponse(400, { id, failureDetail: 'The token exchange carried no token.' });
-    }
-    if (!this.tenantAllowed(requester)) {
-      return invokeResponse(403, {
-        id,
-        failureDetail: 'This bot is not enabled for your organisation.',
-      });
-    }
-    const { channelId, conversation } = context.activity;
-    const first = await this.options.exchanges.claimOnce(
-      `token-exchange/${channelId}/${conversation.id}/${id}`,
-      new Date(Date.now() + EXCHANGE_DEDUP_MS),
-    );
-    if (!first) return invokeResponse(200, { id, failureDetail: '' });
-
-    const signedIn = await this.signInWith(value.token, requester);
-    if (!signedIn.ok) {
-      if (signedIn.reason === 'consent-required' || signedIn.reason === 'interaction-required') {
-        return invokeResponse(412, { id, failureDetail: signedIn.message });
-      }
-      await context.sendActivity(`I could not sign you in: ${signedIn.message}`);
-      return invokeResponse(500, { id, failureDetail: signedIn.message });
-    }
-    const pending = await this.pendingCommands.take(conversation.id, requester.aadObjectId);
-    if (pending) await this.runCommand(context, requester, pending);
-    return invokeResponse(200, { id, failureDetail: '' });
-  }
-
-  private async signInWith(token: string, requester: Requester): Promise<SignInResult> {
-    if (!this.options.signIn)
-      return { ok: false, reason: 'error', message: 'Sign-in is not set up in this deployment.' };
-    return this.options.signIn.signIn(token, requester);
+    return answerTokenExchange(context, requester, !!requester && this.tenantAllowed(requester), {
+      signIn: this.teamsSignIn,
+      exchanges: this.options.exchanges,
+      pendingCommands: this.pendingCommands,
+      continueCommand: (turn, user, text) => this.runCommand(turn, user, text),
+    });
   }
 
   protected override async onAdaptiveCardInvoke(
@@ -580,7 +561,12 @@ export class ElevationBot extends TeamsActivityHandler {
     const token = invokeValue.authentication?.token;
     if (token) {
       // The action came back after a loginRequest, carrying the user's SSO token.
-      const signedIn = await this.signInWith(token, requester);
+      const signedIn = await this.teamsSignIn.signIn(
+        context,
+        token,
+        requester,
+        'adaptiveCard/action',
+      );
       if (!signedIn.ok) {
         return signedIn.reason === 'consent-required' || signedIn.reason === 'interaction-required'
           ? {

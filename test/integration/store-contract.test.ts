@@ -502,6 +502,57 @@ describe.each<Kind>(['sqlite', 'azure-table'])('store contract: %s', (kind) => {
     });
   });
 
+  describe('counters per time window', () => {
+    it('30 concurrent counts on two store objects come to 1..30, each once, with the first data', async () => {
+      const other = await subject.another();
+      const counts = await Promise.all(
+        Array.from({ length: 30 }, (_, i) =>
+          [store, other][i % 2]!.countInWindow(
+            'refusals/alex/bad-signature',
+            at(15),
+            `caller ${i}`,
+          ),
+        ),
+      );
+      expect(counts.map((c) => c.count).sort((a, b) => a - b)).toEqual(
+        Array.from({ length: 30 }, (_, i) => i + 1),
+      );
+      const first = counts.find((c) => c.count === 1)!;
+      // Every caller is told the data the first one stored, whatever it passed itself.
+      expect(new Set(counts.map((c) => c.data))).toEqual(new Set([first.data]));
+      expect((await store.countInWindow('refusals/alex/other', at(15), 'x')).count).toBe(1);
+    });
+
+    it('takeEndedCounts hands each ended counter of the prefix to exactly one caller', async () => {
+      await store.countInWindow('refusals/a', at(15), 'a');
+      await store.countInWindow('refusals/a', at(15), 'ignored');
+      await store.countInWindow('refusals/b', at(30), 'b');
+      await store.countInWindow('other/c', at(15), 'c');
+      const other = await subject.another();
+      expect(await store.takeEndedCounts('refusals/', at(14), 10)).toEqual([]);
+
+      const taken = await Promise.all([
+        store.takeEndedCounts('refusals/', at(15), 10),
+        other.takeEndedCounts('refusals/', at(15), 10),
+      ]);
+      expect(taken.flat()).toEqual([
+        { key: 'refusals/a', count: 2, windowEndsAt: at(15), data: 'a' },
+      ]);
+      expect(await store.takeEndedCounts('refusals/', at(15), 10)).toEqual([]);
+      // Counted again after it was taken: a new counter.
+      expect(await store.countInWindow('refusals/a', at(15), 'again')).toEqual({
+        count: 1,
+        data: 'again',
+      });
+      expect(
+        (await store.takeEndedCounts('refusals/', at(60), 10)).map((c) => c.key).sort(),
+      ).toEqual(['refusals/a', 'refusals/b']);
+      expect(await store.takeEndedCounts('other/', at(60), 10)).toMatchObject([
+        { key: 'other/c', count: 1 },
+      ]);
+    });
+  });
+
   describe('audit chain', () => {
     it('30 concurrent writers in one tenant make seq 1..30, every link verifying', async () => {
       await Promise.all(

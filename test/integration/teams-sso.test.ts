@@ -11,6 +11,8 @@ import {
   ALEX,
   cardOf,
   cardText,
+  type Conversation,
+  GROUP_CHAT,
   MEGAN,
   startTestBot,
   type TestBot,
@@ -51,8 +53,11 @@ function powerPlatformCalls(): number {
   return bot.simulator.calls.length;
 }
 
-async function askAndGetExchangeId(user: TestUser = ALEX): Promise<string> {
-  const { calls } = await bot.say(user, 'elevate me in Contoso Dev');
+async function askAndGetExchangeId(
+  user: TestUser = ALEX,
+  conversation?: Conversation,
+): Promise<string> {
+  const { calls } = await bot.say(user, 'elevate me in Contoso Dev', conversation);
   expect(calls).toHaveLength(1);
   return exchangeIdOf(calls[0]!.activity);
 }
@@ -147,6 +152,62 @@ describe('Teams SSO', () => {
       cardText(cardOf(c.activity)).includes('Confirm elevation'),
     );
     expect(cards).toHaveLength(1);
+  });
+
+  it("in a group chat, Megan's exchange with the id of Alex's card is checked and acted on for Megan", async () => {
+    const alexId = await askAndGetExchangeId(ALEX, GROUP_CHAT);
+    const alex = await bot.invoke(
+      ALEX,
+      'signin/tokenExchange',
+      { id: alexId, token: await ssoToken(ALEX) },
+      GROUP_CHAT,
+    );
+    expect(cardText(alex.calls.map((c) => cardOf(c.activity)).find(Boolean))).toContain(
+      'Confirm elevation',
+    );
+
+    // Megan asks too; her Teams answers with the same exchange id as Alex's (ids are not secret).
+    await bot.say(MEGAN, 'elevate me in Contoso Prod', GROUP_CHAT);
+    const megan = await bot.invoke(
+      MEGAN,
+      'signin/tokenExchange',
+      { id: alexId, token: await ssoToken(MEGAN) },
+      GROUP_CHAT,
+    );
+    expect(megan.status).toBe(200);
+    const card = megan.calls.map((c) => cardOf(c.activity)).find(Boolean);
+    expect(cardText(card)).toContain('Confirm elevation');
+    expect(cardText(card)).toContain('Contoso Prod');
+    expect(cardText(card)).toContain('Megan Bowen');
+
+    // And it was validated: Megan's exchange with Alex's token is refused, not waved through.
+    const forged = await bot.invoke(
+      MEGAN,
+      'signin/tokenExchange',
+      { id: 'megan-2', token: await ssoToken(ALEX) },
+      GROUP_CHAT,
+    );
+    expect(forged.status).toBe(500);
+    expect(String(forged.calls[0]?.activity.text)).toContain('refused (wrong-user)');
+  });
+
+  it("a garbage exchange first does not use up the id: Alex's real one still continues his command", async () => {
+    const id = await askAndGetExchangeId();
+    const garbage = await bot.invoke(ALEX, 'signin/tokenExchange', {
+      id,
+      token: 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl',
+    });
+    expect(garbage.status).toBe(500);
+    expect(cardOf(garbage.calls[0]?.activity)).toBeUndefined();
+
+    const real = await bot.invoke(ALEX, 'signin/tokenExchange', {
+      id,
+      token: await ssoToken(ALEX),
+    });
+    expect(real.status).toBe(200);
+    const card = real.calls.map((c) => cardOf(c.activity)).find(Boolean);
+    expect(cardText(card)).toContain('Confirm elevation');
+    expect(cardText(card)).toContain('Contoso Dev');
   });
 
   it("Entra's keys out of reach is told as an outage, not as a refused sign-in or a consent prompt", async () => {

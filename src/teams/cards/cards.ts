@@ -248,6 +248,7 @@ const NOTIFICATION_LOOK: Record<
   succeeded: { icon: '✅', color: 'Good', headline: 'Elevation succeeded' },
   failed: { icon: '❌', color: 'Attention', headline: 'Elevation FAILED' },
   refused: { icon: '⛔', color: 'Warning', headline: 'Elevation refused: not a tenant admin' },
+  'sign-in-refused': { icon: '🚨', color: 'Attention', headline: 'Refused sign-in tokens' },
 };
 
 function personText(person: ElevationNotification['requester']): string {
@@ -265,6 +266,8 @@ export function notificationSummary(notification: ElevationNotification): string
       return `Elevation failed: ${who} in ${where}`;
     case 'refused':
       return `Elevation refused: ${who} is not a tenant admin`;
+    case 'sign-in-refused':
+      return `Refused sign-in tokens for ${who}`;
   }
 }
 
@@ -289,7 +292,13 @@ export function notificationCard(notification: ElevationNotification): AdaptiveC
     ...fact('Justification', notification.justification),
     ...fact(
       'Outcome',
-      outcome ? (outcome.ok ? 'Succeeded' : `Failed (${outcome.kind})`) : 'Refused before any call',
+      outcome
+        ? outcome.ok
+          ? 'Succeeded'
+          : `Failed (${outcome.kind})`
+        : notification.kind === 'sign-in-refused'
+          ? 'Sign-in refused'
+          : 'Refused before any call',
       outcome?.ok ? 'Good' : 'Attention',
       'Bolder',
     ),

@@ -170,4 +170,42 @@ describe('one token exchange, seen by two instances', () => {
     expect(answers.map((x) => x.status)).toEqual([200, 200, 200, 200]);
     expect(confirmationsPosted()).toBe(1);
   });
+
+  it('garbage tokens under the same id at the same moment on both do not stop the real one: acted on once', async () => {
+    const [a, b] = await twoInstancesTrustingOneProvider();
+    const { id, token } = await askOnA(a);
+    const forged = `${token.split('.').slice(0, 2).join('.')}.Zm9yZ2Vk`;
+    const answers = await Promise.all([
+      a.invoke(ALEX, 'signin/tokenExchange', { id, token: forged }),
+      b.invoke(ALEX, 'signin/tokenExchange', { id, token: forged }),
+      a.invoke(ALEX, 'signin/tokenExchange', { id, token }),
+      b.invoke(ALEX, 'signin/tokenExchange', { id, token }),
+    ]);
+    expect(answers.map((x) => x.status)).toEqual([500, 500, 200, 200]);
+    expect(confirmationsPosted()).toBe(1);
+  });
+
+  it('refused tokens spread over both are counted together: one first event, one threshold event', async () => {
+    const [a, b] = await twoInstancesTrustingOneProvider();
+    // Both one minute into the same 15-minute counting window, so that the test never straddles two.
+    const window = 15 * 60_000;
+    const ahead = window - (Date.now() % window) + 60_000;
+    for (const bot of [a, b]) bot.clock.advance(ahead);
+    const forged = await a.identity.identityProvider.mintSsoToken(
+      { oid: ALEX.aadObjectId, tid: ALEX.tenantId, name: ALEX.name },
+      { signWith: 'foreign-key-known-kid' },
+    );
+    const answers = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        [a, b][i % 2]!.invoke(ALEX, 'signin/tokenExchange', { id: `x${i}`, token: forged }),
+      ),
+    );
+    expect(answers.every((x) => x.status === 500)).toBe(true);
+    const refusals = (a.app.store as SqliteStore)
+      .auditEvents()
+      .filter((e) => e.details?.reason === 'sign-in-token-refused');
+    expect(refusals.map((e) => e.details?.refusalsInWindow ?? e.details?.refusalsOfUser)).toEqual([
+      1, 5,
+    ]);
+  });
 });
