@@ -151,7 +151,7 @@ describe('notification snapshots', () => {
         ok: false,
         kind: 'functional-error',
         errorCode: 'userNotPartOfSecurityGroup',
-        status: '200 OK',
+        status: '200 OK (with errors in the answer)',
         correlationId: 'corr-9',
         clientRequestId: 'cr-9',
       },
