@@ -65,8 +65,13 @@ export class SubscriptionService {
     const id = user.aadObjectId.toLowerCase();
     if (!this.admins.has(id) || this.storedNames.get(id) === user.name) return;
     const expiresAt = new Date(this.options.clock.now().getTime() + ADMIN_NAME_KEPT_MS);
-    await this.options.store.writeSecret(`bot-admin-name/${id}`, user.name, expiresAt);
-    this.storedNames.set(id, user.name);
+    try {
+      await this.options.store.writeSecret(`bot-admin-name/${id}`, user.name, expiresAt);
+      this.storedNames.set(id, user.name);
+    } catch (error) {
+      // Only a name for later refusals: never worth failing the user's message over.
+      this.options.logger.warn('could not remember a bot administrator name', { error });
+    }
   }
 
   /** The administrators' names the bot knows, and how many it has not heard from yet. */

@@ -530,6 +530,7 @@ export class ElevationBot extends TeamsActivityHandler {
       problem,
       justification,
       timeZone: context.activity.localTimezone,
+      shared: audienceOf(context).shared,
     });
   }
 

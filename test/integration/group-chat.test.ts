@@ -71,8 +71,11 @@ describe('a display name with Markdown in a group chat', () => {
       'Contoso Dev',
       GROUP_CHAT,
     );
-    // "only <name> can confirm", and "Requested by".
+    // "<name> asks to become ...", "only <name> can confirm", and "Requested by".
     rendersNoMarkdownOf(confirmation, MALLORY.name);
+    expect(textRuns(confirmation).join('')).toContain(
+      `${MALLORY.name} asks to become System Administrator in Contoso Dev.`,
+    );
     expect(textRuns(confirmation).join('')).toContain(`only ${MALLORY.name} can confirm`);
     // The third-person headline names the requester: in a TextRun too.
     rendersNoMarkdownOf(outcomeCard, `${MALLORY.name} is now System Administrator`);
@@ -95,7 +98,10 @@ describe('a display name with Markdown in a group chat', () => {
 
 describe('outcomes where others read them', () => {
   it('a group chat reads "Alex Wilber is now System Administrator", on the card and in the message', async () => {
-    const { outcomeCard, message } = await elevate(ALEX, 'Contoso Dev', GROUP_CHAT);
+    const { confirmation, outcomeCard, message } = await elevate(ALEX, 'Contoso Dev', GROUP_CHAT);
+    expect(textRuns(confirmation).join('')).toContain(
+      'Alex Wilber asks to become System Administrator in Contoso Dev.',
+    );
     const runs = textRuns(outcomeCard);
     expect(runs[0]).toBe('✅ Elevated: Alex Wilber is now System Administrator');
     expect(runs.join('\n')).toContain(
@@ -120,7 +126,14 @@ describe('outcomes where others read them', () => {
   });
 
   it('the personal chat keeps "you"', async () => {
-    const { outcomeCard, message } = await elevate(ALEX, 'Contoso Dev', personalChat(ALEX));
+    const { confirmation, outcomeCard, message } = await elevate(
+      ALEX,
+      'Contoso Dev',
+      personalChat(ALEX),
+    );
+    expect(textRuns(confirmation).join('')).toContain(
+      'You are about to make yourself System Administrator in Contoso Dev.',
+    );
     expect(textRuns(outcomeCard)[0]).toBe('✅ Elevated: you are System Administrator');
     expect(String(message.activity.text).split('\n')[0]).toBe(
       '✅ Elevated: you are System Administrator in Contoso Dev.',

@@ -142,6 +142,8 @@ export interface ConfirmationOptions {
   justification?: string;
   /** The user's IANA time zone (Teams' `localTimezone`), for when the card expires; else UTC. */
   timeZone?: string;
+  /** Others read the card too (a group chat): it names the requester instead of saying "you". */
+  shared?: boolean;
 }
 
 /** "You are about to make yourself System Administrator in X": Elevate / Cancel. */
@@ -151,6 +153,9 @@ export function confirmationCard(
 ): AdaptiveCard {
   return fill(templates.confirmation, {
     requestId: request.id,
+    intro: options.shared
+      ? `${request.requester.name} asks to become System Administrator in `
+      : 'You are about to make yourself System Administrator in ',
     environmentName: request.environment.displayName,
     production: isProduction(request.environment),
     facts: [

@@ -175,6 +175,7 @@ function everyCard(): Array<{ name: string; by: string; card: unknown }> {
         problem: evil(),
         justification: evil(),
         timeZone: evil(),
+        shared: justificationRequired,
       }),
     );
   }
