@@ -4,7 +4,7 @@
  */
 import type { Activity, AdaptiveCardInvokeResponse, InvokeResponse } from 'botbuilder';
 import type { RequestResult } from '../elevation/elevation-service';
-import { describeOutcome } from '../elevation/outcome-text';
+import { describeOutcome, describeStatus } from '../elevation/outcome-text';
 import type { TokenRefusal } from '../elevation/ports';
 import type { ElevationRequest, Requester } from '../elevation/request';
 import { type AdaptiveCard, noticeCard, outcomeReader, pickCard } from './cards/cards';
@@ -84,10 +84,8 @@ export function requestResultCard(
     case 'listing-failed': {
       const { failure } = result;
       const lines = [failure.message];
-      if (failure.response.status)
-        lines.push(
-          `HTTP status: ${failure.response.status} ${failure.response.statusText ?? ''}`.trim(),
-        );
+      if (failure.response.status || failure.response.attempts > 1)
+        lines.push(`HTTP status: ${describeStatus(failure)}`);
       lines.push(`Correlation id: ${failure.response.correlationId ?? 'none returned by the API'}`);
       return noticeCard({ title: 'Could not list your environments', lines, color: 'Attention' });
     }

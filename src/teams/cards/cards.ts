@@ -246,6 +246,19 @@ function choiceTitle(environment: Environment): string {
   return `${environment.displayName} (${where.join(', ')})`;
 }
 
+/**
+ * Text for the few places that are drawn as Markdown but cannot hold a TextRun: an expanded
+ * ChoiceSet's choice titles (the Adaptive Cards renderer draws each as a Markdown TextBlock).
+ * Backslash escapes for the characters that make links, emphasis, code, HTML, headings or lists;
+ * the renderer shows the character itself.
+ */
+export function escapeMarkdown(text: string): string {
+  return text
+    .replace(/[\\`*_[\]<>#&!|~]/g, (c) => `\\${c}`)
+    .replace(/^(\s*)([-+])/gm, '$1\\$2')
+    .replace(/^(\s*\d+)([.)])/gm, '$1\\$2');
+}
+
 /** Several environments matched: the requester picks one. */
 export function pickCard(input: {
   query: string;
@@ -256,7 +269,7 @@ export function pickCard(input: {
   return fill(templates.pick, {
     query: input.query,
     requesterId: input.requesterId,
-    choices: input.candidates.map((e) => ({ title: choiceTitle(e), value: e.id })),
+    choices: input.candidates.map((e) => ({ title: escapeMarkdown(choiceTitle(e)), value: e.id })),
     more: Math.max(0, input.total - input.candidates.length),
   });
 }

@@ -284,7 +284,26 @@ function everyCard(): Array<{ name: string; by: string; card: unknown }> {
   return all;
 }
 
-/** Where a hostile value is shown: only places no renderer reads as Markdown are allowed. */
+/**
+ * Markdown a text would still render: a special character not escaped with a backslash, or a line
+ * that starts a list or a heading.
+ */
+function liveMarkdown(text: string): string[] {
+  const found: string[] = [];
+  if (/(^|[^\\])[`*_[\]<>#&]/.test(text)) found.push('an unescaped special character');
+  if (/^\s*([-+]|\d+[.)])\s/m.test(text)) found.push('a list item');
+  return found;
+}
+
+/** Backslash escapes removed: what the renderer shows. */
+function unescaped(text: string): string {
+  return text.replace(/\\([!-/:-@[-`{-~])/g, '$1');
+}
+
+/**
+ * Where a hostile value is shown: only places no renderer reads as Markdown are allowed, or, for
+ * an expanded ChoiceSet's choice titles (drawn as Markdown TextBlocks), escaped.
+ */
 function misplaced(node: unknown, path = '$', out: string[] = []): string[] {
   if (typeof node === 'string') {
     if (/evil-\d+/.test(node)) out.push(`${path}: ${JSON.stringify(node)}`);
@@ -301,9 +320,16 @@ function misplaced(node: unknown, path = '$', out: string[] = []): string[] {
     const plain =
       (type === 'TextRun' && key === 'text') ||
       (type.startsWith('Action.') && (key === 'title' || key === 'data')) ||
-      (type === 'Input.Text' && key === 'value') ||
-      // A choice's title is drawn as plain text; its value is never shown.
-      (type === 'Input.ChoiceSet' && key === 'choices');
+      (type === 'Input.Text' && key === 'value');
+    if (type === 'Input.ChoiceSet' && key === 'choices' && Array.isArray(value)) {
+      value.forEach((choice: { title?: string }, i) => {
+        const title = choice.title ?? '';
+        const live = liveMarkdown(title);
+        if (/evil-\d+/.test(title) && live.length > 0)
+          out.push(`${path}.choices[${i}].title: ${live.join(', ')} in ${JSON.stringify(title)}`);
+      });
+      continue;
+    }
     if (!plain) misplaced(value, `${path}.${key}`, out);
   }
   return out;
@@ -367,6 +393,18 @@ describe('no Markdown from a person or an API renders on any card', () => {
       expect(parsedTextBlocks(card as object).filter((t) => /evil-\d+/.test(t))).toEqual([]);
     },
   );
+
+  it('a hostile environment name on the picker is escaped, and shows as typed', () => {
+    const names = HOSTILE.map((h) => ({ ...environment(), displayName: h }));
+    const card = pickCard({ query: 'q', candidates: names, total: names.length, requesterId: 'o' });
+    const titles = (JSON.stringify(card).match(/"title":"[^"]*evil-[^"]*"/g) ?? []).length;
+    expect(titles).toBeGreaterThan(0);
+    expect(misplaced(card)).toEqual([]);
+    const choices = (
+      card as unknown as { body: Array<{ type: string; choices?: Array<{ title: string }> }> }
+    ).body.find((element) => element.type === 'Input.ChoiceSet')!.choices!;
+    HOSTILE.forEach((h, i) => expect(unescaped(choices[i]!.title).startsWith(`${h} (`)).toBe(true));
+  });
 
   it('the hostile values do reach the cards, and are shown as typed', () => {
     const runs = ALL.flatMap((c) => textRuns(c.card));

@@ -8,6 +8,7 @@ import {
 } from '../../../src/teams/cards/cards';
 import type { ElevationRequest } from '../../../src/elevation/request';
 import type { Environment } from '../../../src/powerplatform/model';
+import { requestResultCard } from '../../../src/teams/replies';
 import { markdownTexts, textRuns } from '../../support/card-inspection';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const AC = require('adaptivecards/dist/adaptivecards.js');
@@ -393,5 +394,31 @@ describe('history card', () => {
     expect(textRuns(card).join('\n')).toContain(`Justification: ${justification}`);
     expect(textRuns(card).join('\n')).toContain('Alex Wilber (alexw@contoso.example)');
     expect(card.actions).toEqual([]);
+  });
+});
+
+describe('a failed listing of environments', () => {
+  it('says the attempts the bot made, like an outcome card', () => {
+    const card = requestResultCard(
+      {
+        kind: 'listing-failed',
+        failure: {
+          ok: false,
+          kind: 'upstream-unavailable',
+          message: 'HTTP 502 Bad Gateway: The response was an HTML page',
+          details: [],
+          response: {
+            status: 502,
+            statusText: 'Bad Gateway',
+            correlationId: 'corr-5',
+            clientRequestId: 'cr-5',
+            attempts: 4,
+            durationMs: 900,
+          },
+        },
+      },
+      { aadObjectId: 'oid-1', tenantId: 'tid-1', name: 'Alex Wilber' },
+    );
+    expect(textRuns(card)).toContain('HTTP status: 502 Bad Gateway, after 4 attempts');
   });
 });
