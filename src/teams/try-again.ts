@@ -39,6 +39,8 @@ export async function tryAgain(
       `Only ${failed.requester.name} can try this again. To elevate yourself, ask me yourself.`,
     );
   }
+  // Only a failure is tried again (the button is on no other card): anything else stays as it is.
+  if (failed.state !== 'failed') return cardResponse(requestStatusCard(failed));
   const result = await options.service.requestElevationIn(
     clicker,
     failed.environment.id,

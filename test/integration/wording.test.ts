@@ -206,5 +206,15 @@ describe('Try again on a failure card', () => {
     expect(old!.state).toBe('failed');
     // The new card is remembered as the new request's card (so Elevate updates it for everyone).
     expect(fresh!.cardMessageId).toBe(posted[0]!.assignedId);
+
+    // Only a failure is tried again: a crafted click on the waiting request opens nothing.
+    const crafted = await bot.click(
+      ALEX,
+      'try-again',
+      { requestId: newId },
+      { conversation: GROUP_CHAT },
+    );
+    expect(crafted.calls.filter((c) => c.method === 'POST')).toHaveLength(0);
+    expect(cardText(cardOf(crafted.body))).toContain('Waiting for confirmation');
   });
 });
