@@ -577,11 +577,7 @@ export class ElevationBot extends TeamsActivityHandler {
       if (signedIn.reason === 'consent-required' || signedIn.reason === 'interaction-required') {
         return invokeResponse(412, { id, failureDetail: signedIn.message });
       }
-      await context.sendActivity({
-        type: 'message',
-        textFormat: 'plain',
-        text: `I could not sign you in: ${signedIn.message}`,
-      });
+      await context.sendActivity(`I could not sign you in: ${signedIn.message}`);
       return invokeResponse(500, { id, failureDetail: signedIn.message });
     }
     const pending = await this.pendingCommands.take(conversation.id, requester.aadObjectId);
