@@ -202,8 +202,12 @@ export class ElevationService {
       );
       return { kind: 'no-token', request, reason: token.reason, message: token.message };
     }
-    // The sign-in knows the user's principal name; Teams' activity does not.
-    const requester = { ...request.requester, upn: token.upn ?? request.requester.upn };
+    // The sign-in knows the user's principal name and admin roles; Teams' activity does not.
+    const requester = {
+      ...request.requester,
+      upn: token.upn ?? request.requester.upn,
+      adminRoles: token.adminRoles ?? request.requester.adminRoles,
+    };
 
     const clientRequestId = randomUUID();
     // The claim and its `confirmed` audit event are one write.

@@ -75,20 +75,70 @@ const MAX_MESSAGE_LENGTH = 500;
 /** Longest name pattern accepted. */
 export const MAX_PATTERN_LENGTH = 100;
 
+type EnvironmentType = (typeof ENVIRONMENT_TYPES)[number];
+
+/** Short names admins write for a type, besides the type's own name and its plural. */
+const TYPE_ALIASES: Record<string, EnvironmentType> = {
+  prod: 'production',
+  prd: 'production',
+  dev: 'developer',
+  sbx: 'sandbox',
+};
+
+/**
+ * The environment type a word names: the type itself, its plural, a known short name (`prod`,
+ * `dev`) or a prefix of at least three letters that fits one type only (`sand`, `devel`).
+ */
+export function environmentTypeNamed(word: string): EnvironmentType | undefined {
+  const value = word.toLowerCase().replace(/\s+environments?$/, '');
+  const exact = ENVIRONMENT_TYPES.find(
+    (t) => t === value || `${t}s` === value || `${t}es` === value,
+  );
+  if (exact) return exact;
+  if (TYPE_ALIASES[value]) return TYPE_ALIASES[value];
+  if (value.length < 3) return undefined;
+  const prefixed = ENVIRONMENT_TYPES.filter((t) => t.startsWith(value));
+  return prefixed.length === 1 ? prefixed[0] : undefined;
+}
+
+/** A type the word is close to (a typo such as "prodution"), when it names none for certain. */
+function typeCloseTo(word: string): EnvironmentType | undefined {
+  const value = word.toLowerCase();
+  if (value.length < 4 || value.includes('*')) return undefined;
+  return ENVIRONMENT_TYPES.find((t) => editDistance(value, t) <= 2);
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(
+        previous[j]! + 1,
+        current[j - 1]! + 1,
+        previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
+}
+
 /**
  * Reads what follows `notify here`: nothing, `for <type>` or `for <name pattern>`. Returns the
- * filter or a sentence saying what is wrong.
+ * filter (with, for a name pattern close to a type, the type it may have meant, to be said in the
+ * reply) or a sentence saying what is wrong.
  */
 export function parseSubscriptionFilter(
   text: string | undefined,
-): { ok: true; filter: SubscriptionFilter } | { ok: false; problem: string } {
-  const usage =
-    'Write `notify here`, `notify here for production` (an environment type) or `notify here for <name pattern>`, e.g. `notify here for Contoso*`.';
+):
+  | { ok: true; filter: SubscriptionFilter; closeToType?: EnvironmentType }
+  | { ok: false; problem: string } {
   if (text === undefined || text.trim() === '') return { ok: true, filter: { kind: 'all' } };
   const match = /^for\s+(.+)$/i.exec(text.trim());
-  if (!match?.[1]) return { ok: false, problem: `I did not understand "${text}". ${usage}` };
+  if (!match?.[1]) return { ok: false, problem: `I did not understand "${text}".` };
   const value = match[1].trim().replace(/^["'“”‘’]+|["'“”‘’]+$/g, '');
-  const type = ENVIRONMENT_TYPES.find((t) => t === value.toLowerCase());
+  const type = environmentTypeNamed(value);
   if (type) return { ok: true, filter: { kind: 'type', type } };
   if (value.length > MAX_PATTERN_LENGTH) {
     return {
@@ -97,9 +147,9 @@ export function parseSubscriptionFilter(
     };
   }
   if (value.replace(/\*/g, '').trim() === '') {
-    return { ok: false, problem: `A pattern made only of "*" matches everything. ${usage}` };
+    return { ok: false, problem: 'A pattern made only of "*" matches everything.' };
   }
-  return { ok: true, filter: { kind: 'name', pattern: value } };
+  return { ok: true, filter: { kind: 'name', pattern: value }, closeToType: typeCloseTo(value) };
 }
 
 /** Whether a channel with this filter wants this notification. */

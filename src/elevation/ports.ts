@@ -27,9 +27,12 @@ export type TokenRefusal =
   /** Anything else: misconfiguration, identity provider down. Never a consent prompt. */
   | 'error';
 
-/** `upn`: the user principal name from the user's sign-in, when known (for notifications). */
+/**
+ * `upn`: the user principal name from the user's sign-in, when known (for notifications);
+ * `adminRoles`: the tenant admin roles it shows, when known (so that advice fits the role).
+ */
 export type TokenResult =
-  | { ok: true; token: string; upn?: string }
+  | { ok: true; token: string; upn?: string; adminRoles?: string[] }
   | { ok: false; reason: TokenRefusal; message: string; upn?: string };
 
 /** Delegated tokens for the Power Platform API, always of the user who asks. */

@@ -22,6 +22,8 @@ export interface Requester {
   tenantId: string;
   name: string;
   upn?: string;
+  /** The tenant admin roles the sign-in shows (e.g. "Power Platform Administrator"), when known. */
+  adminRoles?: string[];
 }
 
 export interface ElevationRequest {

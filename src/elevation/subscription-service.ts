@@ -28,13 +28,24 @@ export interface ChannelTarget {
 export type SubscribeResult =
   | { kind: 'not-allowed' }
   | { kind: 'bad-filter'; problem: string }
-  | { kind: 'subscribed'; subscription: ChannelSubscription; replaced: boolean };
+  | {
+      kind: 'subscribed';
+      subscription: ChannelSubscription;
+      replaced: boolean;
+      /** The name pattern looks like this environment type: the reply says how it was read. */
+      closeToType?: string;
+    };
 
 export type UnsubscribeResult =
   { kind: 'not-allowed' } | { kind: 'unsubscribed' | 'not-subscribed' };
 
+/** How long a bot administrator's display name is remembered after the bot last heard from them. */
+const ADMIN_NAME_KEPT_MS = 365 * 24 * 3_600_000;
+
 export class SubscriptionService {
   private readonly admins: Set<string>;
+  /** The names this instance last stored, so that every message does not write. */
+  private readonly storedNames = new Map<string, string>();
 
   constructor(private readonly options: SubscriptionServiceOptions) {
     this.admins = new Set(options.adminIds.map((id) => id.toLowerCase()));
@@ -43,6 +54,38 @@ export class SubscriptionService {
   /** Whether this user may change notifications. */
   mayManage(user: Requester): boolean {
     return this.admins.has(user.aadObjectId.toLowerCase());
+  }
+
+  /**
+   * Remembers a bot administrator's display name when the bot hears from them, so that refusals
+   * can say who the administrators are (BOT_ADMIN_IDS holds only object ids). Kept in the store,
+   * so every instance knows it, and after a restart.
+   */
+  async noteAdmin(user: Requester): Promise<void> {
+    const id = user.aadObjectId.toLowerCase();
+    if (!this.admins.has(id) || this.storedNames.get(id) === user.name) return;
+    const expiresAt = new Date(this.options.clock.now().getTime() + ADMIN_NAME_KEPT_MS);
+    try {
+      await this.options.store.writeSecret(`bot-admin-name/${id}`, user.name, expiresAt);
+      this.storedNames.set(id, user.name);
+    } catch (error) {
+      // Only a name for later refusals: never worth failing the user's message over.
+      this.options.logger.warn('could not remember a bot administrator name', { error });
+    }
+  }
+
+  /** The administrators' names the bot knows, and how many it has not heard from yet. */
+  async adminNames(): Promise<{ names: string[]; unnamed: number }> {
+    const now = this.options.clock.now();
+    const names: string[] = [];
+    for (const id of this.admins) {
+      const name = await this.options.store.readSecret(`bot-admin-name/${id}`, now);
+      if (name) names.push(name);
+    }
+    return {
+      names: names.sort((a, b) => a.localeCompare(b)),
+      unnamed: this.admins.size - names.length,
+    };
   }
 
   async subscribe(
@@ -73,7 +116,7 @@ export class SubscriptionService {
       by: actor.aadObjectId,
       filter: parsed.filter.kind,
     });
-    return { kind: 'subscribed', subscription, replaced };
+    return { kind: 'subscribed', subscription, replaced, closeToType: parsed.closeToType };
   }
 
   async unsubscribe(actor: Requester, channel: ChannelTarget): Promise<UnsubscribeResult> {

@@ -21,6 +21,13 @@ const ADMIN_TEMPLATE_IDS = new Set(TENANT_ADMIN_ROLES.map((role) => role.templat
 
 export type TenantAdminCheck = 'admin' | 'not-admin' | 'unknown';
 
+/** The tenant admin roles the `wids` claim names, by name; undefined when the claim is absent. */
+export function tenantAdminRoleNames(wids: string[] | undefined): string[] | undefined {
+  if (wids === undefined) return undefined;
+  const held = new Set(wids.map((id) => id.toLowerCase()));
+  return TENANT_ADMIN_ROLES.filter((role) => held.has(role.templateId)).map((role) => role.name);
+}
+
 /**
  * Whether the `wids` claim names a tenant admin role. An absent claim says nothing (Entra leaves
  * it out in some tokens), so it gives 'unknown' and the API decides.

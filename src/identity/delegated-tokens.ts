@@ -17,7 +17,7 @@ import type { Requester } from '../elevation/request';
 import type { Clock, SignIn, SignInResult, TokenResult, UserTokens } from '../elevation/ports';
 import { systemClock } from '../elevation/ports';
 import { redactText, type Logger } from '../log';
-import { hasDelegatedScope, tenantAdminCheck } from './admin-roles';
+import { hasDelegatedScope, tenantAdminCheck, tenantAdminRoleNames } from './admin-roles';
 import { type Session, Sessions } from './sessions';
 import type { SharedSecrets, UserKey } from './shared-secrets';
 import type { SsoTokenValidator } from './sso-token-validator';
@@ -163,7 +163,7 @@ export class DelegatedTokens implements UserTokens, SignIn {
           'An administrator must add it to the app registration and grant admin consent.',
       };
     }
-    return { ok: true, token, upn: session.upn };
+    return { ok: true, token, upn: session.upn, adminRoles: tenantAdminRoleNames(session.wids) };
   }
 
   /** A token for another resource (an environment's Dataverse), from the same sign-in. */

@@ -32,8 +32,23 @@ import {
   noticeCard,
   requestStatusCard,
 } from './cards/cards';
-import { helpText } from './help';
+import {
+  askAgain,
+  auditElsewhere,
+  audienceOf,
+  elevateElsewhere,
+  helpLines,
+  helpText,
+  markdown,
+  nameNotType,
+  notifyUsage,
+  plainText,
+  tooLong,
+  whichEnvironment,
+  whoAreTheAdmins,
+} from './hints';
 import { showRequestStatus } from './show-request-status';
+import { tryAgain } from './try-again';
 import {
   cardResponse,
   invokeResponse,
@@ -127,6 +142,8 @@ export class ElevationBot extends TeamsActivityHandler {
     const requester = this.requesterOf(context);
     // Conversations of organisations the bot does not serve are not remembered.
     if (!requester || this.tenantAllowed(requester)) await this.options.tracker.observe(context);
+    if (requester && this.tenantAllowed(requester))
+      await this.options.subscriptions.noteAdmin(requester);
     await super.run(context);
   }
 
@@ -170,26 +187,21 @@ export class ElevationBot extends TeamsActivityHandler {
     text: string,
   ): Promise<void> {
     const command = parseCommand(text);
+    const audience = audienceOf(context);
     switch (command.kind) {
       case 'help':
-        await context.sendActivity(helpText());
+        await context.sendActivity(helpText(audience));
         return;
       case 'elevate-missing-target':
-        await context.sendActivity(
-          'Which environment? Write `elevate me in <environment>`, with its name, id, domain name or Dataverse URL.',
-        );
+        await context.sendActivity(whichEnvironment(markdown(audience), 'elevate me in'));
         return;
       case 'too-long':
-        await context.sendActivity(
-          `That message is too long for me (${command.length} characters). Try \`help\`.`,
-        );
+        await context.sendActivity(tooLong(markdown(audience), command.length));
         return;
       case 'elevate':
         if (context.activity.conversation?.conversationType === 'channel') {
           // Teams SSO does not work in channels, and a confirmation card there would be public.
-          await context.sendActivity(
-            'Ask me to elevate you in a personal or group chat with me, not in a channel.',
-          );
+          await context.sendActivity(elevateElsewhere(audience));
           return;
         }
         // Listing a large tenant's environments can take a moment: show that something happens
@@ -214,9 +226,7 @@ export class ElevationBot extends TeamsActivityHandler {
         await this.onAudit(context, requester, command.target, text);
         return;
       case 'audit-missing-target':
-        await context.sendActivity(
-          'Which environment? Write `audit <environment>`, with its name, id, domain name or Dataverse URL.',
-        );
+        await context.sendActivity(whichEnvironment(markdown(audience), 'audit'));
         return;
       default:
         await context.sendActivity({
@@ -226,7 +236,7 @@ export class ElevationBot extends TeamsActivityHandler {
                 title: 'I did not understand that',
                 lines: [
                   `You wrote: "${command.kind === 'unknown' ? command.text : text.slice(0, 100)}"`,
-                  helpText(),
+                  ...helpLines(plainText(audience)).filter(Boolean),
                 ],
               }),
             ),
@@ -256,9 +266,11 @@ export class ElevationBot extends TeamsActivityHandler {
       teamId: (context.activity.channelData as { team?: { id?: string } } | undefined)?.team?.id,
       reference: referenceFor(context, channelId),
     };
-    const notAllowed = [
+    const f = plainText(audienceOf(context));
+    const notAllowed = async () => [
       "Only the bot's administrators can change this channel's notifications, and you are not one of them. Your attempt was recorded.",
-      'Write "notify status" to see what this channel receives.',
+      whoAreTheAdmins(await subscriptions.adminNames()),
+      `Write ${f.command('notify status')} to see what this channel receives.`,
     ];
     const refusals =
       'Attempts by users without a tenant admin role are posted too, whatever the filter.';
@@ -266,17 +278,23 @@ export class ElevationBot extends TeamsActivityHandler {
       case 'here': {
         const result = await subscriptions.subscribe(requester, channel, filter);
         if (result.kind === 'not-allowed') {
-          await this.notice(context, 'Sorry, you cannot do that', notAllowed, 'Warning');
+          await this.notice(context, 'Sorry, you cannot do that', await notAllowed(), 'Warning');
         } else if (result.kind === 'bad-filter') {
-          await this.notice(context, 'Nothing changed', [result.problem], 'Warning');
+          await this.notice(
+            context,
+            'Nothing changed',
+            [result.problem, notifyUsage(f)],
+            'Warning',
+          );
         } else {
           await this.notice(
             context,
             result.replaced ? '🔔 Subscription updated' : '🔔 Subscribed',
             [
               `This channel now gets a card for ${describeFilter(result.subscription.filter)}: who, where, the justification, the outcome and its correlation id, for failures too.`,
+              ...(result.closeToType ? [nameNotType(f, result.closeToType)] : []),
               refusals,
-              'Write "notify off" to stop.',
+              `Write ${f.command('notify off')} to stop.`,
             ],
             'Good',
           );
@@ -286,7 +304,7 @@ export class ElevationBot extends TeamsActivityHandler {
       case 'off': {
         const result = await subscriptions.unsubscribe(requester, channel);
         if (result.kind === 'not-allowed') {
-          await this.notice(context, 'Sorry, you cannot do that', notAllowed, 'Warning');
+          await this.notice(context, 'Sorry, you cannot do that', await notAllowed(), 'Warning');
         } else if (result.kind === 'unsubscribed') {
           await this.notice(context, '🔕 Unsubscribed', [
             'This channel no longer gets elevation notifications.',
@@ -301,7 +319,7 @@ export class ElevationBot extends TeamsActivityHandler {
       case 'status': {
         const subscription = await subscriptions.status(channelId);
         const who = subscriptions.mayManage(requester)
-          ? 'You can change this with "notify here" or "notify off".'
+          ? `You can change this with ${f.command('notify here')} or ${f.command('notify off')}.`
           : "Only the bot's administrators can change this.";
         await this.notice(
           context,
@@ -368,16 +386,15 @@ export class ElevationBot extends TeamsActivityHandler {
         'Sorry, you cannot do that',
         [
           "Only the bot's administrators can read the audit of an environment, and you are not one of them. Your attempt was recorded.",
-          'Write "history" in our personal chat for your own elevations.',
+          whoAreTheAdmins(await subscriptions.adminNames()),
+          'Write “history” in our personal chat for your own elevations.',
         ],
         'Warning',
       );
       return;
     }
     if (context.activity.conversation?.conversationType === 'channel') {
-      await context.sendActivity(
-        'Ask me for `audit <environment>` in a personal or group chat with me.',
-      );
+      await context.sendActivity(auditElsewhere(audienceOf(context)));
       return;
     }
     await context.sendActivity({ type: 'typing' });
@@ -399,7 +416,7 @@ export class ElevationBot extends TeamsActivityHandler {
         context,
         found.kind === 'ambiguous' ? 'Several environments match' : 'No environment found',
         [
-          `"${target}" ${found.kind === 'ambiguous' ? 'matches several environments' : 'matches no environment you can see'}. Write \`audit <environment id>\` with one of:`,
+          `"${target}" ${found.kind === 'ambiguous' ? 'matches several environments' : 'matches no environment you can see'}. Write ${plainText(audienceOf(context)).usage('audit', 'environment id')} with the id of one of:`,
           ...names.map((e) => `${e.displayName} (${e.type}): ${e.id}`),
         ],
         'Warning',
@@ -453,7 +470,9 @@ export class ElevationBot extends TeamsActivityHandler {
     }
     if (!this.options.subscriptions.mayManage(clicker)) {
       await this.options.subscriptions.refuse(clicker, undefined, 'audit');
-      return messageResponse("Only the bot's administrators can read the audit of an environment.");
+      return messageResponse(
+        `Only the bot's administrators can read the audit of an environment. ${whoAreTheAdmins(await this.options.subscriptions.adminNames())}`,
+      );
     }
     const environmentId = field(data, 'environmentId');
     if (!environmentId) return messageResponse('This card is missing its environment; ask again.');
@@ -491,7 +510,7 @@ export class ElevationBot extends TeamsActivityHandler {
     }
     if (result.kind === 'confirm') {
       const sent = await context.sendActivity({
-        attachments: [CardFactory.adaptiveCard(this.confirmation(result.request))],
+        attachments: [CardFactory.adaptiveCard(this.confirmation(result.request, context))],
       });
       if (sent?.id) {
         await this.options.service.rememberCard(
@@ -509,6 +528,7 @@ export class ElevationBot extends TeamsActivityHandler {
 
   private confirmation(
     request: ElevationRequest,
+    context: TurnContext,
     problem?: string,
     justification?: string,
   ): AdaptiveCard {
@@ -516,6 +536,8 @@ export class ElevationBot extends TeamsActivityHandler {
       justificationRequired: this.options.justificationRequired,
       problem,
       justification,
+      timeZone: context.activity.localTimezone,
+      shared: audienceOf(context).shared,
     });
   }
 
@@ -588,9 +610,15 @@ export class ElevationBot extends TeamsActivityHandler {
       case 'history-page':
       case 'audit-page':
         return this.onPage(context, requester, verb, data);
+      case 'try-again':
+        return tryAgain(context, requester, data, {
+          service: this.options.service,
+          confirmation: (request) => this.confirmation(request, context),
+          signInPrompt: this.options.signIn ? this.options.signInPrompt : undefined,
+        });
       default:
         return messageResponse(
-          'This button is no longer supported. Ask again with `elevate me in <environment>`.',
+          askAgain(plainText(audienceOf(context)), 'This button is no longer supported.'),
         );
     }
   }
@@ -650,14 +678,16 @@ export class ElevationBot extends TeamsActivityHandler {
     switch (result.kind) {
       case 'unknown-request':
         return messageResponse(
-          'I no longer know this request. Ask again with `elevate me in <environment>`.',
+          askAgain(plainText(audienceOf(context)), 'I no longer know this request.'),
         );
       case 'not-requester':
         return messageResponse(
           `Only ${result.request.requester.name} can confirm or cancel this request.`,
         );
       case 'justification-required':
-        return cardResponse(this.confirmation(result.request, result.problem, justification));
+        return cardResponse(
+          this.confirmation(result.request, context, result.problem, justification),
+        );
       case 'no-token':
         if (result.reason === 'sign-in-required' && this.options.signIn) {
           // Teams signs the user in and sends the same action again, with the token.
@@ -725,7 +755,7 @@ export class ElevationBot extends TeamsActivityHandler {
         context.activity.replyToId,
       );
     }
-    return cardResponse(this.confirmation(result.request));
+    return cardResponse(this.confirmation(result.request, context));
   }
 
   /**

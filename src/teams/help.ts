@@ -1,18 +1,3 @@
-/** The answer to `help` (and the tail of every answer to something the bot did not understand). */
-export function helpText(): string {
-  return [
-    'I make Power Platform tenant admins System Administrator in one environment, as themselves.',
-    '',
-    '- `elevate me in <environment>`: by display name, environment id, domain name or Dataverse URL',
-    '- `history`: your own recent elevations (in our personal chat)',
-    "- `audit <environment>`: recent elevations in an environment (the bot's administrators only)",
-    '- `help`: this message',
-    '- in a team channel, with @Elevation: `notify here` (or `notify here for production`, `notify here for <name pattern>`), `notify off`, `notify status`',
-    '',
-    'You confirm on a card with a justification; I then call the Power Platform API for you and show the outcome with its correlation id.',
-  ].join('\n');
-}
-
 /** Posted once when the bot is added to a team. */
 export function welcomeText(): string {
   return [

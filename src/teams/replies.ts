@@ -4,10 +4,10 @@
  */
 import type { Activity, AdaptiveCardInvokeResponse, InvokeResponse } from 'botbuilder';
 import type { RequestResult } from '../elevation/elevation-service';
-import { describeOutcome } from '../elevation/outcome-text';
+import { describeOutcome, describeStatus } from '../elevation/outcome-text';
 import type { TokenRefusal } from '../elevation/ports';
 import type { ElevationRequest, Requester } from '../elevation/request';
-import { type AdaptiveCard, noticeCard, pickCard } from './cards/cards';
+import { type AdaptiveCard, noticeCard, outcomeReader, pickCard } from './cards/cards';
 import { signInCard, type SignInPromptOptions } from './sign-in-prompt';
 
 export const CARD = 'application/vnd.microsoft.card.adaptive';
@@ -84,21 +84,22 @@ export function requestResultCard(
     case 'listing-failed': {
       const { failure } = result;
       const lines = [failure.message];
-      if (failure.response.status)
-        lines.push(
-          `HTTP status: ${failure.response.status} ${failure.response.statusText ?? ''}`.trim(),
-        );
+      if (failure.response.status || failure.response.attempts > 1)
+        lines.push(`HTTP status: ${describeStatus(failure)}`);
       lines.push(`Correlation id: ${failure.response.correlationId ?? 'none returned by the API'}`);
       return noticeCard({ title: 'Could not list your environments', lines, color: 'Attention' });
     }
   }
 }
 
-/** The outcome as a plain chat message (kept in the conversation's history), with the ids to quote. */
+/**
+ * The outcome as a plain chat message (kept in the conversation's history), with the ids to quote;
+ * in a group chat told in the third person ("Alex Wilber is now System Administrator in ...").
+ */
 export function outcomeMessage(request: ElevationRequest): Partial<Activity> | undefined {
   if (!request.outcome) return undefined;
   const outcome = request.outcome;
-  const text = describeOutcome(outcome);
+  const text = describeOutcome(outcome, outcomeReader(request));
   const correlationId = outcome.response.correlationId ?? 'none returned by the API';
   const lines = [
     `${outcome.ok ? '✅' : '❌'} ${text.headline} in ${request.environment.displayName}.`,

@@ -200,12 +200,16 @@ describe('elevation in the Agents Playground', () => {
     expect(more).toHaveLength(0);
     expect(call).toMatchObject({ environmentId: env.id, status: 200 });
     expect(outcome).toMatch(/Error code\s+userNotPartOfSecurityGroup/);
+    // The reason first, and the status says the 200 carried a failure.
+    expect(outcome).toMatch(/HTTP status\s+200 OK \(with errors in the answer\)/);
     expect(outcome.match(/Correlation id\s+(\S+)/)?.[1]).toBe(call?.correlationId);
     expect(outcome).not.toContain('Elevated: you are');
 
     const text = await botMessage(since, 1, `Correlation id: ${call?.correlationId}`);
     expect((await text.innerText()).trim()).toMatch(
-      new RegExp(`^❌ Elevation failed in ${env.displayName}\\.\\s+Correlation id: `),
+      new RegExp(
+        `^❌ Elevation failed: you are not in the environment's security group in ${env.displayName}\\.\\s+Correlation id: `,
+      ),
     );
     await dismissInvokeBanner(message);
     await snap('elevation-failed.png', ownMessage(ask), text);

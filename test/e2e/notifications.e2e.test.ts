@@ -176,7 +176,8 @@ describe('channel notifications in the Agents Playground', () => {
     const subscribed = await thread.innerText();
     expect(subscribed).toContain(`${BOT} notify here`); // the mention, as the Playground shows it
     expect(subscribed).toContain('This channel now gets a card for every elevation');
-    expect(subscribed).toContain('Write "notify off" to stop.');
+    // In a channel the bot hears only mentions: its hint carries one.
+    expect(subscribed).toContain(`Write “@${BOT} notify off” to stop.`);
     expect(logged(logs)).toContainEqual(
       expect.objectContaining({
         msg: 'channel subscribed',
@@ -309,7 +310,9 @@ describe('channel notifications in the Agents Playground', () => {
     const statusText = await status.innerText();
     expect(statusText).toContain('It gets a card for every elevation, in every environment.');
     expect(statusText).toContain(`Subscribed by ${ALEX} on `);
-    expect(statusText).toContain('You can change this with "notify here" or "notify off".');
+    expect(statusText).toContain(
+      `You can change this with “@${BOT} notify here” or “@${BOT} notify off”.`,
+    );
 
     const off = await askInChannel('notify off', '🔕 Unsubscribed');
     expect(await off.innerText()).toContain('This channel no longer gets elevation notifications.');

@@ -460,7 +460,9 @@ describe('bad input gets a clear answer and leaves nothing half-done', () => {
 
   it('help explains the commands', async () => {
     const { calls } = await bot.say(ALEX, 'help');
-    expect(calls[0]!.activity.text).toContain('elevate me in <environment>');
+    // A Markdown message: a code span and a placeholder, no raw "<" that Teams would show escaped.
+    expect(calls[0]!.activity.text).toContain('`elevate me in` _environment_');
+    expect(calls[0]!.activity.text).not.toContain('<');
   });
 
   it('invalid JSON posted to /api/messages is refused with 400 and the bot keeps working', async () => {
@@ -518,7 +520,8 @@ describe('bad input gets a clear answer and leaves nothing half-done', () => {
       id: '19:channel@thread.tacv2',
       conversationType: 'channel',
     });
-    expect(calls[0]!.activity.text).toContain('personal or group chat');
+    expect(calls[0]!.activity.text).toContain('in our personal chat');
+    expect(calls[0]!.activity.text).toContain('`@Elevation elevate me in` _environment_');
     expect(bot.simulator.calls).toHaveLength(0);
   });
 });

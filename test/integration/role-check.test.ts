@@ -51,7 +51,8 @@ const cases: RoleCase[] = [
   {
     name: 'already held',
     earlierElevations: 1,
-    expected: 'You already held System Administrator before this elevation.',
+    // Asked in a group chat, where the card names the requester rather than saying "you".
+    expected: 'Alex Wilber already held System Administrator before this elevation.',
     result: 'already-admin',
   },
   {

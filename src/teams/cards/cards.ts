@@ -6,7 +6,7 @@
 import { Template } from 'adaptivecards-templating';
 import type { ElevationNotification } from '../../elevation/notifications';
 import type { ElevationRequest, RoleCheck } from '../../elevation/request';
-import { describeOutcome, describeStatus } from '../../elevation/outcome-text';
+import { describeOutcome, describeStatus, type OutcomeReader } from '../../elevation/outcome-text';
 import type { Environment } from '../../powerplatform/model';
 import confirmationTemplate from './templates/confirmation.json';
 import historyTemplate from './templates/history.json';
@@ -50,16 +50,11 @@ export function isProduction(environment: Environment): boolean {
   return environment.type.toLowerCase() === 'production';
 }
 
-/** Adaptive Cards' TIME()/DATE() functions want RFC 3339 without fractions of a second. */
-function cardTime(iso: string): string {
-  return new Date(iso).toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
-
 /** What Dataverse said, before and after the elevation. */
-function ROLE_CHECK_TEXT(check: RoleCheck): string {
+function ROLE_CHECK_TEXT(check: RoleCheck, reader: OutcomeReader): string {
   switch (check.result) {
     case 'already-admin':
-      return 'You already held System Administrator before this elevation.';
+      return `${reader.thirdPersonName ?? 'You'} already held System Administrator before this elevation.`;
     case 'newly-granted':
       return 'Newly granted: Dataverse shows the role now and did not before.';
     case 'not-visible-yet':
@@ -72,6 +67,44 @@ function ROLE_CHECK_TEXT(check: RoleCheck): string {
 /** "2026-11-26 14:28 UTC": TextRuns cannot use the card's DATE()/TIME() functions. */
 function readableTime(iso: string): string {
   return `${new Date(iso).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+}
+
+/**
+ * "14:38 UTC", or in the user's own time zone when Teams said which ("15:38 CET"). An unknown
+ * zone name falls back to UTC.
+ */
+export function clockTime(iso: string, timeZone?: string): string {
+  const format = (zone: string) =>
+    new Intl.DateTimeFormat('en-GB', {
+      hour: '2-digit',
+      minute: '2-digit',
+      hourCycle: 'h23',
+      timeZone: zone,
+      timeZoneName: 'short',
+    }).format(new Date(iso));
+  if (timeZone) {
+    try {
+      return format(timeZone);
+    } catch {
+      // Not a zone this runtime knows: UTC is still true.
+    }
+  }
+  return format('UTC');
+}
+
+/**
+ * Who reads a request's card and its outcome: in a personal chat the requester alone ("you"); in
+ * a group chat the others too, so the texts name the requester. The card's conversation decides.
+ */
+export function outcomeReader(request: ElevationRequest): OutcomeReader {
+  const where = request.conversation as
+    { conversation?: { conversationType?: string } } | undefined;
+  const type = where?.conversation?.conversationType;
+  const shared = type !== undefined && type !== 'personal';
+  return {
+    thirdPersonName: shared ? request.requester.name : undefined,
+    adminRoles: request.requester.adminRoles,
+  };
 }
 
 function region(environment: Environment): string | undefined {
@@ -107,6 +140,10 @@ export interface ConfirmationOptions {
   problem?: string;
   /** What the user had typed, kept when the card is shown again. */
   justification?: string;
+  /** The user's IANA time zone (Teams' `localTimezone`), for when the card expires; else UTC. */
+  timeZone?: string;
+  /** Others read the card too (a group chat): it names the requester instead of saying "you". */
+  shared?: boolean;
 }
 
 /** "You are about to make yourself System Administrator in X": Elevate / Cancel. */
@@ -116,6 +153,9 @@ export function confirmationCard(
 ): AdaptiveCard {
   return fill(templates.confirmation, {
     requestId: request.id,
+    intro: options.shared
+      ? `${request.requester.name} asks to become System Administrator in `
+      : 'You are about to make yourself System Administrator in ',
     environmentName: request.environment.displayName,
     production: isProduction(request.environment),
     facts: [
@@ -125,7 +165,7 @@ export function confirmationCard(
     justificationRequired: options.justificationRequired,
     justification: options.justification ?? '',
     problem: options.problem ?? '',
-    expiresAt: cardTime(request.expiresAt),
+    expiresAt: clockTime(request.expiresAt, options.timeZone),
     requesterName: request.requester.name,
   });
 }
@@ -146,7 +186,8 @@ const STATE_LOOK: Record<
 export function requestStatusCard(request: ElevationRequest): AdaptiveCard {
   const look = STATE_LOOK[request.state];
   const outcome = request.outcome;
-  const text = outcome ? describeOutcome(outcome) : undefined;
+  const reader = outcomeReader(request);
+  const text = outcome ? describeOutcome(outcome, reader) : undefined;
   const explanation =
     text?.explanation ??
     (request.state === 'expired'
@@ -177,7 +218,8 @@ export function requestStatusCard(request: ElevationRequest): AdaptiveCard {
   } else if (request.clientRequestId) {
     facts.push(...fact('Client request id', request.clientRequestId));
   }
-  if (request.roleCheck) facts.push(...fact('Role check', ROLE_CHECK_TEXT(request.roleCheck)));
+  if (request.roleCheck)
+    facts.push(...fact('Role check', ROLE_CHECK_TEXT(request.roleCheck, reader)));
   facts.push(...fact('Time', readableTime(request.updatedAt)));
   return fill(templates.requestStatus, {
     icon: look.icon,
@@ -189,6 +231,9 @@ export function requestStatusCard(request: ElevationRequest): AdaptiveCard {
     facts,
     // On success the API's diagnostic lines add nothing a person needs (they stay in the audit).
     details: outcome && !outcome.ok ? outcome.details : [],
+    // A failure can be asked again from its card (the requester only: the bot checks who clicks).
+    tryAgain: request.state === 'failed' ? 'yes' : '',
+    requestId: request.id,
   });
 }
 
@@ -201,6 +246,19 @@ function choiceTitle(environment: Environment): string {
   return `${environment.displayName} (${where.join(', ')})`;
 }
 
+/**
+ * Text for the few places that are drawn as Markdown but cannot hold a TextRun: an expanded
+ * ChoiceSet's choice titles (the Adaptive Cards renderer draws each as a Markdown TextBlock).
+ * Backslash escapes for the characters that make links, emphasis, code, HTML, headings or lists;
+ * the renderer shows the character itself.
+ */
+export function escapeMarkdown(text: string): string {
+  return text
+    .replace(/[\\`*_[\]<>#&!|~]/g, (c) => `\\${c}`)
+    .replace(/^(\s*)([-+])/gm, '$1\\$2')
+    .replace(/^(\s*\d+)([.)])/gm, '$1\\$2');
+}
+
 /** Several environments matched: the requester picks one. */
 export function pickCard(input: {
   query: string;
@@ -211,7 +269,7 @@ export function pickCard(input: {
   return fill(templates.pick, {
     query: input.query,
     requesterId: input.requesterId,
-    choices: input.candidates.map((e) => ({ title: choiceTitle(e), value: e.id })),
+    choices: input.candidates.map((e) => ({ title: escapeMarkdown(choiceTitle(e)), value: e.id })),
     more: Math.max(0, input.total - input.candidates.length),
   });
 }
@@ -327,6 +385,8 @@ export function notificationCard(notification: ElevationNotification): AdaptiveC
     nextStepLabel: '',
     facts,
     details: [],
+    tryAgain: '',
+    requestId: '',
   });
 }
 

@@ -314,10 +314,17 @@ export async function switchUser(page: Page, name: string): Promise<void> {
  * Sends a message from any mock user into the conversation on screen, as a custom activity (the
  * Playground's "Mock an Activity"). The bot's replies show in the UI; the message itself does not.
  * In a group chat or channel the bot is @mentioned. Nothing confirms delivery: wait for the reply.
+ * `displayName` replaces the user's name as Teams would send it (anyone can set theirs).
  */
-export async function sendMessageAs(page: Page, name: string, text: string): Promise<void> {
+export async function sendMessageAs(
+  page: Page,
+  name: string,
+  text: string,
+  options: { displayName?: string } = {},
+): Promise<void> {
   const { playgroundUrl, config, view, conversationId } = stateOf(page);
-  const user = findUser(config, name);
+  const found = findUser(config, name);
+  const user = { ...found, name: options.displayName ?? found.name };
   const bot = { id: config.bot.id, name: config.bot.name };
   const mention = `<at>${bot.name}</at>`;
   const team = config.teams[0];

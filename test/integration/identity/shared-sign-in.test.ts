@@ -162,7 +162,13 @@ describe('sign-in shared by two instances through the store (TOKEN_CACHE_KEY)', 
     expect(p.oboCalls()).toBe(1); // msal's cache on A
 
     const onB = await b.tokens.powerPlatformToken(user.requester);
-    expect(onB).toEqual({ ok: true, token: onA, upn: user.idpUser.upn });
+    // The sign-in's roles travel with it too (for advice that fits the user's admin role).
+    expect(onB).toEqual({
+      ok: true,
+      token: onA,
+      upn: user.idpUser.upn,
+      adminRoles: ['Power Platform Administrator'],
+    });
     expect(p.oboCalls()).toBe(1); // A's cache, loaded from the store by B
     expect(claimsOf(onA)).toMatchObject({ oid: user.idpUser.oid, aud: POWER_PLATFORM });
 

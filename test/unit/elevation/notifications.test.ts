@@ -55,6 +55,36 @@ describe('notify here filters', () => {
     expect(parseSubscriptionFilter(text)).toEqual({ ok: true, filter });
   });
 
+  // `notify here for prod` used to become a name filter (names containing "prod") without a word.
+  it.each([
+    { text: 'for prod', type: 'production' },
+    { text: 'for prd', type: 'production' },
+    { text: 'for Prod environments', type: 'production' },
+    { text: 'for dev', type: 'developer' },
+    { text: 'for devel', type: 'developer' },
+    { text: 'for sandboxes', type: 'sandbox' },
+    { text: 'for sand', type: 'sandbox' },
+    { text: 'for trials', type: 'trial' },
+    { text: 'for def', type: 'default' },
+    { text: 'for team', type: 'teams' },
+  ])('"$text" is read as the environment type $type', ({ text, type }) => {
+    expect(parseSubscriptionFilter(text)).toEqual({ ok: true, filter: { kind: 'type', type } });
+  });
+
+  it.each([
+    { text: 'for produktion', pattern: 'produktion', closeTo: 'production' },
+    { text: 'for sandbax', pattern: 'sandbax', closeTo: 'sandbox' },
+    { text: 'for Contoso', pattern: 'Contoso', closeTo: undefined },
+    { text: 'for de', pattern: 'de', closeTo: undefined },
+  ])(
+    '"$text" stays a name pattern, flagged when it is close to a type',
+    ({ text, pattern, closeTo }) => {
+      const parsed = parseSubscriptionFilter(text);
+      expect(parsed).toMatchObject({ ok: true, filter: { kind: 'name', pattern } });
+      expect(parsed.ok && parsed.closeToType).toBe(closeTo);
+    },
+  );
+
   it.each([
     { text: 'production', problem: 'I did not understand' },
     { text: 'for', problem: 'I did not understand' },
@@ -151,7 +181,7 @@ describe('notification snapshots', () => {
         ok: false,
         kind: 'functional-error',
         errorCode: 'userNotPartOfSecurityGroup',
-        status: '200 OK',
+        status: '200 OK (with errors in the answer)',
         correlationId: 'corr-9',
         clientRequestId: 'cr-9',
       },

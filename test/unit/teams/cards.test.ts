@@ -8,6 +8,7 @@ import {
 } from '../../../src/teams/cards/cards';
 import type { ElevationRequest } from '../../../src/elevation/request';
 import type { Environment } from '../../../src/powerplatform/model';
+import { requestResultCard } from '../../../src/teams/replies';
 import { markdownTexts, textRuns } from '../../support/card-inspection';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const AC = require('adaptivecards/dist/adaptivecards.js');
@@ -188,7 +189,9 @@ describe('cards', () => {
     const runs = textRuns(card);
     expect(runs).toContain('a1b2c3d4-0000-4000-8000-00000000abcd');
     expect(runs).toContain('userNotPartOfSecurityGroup');
-    expect(runs).toContain('200 OK');
+    // A 200 that carried a failure says so, and the reason comes first, in the headline.
+    expect(runs).toContain('200 OK (with errors in the answer)');
+    expect(runs[0]).toBe("❌ Elevation failed: you are not in the environment's security group");
     expect(runs).toContain('InnerException: membership check failed');
     expect(JSON.stringify(card)).toMatch(/Elevation failed/);
     expect(JSON.stringify(card)).toMatch(/security group/);
@@ -257,7 +260,7 @@ describe('cards', () => {
       }),
     );
     expect(textRuns(card)).toContain('none returned by the API');
-    expect(textRuns(card)).toContain('no response');
+    expect(textRuns(card)).toContain('no response, after 3 attempts');
   });
 
   it('the pick card offers each candidate and keeps who asked', () => {
@@ -348,11 +351,11 @@ describe('notification card', () => {
     ]) {
       expect(text).toContain(shown);
     }
-    expect(markdownTexts(succeeded).join('\n')).toContain('Elevation succeeded');
+    expect(textRuns(succeeded).join('\n')).toContain('Elevation succeeded');
   });
 
   it('marks a failure, and says when the API returned no correlation id', () => {
-    expect(markdownTexts(failed).join('\n')).toContain('Elevation FAILED');
+    expect(textRuns(failed).join('\n')).toContain('Elevation FAILED');
     const text = textRuns(failed).join('\n');
     expect(text).toContain('Failed (functional-error)');
     expect(text).toContain('userNotPartOfSecurityGroup');
@@ -361,7 +364,7 @@ describe('notification card', () => {
   });
 
   it('a refusal names the person and what they asked for', () => {
-    expect(markdownTexts(refused).join('\n')).toContain('Elevation refused: not a tenant admin');
+    expect(textRuns(refused).join('\n')).toContain('Elevation refused: not a tenant admin');
     const text = textRuns(refused).join('\n');
     expect(text).toContain('contoso [prod](https://evil.example)');
     expect(text).toContain('No tenant admin role.');
@@ -391,5 +394,31 @@ describe('history card', () => {
     expect(textRuns(card).join('\n')).toContain(`Justification: ${justification}`);
     expect(textRuns(card).join('\n')).toContain('Alex Wilber (alexw@contoso.example)');
     expect(card.actions).toEqual([]);
+  });
+});
+
+describe('a failed listing of environments', () => {
+  it('says the attempts the bot made, like an outcome card', () => {
+    const card = requestResultCard(
+      {
+        kind: 'listing-failed',
+        failure: {
+          ok: false,
+          kind: 'upstream-unavailable',
+          message: 'HTTP 502 Bad Gateway: The response was an HTML page',
+          details: [],
+          response: {
+            status: 502,
+            statusText: 'Bad Gateway',
+            correlationId: 'corr-5',
+            clientRequestId: 'cr-5',
+            attempts: 4,
+            durationMs: 900,
+          },
+        },
+      },
+      { aadObjectId: 'oid-1', tenantId: 'tid-1', name: 'Alex Wilber' },
+    );
+    expect(textRuns(card)).toContain('HTTP status: 502 Bad Gateway, after 4 attempts');
   });
 });

@@ -1,0 +1,68 @@
+/**
+ * "Try again" on a failure card: a fresh request for the same environment, with a new
+ * confirmation card (and a new justification), for the requester only. The failed request stays
+ * as it was: its card keeps the outcome and its correlation id, which support may still need.
+ */
+import { type AdaptiveCardInvokeResponse, CardFactory, TurnContext } from 'botbuilder';
+import type { ElevationService } from '../elevation/elevation-service';
+import type { ElevationRequest, Requester } from '../elevation/request';
+import { type AdaptiveCard, requestStatusCard } from './cards/cards';
+import { askAgain, audienceOf, plainText } from './hints';
+import { cardResponse, loginRequest, messageResponse, requestResultCard } from './replies';
+import type { SignInPromptOptions } from './sign-in-prompt';
+
+export interface TryAgainOptions {
+  service: Pick<ElevationService, 'findRequest' | 'requestElevationIn' | 'rememberCard'>;
+  /** The confirmation card for the new request, as the bot draws it. */
+  confirmation: (request: ElevationRequest) => AdaptiveCard;
+  /** Where sign-in is set up: a click without a sign-in asks Teams for one, then comes back. */
+  signInPrompt?: SignInPromptOptions;
+}
+
+export async function tryAgain(
+  context: TurnContext,
+  clicker: Requester,
+  data: unknown,
+  options: TryAgainOptions,
+): Promise<AdaptiveCardInvokeResponse> {
+  const requestId =
+    data && typeof data === 'object' ? (data as Record<string, unknown>).requestId : undefined;
+  const failed =
+    typeof requestId === 'string' ? await options.service.findRequest(requestId) : undefined;
+  if (!failed) {
+    return messageResponse(
+      askAgain(plainText(audienceOf(context)), 'I no longer know this request.'),
+    );
+  }
+  if (failed.requester.aadObjectId.toLowerCase() !== clicker.aadObjectId.toLowerCase()) {
+    return messageResponse(
+      `Only ${failed.requester.name} can try this again. To elevate yourself, ask me yourself.`,
+    );
+  }
+  // Only a failure is tried again (the button is on no other card): anything else stays as it is.
+  if (failed.state !== 'failed') return cardResponse(requestStatusCard(failed));
+  const result = await options.service.requestElevationIn(
+    clicker,
+    failed.environment.id,
+    failed.query,
+  );
+  if (result.kind === 'no-token' && result.reason === 'sign-in-required' && options.signInPrompt) {
+    // Teams signs the user in and sends the same click again, with the token.
+    return loginRequest(options.signInPrompt);
+  }
+  const card =
+    result.kind === 'confirm'
+      ? options.confirmation(result.request)
+      : requestResultCard(result, clicker);
+  const sent = await context.sendActivity({ attachments: [CardFactory.adaptiveCard(card)] });
+  if (result.kind === 'confirm' && sent?.id) {
+    await options.service.rememberCard(
+      result.request.id,
+      // The new card lives in this conversation, as a message of its own.
+      TurnContext.getConversationReference(context.activity),
+      sent.id,
+    );
+  }
+  // The failure card stays as it is for the clicker: the new card is below it.
+  return cardResponse(requestStatusCard(failed));
+}
