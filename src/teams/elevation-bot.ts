@@ -12,6 +12,7 @@ import {
   TurnContext,
 } from 'botbuilder';
 import { parseCommand } from '../elevation/command';
+import type { MatchReason } from '../elevation/environment-resolution';
 import type {
   ConfirmResult,
   ElevationService,
@@ -484,7 +485,11 @@ export class ElevationBot extends TeamsActivityHandler {
     }
     if (result.kind === 'confirm') {
       const sent = await context.sendActivity({
-        attachments: [CardFactory.adaptiveCard(this.confirmation(result.request))],
+        attachments: [
+          CardFactory.adaptiveCard(
+            this.confirmation(result.request, undefined, undefined, result.reason),
+          ),
+        ],
       });
       if (sent?.id) {
         await this.options.service.rememberCard(
@@ -504,11 +509,13 @@ export class ElevationBot extends TeamsActivityHandler {
     request: ElevationRequest,
     problem?: string,
     justification?: string,
+    matched?: MatchReason,
   ): AdaptiveCard {
     return confirmationCard(request, {
       justificationRequired: this.options.justificationRequired,
       problem,
       justification,
+      matched,
     });
   }
 

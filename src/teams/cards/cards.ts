@@ -4,6 +4,7 @@
  * never read as Markdown, so a justification like "[click](https://evil)" stays plain text.
  */
 import { Template } from 'adaptivecards-templating';
+import type { MatchReason } from '../../elevation/environment-resolution';
 import type { ElevationNotification } from '../../elevation/notifications';
 import type { ElevationRequest, RoleCheck } from '../../elevation/request';
 import { describeOutcome, describeStatus } from '../../elevation/outcome-text';
@@ -107,6 +108,8 @@ export interface ConfirmationOptions {
   problem?: string;
   /** What the user had typed, kept when the card is shown again. */
   justification?: string;
+  /** Why this environment, when the words were not its exact id, display name or URL. */
+  matched?: MatchReason;
 }
 
 /** "You are about to make yourself System Administrator in X": Elevate / Cancel. */
@@ -127,6 +130,8 @@ export function confirmationCard(
     problem: options.problem ?? '',
     expiresAt: cardTime(request.expiresAt),
     requesterName: request.requester.name,
+    matchedField: options.matched?.field ?? '',
+    matchedValue: options.matched?.value ?? '',
   });
 }
 
