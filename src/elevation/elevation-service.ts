@@ -139,6 +139,17 @@ export class ElevationService {
     }
   }
 
+  /** Every environment the user can see (`environments`), with their own token, as listed. */
+  async environmentsVisibleTo(
+    requester: Requester,
+  ): Promise<
+    { kind: 'ok'; environments: Environment[] } | Exclude<RequestResult, { kind: 'confirm' }>
+  > {
+    const environments = await this.environmentsFor(requester);
+    if (environments.kind !== 'ok') return environments.result;
+    return { kind: 'ok', environments: [...environments.cached.byId.values()] };
+  }
+
   /** Whether the user's environment list is cached and fresh (no API call, no wait). */
   hasFreshEnvironments(requester: Requester): boolean {
     return this.freshEnvironments(requester) !== undefined;

@@ -32,6 +32,9 @@ import {
   noticeCard,
   requestStatusCard,
 } from './cards/cards';
+import { suggestCommand } from './command-suggestion';
+import { auditPickerCard, pickCancelResponse } from './environment-picker';
+import { environmentsPageResponse, showEnvironments } from './environments-command';
 import { helpText } from './help';
 import { showRequestStatus } from './show-request-status';
 import {
@@ -212,7 +215,16 @@ export class ElevationBot extends TeamsActivityHandler {
           'Which environment? Write `audit <environment>`, with its name, id, domain name or Dataverse URL.',
         );
         return;
+      case 'environments':
+        await showEnvironments(context, this.options.service, requester, command.words, (failed) =>
+          this.sendRequestResult(context, requester, failed, text),
+        );
+        return;
       default:
+        if (command.kind === 'unknown' && command.suggestion) {
+          await suggestCommand(context, command.text, command.suggestion);
+          return;
+        }
         await context.sendActivity({
           attachments: [
             CardFactory.adaptiveCard(
@@ -387,17 +399,10 @@ export class ElevationBot extends TeamsActivityHandler {
       return;
     }
     if (found.kind === 'ambiguous' || found.kind === 'not-found') {
-      // No buttons here: a suggestion button would open an elevation request.
-      const names = found.kind === 'ambiguous' ? found.candidates : found.suggestions;
-      await this.notice(
-        context,
-        found.kind === 'ambiguous' ? 'Several environments match' : 'No environment found',
-        [
-          `"${target}" ${found.kind === 'ambiguous' ? 'matches several environments' : 'matches no environment you can see'}. Write \`audit <environment id>\` with one of:`,
-          ...names.map((e) => `${e.displayName} (${e.type}): ${e.id}`),
-        ],
-        'Warning',
-      );
+      // Its buttons open the audit (audit-page, the admin rule checked again), never a request.
+      await context.sendActivity({
+        attachments: [CardFactory.adaptiveCard(auditPickerCard(found, requester))],
+      });
       return;
     }
     await this.sendRequestResult(context, requester, found, commandText);
@@ -606,6 +611,15 @@ export class ElevationBot extends TeamsActivityHandler {
         return this.onCancel(context, requester, data);
       case 'pick':
         return this.onPick(context, requester, data);
+      case 'pick-cancel':
+        return pickCancelResponse(requester, data);
+      case 'environments-page':
+        return environmentsPageResponse(
+          this.options.service,
+          requester,
+          data,
+          this.options.signIn ? this.options.signInPrompt : undefined,
+        );
       case 'history-page':
       case 'audit-page':
         return this.onPage(context, requester, verb, data);

@@ -4,6 +4,7 @@ export function helpText(): string {
     'I make Power Platform tenant admins System Administrator in one environment, as themselves.',
     '',
     '- `elevate me in <environment>`: by display name, environment id, domain name or Dataverse URL',
+    '- `environments [words]`: the environments you can see (those matching the words), each with a button to elevate',
     '- `history`: your own recent elevations (in our personal chat)',
     "- `audit <environment>`: recent elevations in an environment (the bot's administrators only)",
     '- `help`: this message',
