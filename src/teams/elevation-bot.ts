@@ -32,7 +32,7 @@ import {
   noticeCard,
   requestStatusCard,
 } from './cards/cards';
-import { suggestCommand } from './command-suggestion';
+import { runSuggestionResponse, suggestCommand } from './command-suggestion';
 import { auditPickerCard, pickCancelResponse } from './environment-picker';
 import { environmentsPageResponse, showEnvironments } from './environments-command';
 import { helpText } from './help';
@@ -222,7 +222,7 @@ export class ElevationBot extends TeamsActivityHandler {
         return;
       default:
         if (command.kind === 'unknown' && command.suggestion) {
-          await suggestCommand(context, command.text, command.suggestion);
+          await suggestCommand(context, command.text, command.suggestion, requester.aadObjectId);
           return;
         }
         await context.sendActivity({
@@ -613,13 +613,16 @@ export class ElevationBot extends TeamsActivityHandler {
         return this.onPick(context, requester, data);
       case 'pick-cancel':
         return pickCancelResponse(requester, data);
-      case 'environments-page':
-        return environmentsPageResponse(
+      case 'run-suggestion':
+        return runSuggestionResponse(
           this.options.service,
           requester,
           data,
-          this.options.signIn ? this.options.signInPrompt : undefined,
+          this.signInPrompt(),
+          (r) => this.requestCardInPlace(context, requester, r),
         );
+      case 'environments-page':
+        return environmentsPageResponse(this.options.service, requester, data, this.signInPrompt());
       case 'history-page':
       case 'audit-page':
         return this.onPage(context, requester, verb, data);
@@ -751,6 +754,20 @@ export class ElevationBot extends TeamsActivityHandler {
     }
     if (!environmentId) return messageResponse('Pick one environment first.');
     const result = await this.options.service.requestElevationIn(clicker, environmentId, query);
+    return this.requestCardInPlace(context, clicker, result);
+  }
+
+  /** Where a click needs a sign-in, Teams is asked for it (loginRequest) when sign-in is set up. */
+  private signInPrompt(): SignInPromptOptions | undefined {
+    return this.options.signIn ? this.options.signInPrompt : undefined;
+  }
+
+  /** A request opened from a button: its card replaces the card the button was on. */
+  private async requestCardInPlace(
+    context: TurnContext,
+    clicker: Requester,
+    result: RequestResult,
+  ): Promise<AdaptiveCardInvokeResponse> {
     if (result.kind !== 'confirm') return cardResponse(requestResultCard(result, clicker));
     // The picked confirmation replaces the pick card, so that message is now the request's card.
     if (context.activity.replyToId) {
@@ -760,7 +777,7 @@ export class ElevationBot extends TeamsActivityHandler {
         context.activity.replyToId,
       );
     }
-    return cardResponse(this.confirmation(result.request));
+    return cardResponse(this.confirmation(result.request, undefined, undefined, result.reason));
   }
 
   /**

@@ -295,13 +295,18 @@ describe('a mistyped command', () => {
     expect(text).toContain('Did you mean this?');
     expect(textRuns(card)).toContain('elevate me in Contoso Dev');
     expect(text).not.toContain('history');
-    expect((card as { actions: unknown[] }).actions).toEqual([
-      {
-        type: 'Action.Submit',
-        title: 'Yes, elevate me',
-        data: { msteams: { type: 'imBack', value: 'elevate me in Contoso Dev' } },
-      },
-    ]);
+    expect(buttons(card)).toEqual([['Yes, elevate me', 'run-suggestion']]);
+
+    // The button opens the confirmation card in its place, for the person who typed it only.
+    const data = actionData(card, 'run-suggestion')!;
+    const refused = await bot.click(MEGAN, 'run-suggestion', data);
+    expect(String(refused.body.value)).toContain('Only the person who wrote this');
+    const opened = await bot.click(ALEX, 'run-suggestion', data);
+    expect(cardText(cardOf(opened.body))).toContain('Confirm elevation');
+    expect(cardText(cardOf(opened.body))).toContain(WELL_KNOWN.contosoDev.id);
+    // Forged text cannot make the button do anything but an elevation.
+    const forged = await bot.click(ALEX, 'run-suggestion', { ...data, text: 'notify off' });
+    expect(String(forged.body.value)).toContain('no longer works');
     expect(applyAdminRoleCalls()).toBe(0);
   });
 
