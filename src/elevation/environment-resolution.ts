@@ -17,8 +17,8 @@ export type MatchedBy = 'id' | 'name' | 'domain' | 'url';
  */
 export interface MatchReason {
   /** What of the environment matched, in the user's words ("the domain name"). */
-  field: 'the domain name' | 'the environment id in the link' | 'the Dataverse host';
-  /** The environment's value that matched (its domain name, id or host). */
+  field: 'the domain name' | 'the environment id in the link';
+  /** The environment's value that matched (its domain name or id). */
   value: string;
 }
 

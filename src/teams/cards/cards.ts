@@ -253,8 +253,11 @@ export interface PickCardInput {
   lines?: string[];
   /** What a candidate's button does: `pick` opens the confirmation card, `audit-page` the audit. */
   verb?: 'pick' | 'audit-page';
-  /** Offers the `environments` list (when the words matched nothing, or not what was meant). */
-  offerEnvironments?: { purpose: 'elevate' | 'audit' };
+  /**
+   * Offers the `environments` list (when the words matched nothing, or not what was meant), or
+   * with `words` the list of what they match. By default offered when not every candidate is shown.
+   */
+  offerEnvironments?: { purpose: 'elevate' | 'audit'; words?: string };
   /** Previous / Next of the `environments` list: the data each sends with `environments-page`. */
   pages?: { previous?: Record<string, string>; next?: Record<string, string> };
   /** Says what the candidates not shown are, when there are some. */
@@ -284,6 +287,15 @@ export function pickCard(input: PickCardInput): AdaptiveCard {
     data: { ...data(environment), environmentId: environment.id },
   }));
   const more = Math.max(0, input.total - input.candidates.length);
+  // Candidates beyond the cap are reached through the list of everything the words match.
+  const offer =
+    input.offerEnvironments ??
+    (more > 0
+      ? {
+          purpose: verb === 'audit-page' ? ('audit' as const) : ('elevate' as const),
+          words: input.query,
+        }
+      : undefined);
   return fill(templates.pick, {
     title: input.title ?? 'Several environments match',
     lines: input.lines ?? [`Which one did you mean by "${input.query}"?`],
@@ -295,13 +307,13 @@ export function pickCard(input: PickCardInput): AdaptiveCard {
     listVerb: verb,
     listData: data(input.candidates[0] ?? ({} as Environment)),
     more,
-    moreText:
-      input.moreText ?? `${more} more match; type more of the name, the environment id or its URL.`,
-    offerEnvironments: input.offerEnvironments ? 'yes' : '',
+    moreText: input.moreText ?? `${more} more match: type more of the name, or show them all.`,
+    offerEnvironments: offer ? 'yes' : '',
+    environmentsTitle: offer?.words ? 'Show all matches' : 'Show my environments',
     environmentsData: {
-      words: '',
+      words: offer?.words ?? '',
       offset: '0',
-      purpose: input.offerEnvironments?.purpose ?? 'elevate',
+      purpose: offer?.purpose ?? 'elevate',
       requesterId: input.requesterId,
     },
     hasPrevious: input.pages?.previous ? 'yes' : '',

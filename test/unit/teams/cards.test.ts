@@ -295,8 +295,16 @@ describe('cards', () => {
     expect(actions.map((a) => [a.title, a.verb])).toEqual([
       ['Contoso Dev', 'pick'],
       ['Contoso Prod', 'pick'],
+      ['Show all matches', 'environments-page'],
       ['Cancel', 'pick-cancel'],
     ]);
+    // The ten not shown are reached through the list of everything the words match.
+    expect(actions[2]!.data).toEqual({
+      words: 'contoso',
+      offset: '0',
+      purpose: 'elevate',
+      requesterId: 'oid-1',
+    });
     expect(actions[0]!.data).toEqual({
       query: 'contoso',
       requesterId: 'oid-1',
@@ -307,7 +315,7 @@ describe('cards', () => {
       requesterId: 'oid-1',
       environmentId: PROD.id,
     });
-    expect(actions[2]!.data).toEqual({ requesterId: 'oid-1' });
+    expect(actions[3]!.data).toEqual({ requesterId: 'oid-1' });
     const runs = textRuns(card);
     expect(runs).toContain(`Sandbox · westeurope · ${DEV.id}`);
     expect(runs).toContain(`Production ⚠ · westeurope · ${PROD.id}`);
