@@ -188,22 +188,44 @@ interface WordSearch {
   containing(key: string, except: Environment): Environment[];
 }
 
-/** Built on the first domain-name hit only: a linear scan, as rare as those hits. */
+/**
+ * Built on the first domain-name hit: every environment's name and domain keys in one string, so
+ * that finding those that hold a word is one native substring search, not a loop over the tenant.
+ */
 function createWordSearch(environments: Iterable<Environment>): WordSearch {
-  const keyed = Array.from(environments, (environment) => ({
-    environment,
-    keys: [nameKey(environment.displayName), nameKey(domainOf(environment))],
-  }));
+  const listed = [...environments];
+  /** Where each environment's keys start in `joined`, ascending. */
+  const starts: number[] = [];
+  let offset = 0;
+  const parts = listed.map((environment) => {
+    // Keys hold no whitespace: a space between name and domain, a newline between environments.
+    const part = `${nameKey(environment.displayName)} ${nameKey(domainOf(environment))}`;
+    starts.push(offset);
+    offset += part.length + 1;
+    return part;
+  });
+  const joined = parts.join('\n');
+  const environmentAt = (position: number): number => {
+    let low = 0;
+    let high = starts.length - 1;
+    while (low < high) {
+      const middle = (low + high + 1) >> 1;
+      if (starts[middle]! <= position) low = middle;
+      else high = middle - 1;
+    }
+    return low;
+  };
   return {
     containing(key, except) {
-      if (key === '') return [];
-      return keyed
-        .filter(
-          ({ environment, keys }) =>
-            environment !== except && keys.some((own) => own !== '' && own.includes(key)),
-        )
-        .map(({ environment }) => environment)
-        .sort(byDisplayName);
+      if (key === '' || /\s/.test(key)) return [];
+      const found: Environment[] = [];
+      for (let at = joined.indexOf(key); at !== -1;) {
+        const i = environmentAt(at);
+        if (listed[i] !== except) found.push(listed[i]!);
+        // On to the next environment: one that holds the word twice is listed once.
+        at = joined.indexOf(key, starts[i]! + parts[i]!.length + 1);
+      }
+      return found.sort(byDisplayName);
     },
   };
 }
