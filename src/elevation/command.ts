@@ -7,6 +7,8 @@
  * whatever is not understood comes back as `unknown`, and the caller answers with help.
  */
 
+import { withoutInvisibleControls } from '../powerplatform/visible-text';
+
 /** Longer messages are refused before any cleaning: nobody needs 500 characters to name an environment. */
 export const MAX_COMMAND_LENGTH = 500;
 
@@ -31,10 +33,22 @@ export type Command =
   | { kind: 'audit'; target: string }
   /** `audit` alone. */
   | { kind: 'audit-missing-target' }
+  /** `environments [words]`: the environments the user can see, those matching the words. */
+  | { kind: 'environments'; words: string }
   /** The message is longer than MAX_COMMAND_LENGTH; `length` is its raw length. */
   | { kind: 'too-long'; length: number }
-  /** Anything else; `text` is the cleaned message, at most MAX_ECHOED_LENGTH characters. */
-  | { kind: 'unknown'; text: string };
+  /**
+   * Anything else; `text` is the cleaned message, at most MAX_ECHOED_LENGTH characters. When the
+   * first word is a typo of a command's keyword, `suggestion` is the message as probably meant
+   * (never run by itself: the user is asked).
+   */
+  | { kind: 'unknown'; text: string; suggestion?: Suggestion };
+
+/** "Did you mean `elevate me in Contoso Dev`?": the corrected message and what it would do. */
+export interface Suggestion {
+  text: string;
+  command: Exclude<Command, { kind: 'unknown' | 'too-long' }>;
+}
 
 export type CommandKind = Command['kind'];
 
@@ -98,7 +112,54 @@ export function parseCommand(text: string): Command {
 
   const read = KEYWORDS.get(keyword);
   const command = read ? read(withoutTrailingPunctuation(rest)) : undefined;
-  return command ?? { kind: 'unknown', text: capped(message, MAX_ECHOED_LENGTH) };
+  if (command) return command;
+  const unknown = { kind: 'unknown', text: capped(message, MAX_ECHOED_LENGTH) } as const;
+  const suggestion = read ? undefined : suggestionFor(keyword, rest);
+  return suggestion ? { ...unknown, suggestion } : unknown;
+}
+
+/** The keywords a typo is compared with (greetings are not: "hi" is too short to be mistyped). */
+const TYPO_TARGETS = ['elevate', 'environments', 'notify', 'history', 'audit', 'help'];
+
+/**
+ * The message with its first word replaced by the keyword it is a typo of ("elevat", "hepl",
+ * "histroy", "notfy"), when the corrected message is a command; undefined otherwise. Short keywords
+ * allow one typo, longer ones two, and only one keyword may be that close.
+ */
+function suggestionFor(typed: string, rest: string): Suggestion | undefined {
+  if (typed.length < 3) return undefined;
+  const close = TYPO_TARGETS.filter(
+    (keyword) =>
+      typoDistance(typed, keyword, keyword.length <= 5 ? 1 : 2) <= (keyword.length <= 5 ? 1 : 2),
+  );
+  const [keyword] = close;
+  if (close.length !== 1 || keyword === undefined) return undefined;
+  const text = rest === '' ? keyword : `${keyword} ${rest}`;
+  const command = parseCommand(text);
+  if (command.kind === 'unknown' || command.kind === 'too-long') return undefined;
+  return { text, command };
+}
+
+/**
+ * Edit distance where swapping two neighbours is one edit (optimal string alignment), or
+ * `limit + 1` as soon as it must be more than `limit`. The words are short: a plain table.
+ */
+function typoDistance(a: string, b: string, limit: number): number {
+  if (Math.abs(a.length - b.length) > limit) return limit + 1;
+  const rows = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let best = Math.min(rows[i - 1]![j]! + 1, rows[i]![j - 1]! + 1, rows[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        best = Math.min(best, rows[i - 2]![j - 2]! + 1);
+      }
+      rows[i]![j] = best;
+    }
+  }
+  return Math.min(rows[a.length]![b.length]!, limit + 1);
 }
 
 /** Each keyword reads the rest of the message, or returns undefined when it makes no sense. */
@@ -116,6 +177,7 @@ const KEYWORDS = new Map<string, KeywordReader>([
   ['notify', readNotify],
   ['history', (rest) => (rest === '' ? { kind: 'history' } : undefined)],
   ['audit', readAudit],
+  ['environments', (rest) => ({ kind: 'environments', words: targetFrom(rest) ?? '' })],
 ]);
 
 function readElevate(rest: string): Command {
@@ -178,12 +240,13 @@ function withoutTrailingPunctuation(text: string): string {
 
 /** Mentions and formatting removed, entities decoded once, whitespace collapsed to single spaces. */
 function cleanMessage(text: string): string {
-  return text
+  const decoded = text
     .replace(MENTION, ' ')
     .replace(FORMATTING_TAG, ' ')
-    .replace(ENTITY, decodeEntity)
-    .replace(WHITESPACE, ' ')
-    .trim();
+    .replace(ENTITY, decodeEntity);
+  // Zero-width spaces separate words (as whitespace); the other invisible controls go, since what
+  // the user typed is echoed back ("No environment matches ...").
+  return withoutInvisibleControls(decoded.replace(WHITESPACE, ' ')).replace(WHITESPACE, ' ').trim();
 }
 
 function decodeEntity(entity: string, body: string): string {

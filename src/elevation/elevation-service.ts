@@ -6,7 +6,11 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log';
 import type { AdminRoleOutcome, Environment, Failure } from '../powerplatform/model';
-import { createEnvironmentIndex, type EnvironmentIndex } from './environment-resolution';
+import {
+  createEnvironmentIndex,
+  type EnvironmentIndex,
+  type MatchReason,
+} from './environment-resolution';
 import { outcomeNotification, refusalNotification } from './notifications';
 import type {
   AuditEvent,
@@ -52,7 +56,8 @@ export const MAX_JUSTIFICATION_LENGTH = 500;
 const ENVIRONMENT_CACHE_ENTRIES = 1000;
 
 export type RequestResult =
-  | { kind: 'confirm'; request: ElevationRequest }
+  /** `reason`: what the words matched, when they were not the exact id, display name or URL. */
+  | { kind: 'confirm'; request: ElevationRequest; reason?: MatchReason }
   | { kind: 'ambiguous'; query: string; candidates: Environment[]; total: number }
   | { kind: 'not-found'; query: string; suggestions: Environment[] }
   | { kind: 'no-dataverse'; environment: Environment }
@@ -97,7 +102,9 @@ export class ElevationService {
   /** "elevate me in <query>": resolve the environment and open a request awaiting confirmation. */
   async requestElevation(requester: Requester, query: string): Promise<RequestResult> {
     const found = await this.findEnvironment(requester, query);
-    return found.kind === 'found' ? this.openRequest(requester, found.environment, query) : found;
+    if (found.kind !== 'found') return found;
+    const opened = await this.openRequest(requester, found.environment, query);
+    return opened.kind === 'confirm' && found.reason ? { ...opened, reason: found.reason } : opened;
   }
 
   /** The one environment the user means, among those they can see, or why there is none. */
@@ -105,7 +112,8 @@ export class ElevationService {
     requester: Requester,
     query: string,
   ): Promise<
-    { kind: 'found'; environment: Environment } | Exclude<RequestResult, { kind: 'confirm' }>
+    | { kind: 'found'; environment: Environment; reason?: MatchReason }
+    | Exclude<RequestResult, { kind: 'confirm' }>
   > {
     let environments = await this.environmentsFor(requester, { query });
     if (environments.kind !== 'ok') return environments.result;
@@ -118,7 +126,7 @@ export class ElevationService {
     }
     switch (resolution.kind) {
       case 'found':
-        return { kind: 'found', environment: resolution.environment };
+        return { kind: 'found', environment: resolution.environment, reason: resolution.reason };
       case 'ambiguous':
         return {
           kind: 'ambiguous',
@@ -129,6 +137,17 @@ export class ElevationService {
       case 'not-found':
         return { kind: 'not-found', query, suggestions: resolution.suggestions };
     }
+  }
+
+  /** Every environment the user can see (`environments`), with their own token, as listed. */
+  async environmentsVisibleTo(
+    requester: Requester,
+  ): Promise<
+    { kind: 'ok'; environments: Environment[] } | Exclude<RequestResult, { kind: 'confirm' }>
+  > {
+    const environments = await this.environmentsFor(requester);
+    if (environments.kind !== 'ok') return environments.result;
+    return { kind: 'ok', environments: [...environments.cached.byId.values()] };
   }
 
   /** Whether the user's environment list is cached and fresh (no API call, no wait). */

@@ -11,12 +11,27 @@ import type { Environment } from '../powerplatform/model';
 
 export type MatchedBy = 'id' | 'name' | 'domain' | 'url';
 
+/**
+ * What a query matched when it was not the environment's exact id, display name or Dataverse URL:
+ * the user did not name the environment as the card names it, so the card says why it chose it.
+ */
+export interface MatchReason {
+  /** What of the environment matched, in the user's words ("the domain name"). */
+  field: 'the domain name' | 'the environment id in the link';
+  /** The environment's value that matched (its domain name or id). */
+  value: string;
+}
+
 export type Resolution =
-  /** Exactly one environment matches at the strongest tier that matched anything. */
-  | { kind: 'found'; environment: Environment; matchedBy: MatchedBy }
   /**
-   * Several match equally well. `candidates` is sorted by display name and capped
-   * (EnvironmentIndexOptions.maxCandidates); `total` counts them all.
+   * Exactly one environment matches at the strongest tier that matched anything. `reason` is set
+   * when the query was not its exact id, display name or URL.
+   */
+  | { kind: 'found'; environment: Environment; matchedBy: MatchedBy; reason?: MatchReason }
+  /**
+   * Several match. `candidates` is sorted by display name and capped
+   * (EnvironmentIndexOptions.maxCandidates); `total` counts them all. A domain name that matched
+   * one environment while the words also match others puts that one first.
    */
   | { kind: 'ambiguous'; candidates: Environment[]; total: number; matchedBy: MatchedBy }
   /** Nothing matches; `suggestions` are the closest names, best first, possibly none. */
@@ -71,15 +86,13 @@ export function createEnvironmentIndex(
 
     const name = nameKey(environment.displayName);
     if (name !== '') push(byName, name, environment);
-    // The domain name is the URL's first label; the URL is read only when the list omits the name.
-    const domain = (environment.domainName ?? firstLabel(dataverseHost(environment.dataverseUrl)))
-      .trim()
-      .toLowerCase();
+    const domain = domainOf(environment);
     if (domain !== '') push(byDomain, domain, environment);
   }
 
   const sortedGroups = new WeakSet<Environment[]>();
   let suggestionTable: SuggestionTable | undefined;
+  let others: WordSearch | undefined;
 
   const answer = (
     group: Environment[] | undefined,
@@ -105,12 +118,15 @@ export function createEnvironmentIndex(
     if (typed === '' || typed.length > MAX_QUERY_LENGTH)
       return { kind: 'not-found', suggestions: [] };
 
-    const byTypedId =
-      byId.get(idKey(typed)) ??
-      idsInLink(typed)
-        .map((id) => byId.get(id))
-        .find(Boolean);
+    const byTypedId = byId.get(idKey(typed));
     if (byTypedId) return { kind: 'found', environment: byTypedId, matchedBy: 'id' };
+    const byLinkedId = idsInLink(typed)
+      .map((id) => byId.get(id))
+      .find(Boolean);
+    if (byLinkedId) {
+      const reason = { field: 'the environment id in the link', value: byLinkedId.id } as const;
+      return { kind: 'found', environment: byLinkedId, matchedBy: 'id', reason };
+    }
 
     const name = nameKey(typed);
     const byTypedName = answer(byName.get(name), 'name');
@@ -126,6 +142,26 @@ export function createEnvironmentIndex(
         ? sameLabel?.filter((environment) => dataverseHost(environment.dataverseUrl) === host)
         : undefined;
       const byTypedHost = answer(sameHost?.length ? sameHost : sameLabel, isUrl ? 'url' : 'domain');
+      if (byTypedHost?.kind === 'found') {
+        const { environment } = byTypedHost;
+        // A whole URL of the environment is as exact as its id; a bare domain name is a word,
+        // which other environments' names can hold too ("contoso" for Contoso Prod and Dev).
+        if (isUrl && sameHost?.length) return byTypedHost;
+        if (!isUrl) {
+          others ??= createWordSearch(byId.values());
+          const alsoMatching = others.containing(nameKey(typed), environment);
+          if (alsoMatching.length > 0) {
+            return {
+              kind: 'ambiguous',
+              candidates: [environment, ...alsoMatching].slice(0, maxCandidates),
+              total: 1 + alsoMatching.length,
+              matchedBy: 'domain',
+            };
+          }
+        }
+        const reason = { field: 'the domain name', value: domainOf(environment) } as const;
+        return { ...byTypedHost, reason };
+      }
       if (byTypedHost) return byTypedHost;
     }
 
@@ -135,6 +171,63 @@ export function createEnvironmentIndex(
   };
 
   return { size: byId.size, resolve };
+}
+
+/** The domain name is the URL's first label; the URL is read only when the list omits the name. */
+function domainOf(environment: Environment): string {
+  return (environment.domainName ?? firstLabel(dataverseHost(environment.dataverseUrl)))
+    .trim()
+    .toLowerCase();
+}
+
+interface WordSearch {
+  /**
+   * The environments other than `except` whose display name or domain name holds `key` (a
+   * nameKey), sorted by display name: they "also match the words".
+   */
+  containing(key: string, except: Environment): Environment[];
+}
+
+/**
+ * Built on the first domain-name hit: every environment's name and domain keys in one string, so
+ * that finding those that hold a word is one native substring search, not a loop over the tenant.
+ */
+function createWordSearch(environments: Iterable<Environment>): WordSearch {
+  const listed = [...environments];
+  /** Where each environment's keys start in `joined`, ascending. */
+  const starts: number[] = [];
+  let offset = 0;
+  const parts = listed.map((environment) => {
+    // Keys hold no whitespace: a space between name and domain, a newline between environments.
+    const part = `${nameKey(environment.displayName)} ${nameKey(domainOf(environment))}`;
+    starts.push(offset);
+    offset += part.length + 1;
+    return part;
+  });
+  const joined = parts.join('\n');
+  const environmentAt = (position: number): number => {
+    let low = 0;
+    let high = starts.length - 1;
+    while (low < high) {
+      const middle = (low + high + 1) >> 1;
+      if (starts[middle]! <= position) low = middle;
+      else high = middle - 1;
+    }
+    return low;
+  };
+  return {
+    containing(key, except) {
+      if (key === '' || /\s/.test(key)) return [];
+      const found: Environment[] = [];
+      for (let at = joined.indexOf(key); at !== -1;) {
+        const i = environmentAt(at);
+        if (listed[i] !== except) found.push(listed[i]!);
+        // On to the next environment: one that holds the word twice is listed once.
+        at = joined.indexOf(key, starts[i]! + parts[i]!.length + 1);
+      }
+      return found.sort(byDisplayName);
+    },
+  };
 }
 
 /**

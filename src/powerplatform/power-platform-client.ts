@@ -19,6 +19,7 @@ import type {
   ResponseFacts,
 } from './model';
 import { field, isRecord, parseResultDescription, readResultEnvelope } from './result-envelope';
+import { withoutInvisibleControls } from './visible-text';
 
 export interface PowerPlatformClientOptions {
   /** API root from configuration, e.g. https://api.powerplatform.com; sovereign clouds differ. */
@@ -357,9 +358,11 @@ function toEnvironment(item: unknown): Environment | undefined {
   const id = environmentIdOf(item);
   if (id === undefined) return undefined;
   const dataverseUrl = text(item, 'url');
+  // Echoed to people everywhere: without the characters that disguise what it says.
+  const displayName = withoutInvisibleControls(text(item, 'displayName') ?? '');
   const environment: Environment = {
     id,
-    displayName: text(item, 'displayName') ?? id,
+    displayName: displayName || id,
     type: text(item, 'type') ?? 'Unknown',
     state: text(item, 'state'),
     geo: text(item, 'geo'),

@@ -12,6 +12,7 @@ import {
   TurnContext,
 } from 'botbuilder';
 import { parseCommand } from '../elevation/command';
+import type { MatchReason } from '../elevation/environment-resolution';
 import type {
   ConfirmResult,
   ElevationService,
@@ -47,6 +48,9 @@ import {
   whichEnvironment,
   whoAreTheAdmins,
 } from './hints';
+import { runSuggestionResponse, suggestCommand } from './command-suggestion';
+import { auditPickerCard, pickCancelResponse } from './environment-picker';
+import { environmentsPageResponse, showEnvironments } from './environments-command';
 import { showRequestStatus } from './show-request-status';
 import { tryAgain } from './try-again';
 import {
@@ -228,7 +232,16 @@ export class ElevationBot extends TeamsActivityHandler {
       case 'audit-missing-target':
         await context.sendActivity(whichEnvironment(markdown(audience), 'audit'));
         return;
+      case 'environments':
+        await showEnvironments(context, this.options.service, requester, command.words, (failed) =>
+          this.sendRequestResult(context, requester, failed, text),
+        );
+        return;
       default:
+        if (command.kind === 'unknown' && command.suggestion) {
+          await suggestCommand(context, command.text, command.suggestion, requester.aadObjectId);
+          return;
+        }
         await context.sendActivity({
           attachments: [
             CardFactory.adaptiveCard(
@@ -410,17 +423,10 @@ export class ElevationBot extends TeamsActivityHandler {
       return;
     }
     if (found.kind === 'ambiguous' || found.kind === 'not-found') {
-      // No buttons here: a suggestion button would open an elevation request.
-      const names = found.kind === 'ambiguous' ? found.candidates : found.suggestions;
-      await this.notice(
-        context,
-        found.kind === 'ambiguous' ? 'Several environments match' : 'No environment found',
-        [
-          `"${target}" ${found.kind === 'ambiguous' ? 'matches several environments' : 'matches no environment you can see'}. Write ${plainText(audienceOf(context)).usage('audit', 'environment id')} with the id of one of:`,
-          ...names.map((e) => `${e.displayName} (${e.type}): ${e.id}`),
-        ],
-        'Warning',
-      );
+      // Its buttons open the audit (audit-page, the admin rule checked again), never a request.
+      await context.sendActivity({
+        attachments: [CardFactory.adaptiveCard(auditPickerCard(found, requester))],
+      });
       return;
     }
     await this.sendRequestResult(context, requester, found, commandText);
@@ -510,7 +516,11 @@ export class ElevationBot extends TeamsActivityHandler {
     }
     if (result.kind === 'confirm') {
       const sent = await context.sendActivity({
-        attachments: [CardFactory.adaptiveCard(this.confirmation(result.request, context))],
+        attachments: [
+          CardFactory.adaptiveCard(
+            this.confirmation(result.request, context, undefined, undefined, result.reason),
+          ),
+        ],
       });
       if (sent?.id) {
         await this.options.service.rememberCard(
@@ -531,6 +541,7 @@ export class ElevationBot extends TeamsActivityHandler {
     context: TurnContext,
     problem?: string,
     justification?: string,
+    matched?: MatchReason,
   ): AdaptiveCard {
     return confirmationCard(request, {
       justificationRequired: this.options.justificationRequired,
@@ -538,6 +549,7 @@ export class ElevationBot extends TeamsActivityHandler {
       justification,
       timeZone: context.activity.localTimezone,
       shared: audienceOf(context).shared,
+      matched,
     });
   }
 
@@ -607,6 +619,18 @@ export class ElevationBot extends TeamsActivityHandler {
         return this.onCancel(context, requester, data);
       case 'pick':
         return this.onPick(context, requester, data);
+      case 'pick-cancel':
+        return pickCancelResponse(requester, data);
+      case 'run-suggestion':
+        return runSuggestionResponse(
+          this.options.service,
+          requester,
+          data,
+          this.signInPrompt(),
+          (r) => this.requestCardInPlace(context, requester, r),
+        );
+      case 'environments-page':
+        return environmentsPageResponse(this.options.service, requester, data, this.signInPrompt());
       case 'history-page':
       case 'audit-page':
         return this.onPage(context, requester, verb, data);
@@ -746,6 +770,20 @@ export class ElevationBot extends TeamsActivityHandler {
     }
     if (!environmentId) return messageResponse('Pick one environment first.');
     const result = await this.options.service.requestElevationIn(clicker, environmentId, query);
+    return this.requestCardInPlace(context, clicker, result);
+  }
+
+  /** Where a click needs a sign-in, Teams is asked for it (loginRequest) when sign-in is set up. */
+  private signInPrompt(): SignInPromptOptions | undefined {
+    return this.options.signIn ? this.options.signInPrompt : undefined;
+  }
+
+  /** A request opened from a button: its card replaces the card the button was on. */
+  private async requestCardInPlace(
+    context: TurnContext,
+    clicker: Requester,
+    result: RequestResult,
+  ): Promise<AdaptiveCardInvokeResponse> {
     if (result.kind !== 'confirm') return cardResponse(requestResultCard(result, clicker));
     // The picked confirmation replaces the pick card, so that message is now the request's card.
     if (context.activity.replyToId) {
@@ -755,7 +793,9 @@ export class ElevationBot extends TeamsActivityHandler {
         context.activity.replyToId,
       );
     }
-    return cardResponse(this.confirmation(result.request, context));
+    return cardResponse(
+      this.confirmation(result.request, context, undefined, undefined, result.reason),
+    );
   }
 
   /**

@@ -60,6 +60,9 @@ export function helpLines(f: TextFormat): string[] {
     f.item(
       `${f.usage('elevate me in', 'environment')}: by display name, environment id, domain name or Dataverse URL`,
     ),
+    f.item(
+      `${f.command('environments')} (or ${f.usage('environments', 'words')}): the environments you can see, each with a button to elevate`,
+    ),
     f.item(`${f.command('history')}: your own recent elevations (in our personal chat)`),
     f.item(
       `${f.usage('audit', 'environment')}: recent elevations in an environment (the bot's administrators only)`,

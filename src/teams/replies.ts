@@ -51,13 +51,25 @@ export function requestResultCard(
     case 'ambiguous':
       return pickCard({ ...result, requesterId: requester.aadObjectId });
     case 'not-found':
-      return noticeCard({
-        title: 'No environment found',
-        lines: [`No environment you can see matches "${result.query}".`],
-        suggestions: result.suggestions,
+      // Never a dead end: the closest names to pick from, and the whole list to look through.
+      return pickCard({
         query: result.query,
+        candidates: result.suggestions,
+        total: result.suggestions.length,
         requesterId: requester.aadObjectId,
-        color: 'Warning',
+        offerEnvironments: { purpose: 'elevate' },
+        ...(result.suggestions.length > 0
+          ? {
+              title: 'Did you mean one of these?',
+              lines: [`No environment you can see is called "${result.query}".`],
+            }
+          : {
+              title: 'No environment found',
+              lines: [
+                `No environment you can see matches "${result.query}".`,
+                'Show your environments to pick one, or search them by writing: environments <words>',
+              ],
+            }),
       });
     case 'no-dataverse':
       return noticeCard({

@@ -225,17 +225,16 @@ describe('elevation in the Agents Playground', () => {
     await sendMessage(page(), ask);
     const message = await botMessage(since, 0, 'Several environments match');
     const card = message.locator(CARD);
-    const choices = card.getByRole('radiogroup');
-    const pick = choices.getByRole('radio', { name: new RegExp(`^${picked.displayName} \\(`) });
-    await expect(choices.getByRole('radio').count()).resolves.toBe(2);
-    await expect(
-      choices.getByRole('radio', { name: new RegExp(`^${other.displayName} \\(`) }).count(),
-    ).resolves.toBe(1);
-    await expect(pick.count()).resolves.toBe(1);
+    // One button per candidate, named after it; its type, region and id beside it.
+    for (const env of [picked, other]) {
+      await expect(
+        card.getByRole('button', { name: env.displayName, exact: true }).count(),
+      ).resolves.toBe(1);
+      expect(await card.innerText()).toContain(env.id);
+    }
 
-    await pick.check();
     await snap('pick-environment.png', ownMessage(ask), message);
-    await clickAction(page(), 'Continue', { card });
+    await clickAction(page(), picked.displayName, { card });
 
     const confirmation = await cardShows(card, 'Confirm elevation');
     expect(confirmation).toMatch(new RegExp(`Environment\\s+${picked.displayName}`));

@@ -6,6 +6,7 @@ import { WELL_KNOWN } from '../../src/sandbox/power-platform-simulator/seed';
 import type { SqliteStore } from '../../src/store/sqlite-store';
 import {
   actionData,
+  executeActions,
   ALEX,
   cardOf,
   cardText,
@@ -368,9 +369,14 @@ describe('elevation flow', () => {
   it('an unknown environment is named as unknown, with the closest names suggested', async () => {
     const { calls } = await bot.say(ALEX, 'elevate me in Contoso Dve');
     const card = cardOf(calls[0]!.activity)!;
-    expect(cardText(card)).toContain('No environment found');
+    // A list of near names is a question, not a "not found" above it.
+    expect(cardText(card)).toContain('Did you mean one of these?');
+    expect(cardText(card)).not.toContain('No environment found');
     expect(cardText(card)).toContain('Contoso Dve');
-    expect(cardText(card)).toContain('Contoso Dev');
+    expect(executeActions(card).map((a) => [a.title, a.verb])).toContainEqual([
+      'Contoso Dev',
+      'pick',
+    ]);
     expect(applyAdminRoleCalls()).toBe(0);
   });
 
@@ -403,7 +409,7 @@ describe('elevation flow', () => {
     expect(gets()).toBe(firstListing); // found in the cached list
     const { calls } = await bot.say(ALEX, 'elevate me in Contoso Nowhere');
     expect(gets()).toBe(2 * firstListing); // one fresh listing before saying it is unknown
-    expect(cardText(cardOf(calls[0]!.activity))).toContain('No environment found');
+    expect(cardText(cardOf(calls[0]!.activity))).toMatch(/No environment found|Did you mean/);
   });
 
   it('after a 404 the next request lists the environments afresh', async () => {

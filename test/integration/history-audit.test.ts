@@ -6,6 +6,7 @@ import { WELL_KNOWN } from '../../src/sandbox/power-platform-simulator/seed';
 import type { SqliteStore } from '../../src/store/sqlite-store';
 import {
   actionData,
+  executeActions,
   ALEX,
   cardOf,
   cardText,
@@ -141,13 +142,18 @@ describe('audit <environment>', () => {
     ]);
   });
 
-  it('an ambiguous name lists the candidates, without buttons that would open a request', async () => {
+  it('an ambiguous name offers a button per candidate that opens its audit, never a request', async () => {
     const answer = cardOf(await ask(ALEX, 'audit contoso test'))!;
     const text = cardText(answer);
     expect(text).toContain('Several environments match');
     expect(text).toContain(WELL_KNOWN.contosoTest.id);
     expect(text).toContain(WELL_KNOWN.contosoTestHyphen.id);
-    expect(JSON.stringify(answer)).not.toContain('Action.Execute');
+    expect(text).not.toMatch(/audit <environment id>|copy/i);
+    expect(executeActions(answer).map((a) => [a.title, a.verb, a.data?.environmentId])).toEqual([
+      ['Cancel', 'pick-cancel', undefined],
+      ['Contoso Test', 'audit-page', WELL_KNOWN.contosoTest.id],
+      ['Contoso-Test', 'audit-page', WELL_KNOWN.contosoTestHyphen.id],
+    ]);
   });
 
   it('needs an environment', async () => {

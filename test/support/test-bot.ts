@@ -328,9 +328,25 @@ export function cardText(card: unknown): string {
   return out.join('\n');
 }
 
-/** The data of the card's Action.Execute with this verb. */
+/** The data of the card's first Action.Execute with this verb, in its actions or in its body. */
 export function actionData(card: unknown, verb: string): Record<string, unknown> | undefined {
-  const actions =
-    (card as { actions?: Array<{ verb?: string; data?: Record<string, unknown> }> })?.actions ?? [];
-  return actions.find((a) => a.verb === verb)?.data;
+  return executeActions(card).find((a) => a.verb === verb)?.data;
+}
+
+/** Every Action.Execute on a card, card actions first, then those in the body's ActionSets. */
+export function executeActions(
+  card: unknown,
+): Array<{ title?: string; verb?: string; data?: Record<string, unknown> }> {
+  const found: Array<{ title?: string; verb?: string; data?: Record<string, unknown> }> = [];
+  const walk = (node: unknown): void => {
+    if (Array.isArray(node)) return node.forEach(walk);
+    if (!node || typeof node !== 'object') return;
+    const element = node as Record<string, unknown>;
+    if (element.type === 'Action.Execute') found.push(element);
+    for (const [key, child] of Object.entries(element)) if (key !== 'data') walk(child);
+  };
+  const root = card as { actions?: unknown; body?: unknown } | undefined;
+  walk(root?.actions);
+  walk(root?.body);
+  return found;
 }

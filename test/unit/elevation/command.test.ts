@@ -18,6 +18,7 @@ describe('reading what the user asked for', () => {
     history: ['history', { kind: 'history' }],
     audit: ['audit Contoso Dev', { kind: 'audit', target: 'Contoso Dev' }],
     'audit-missing-target': ['audit', { kind: 'audit-missing-target' }],
+    environments: ['environments contoso', { kind: 'environments', words: 'contoso' }],
     'too-long': [
       'x'.repeat(MAX_COMMAND_LENGTH + 1),
       { kind: 'too-long', length: MAX_COMMAND_LENGTH + 1 },
@@ -149,11 +150,71 @@ describe('reading what the user asked for', () => {
       expect(parseCommand(text)).toEqual({ kind: 'elevate-missing-target' });
     });
 
-    it('a misspelt keyword is not guessed at', () => {
+    it('a misspelt keyword is never run, only suggested', () => {
       expect(parseCommand('elevat me in Contoso Dev')).toEqual({
         kind: 'unknown',
         text: 'elevat me in Contoso Dev',
+        suggestion: { text: 'elevate me in Contoso Dev', command: elevate('Contoso Dev') },
       });
+    });
+  });
+
+  describe('a mistyped command', () => {
+    it.each<[string, string, Command]>([
+      ['elevat me in Contoso Dev', 'elevate me in Contoso Dev', elevate('Contoso Dev')],
+      ['elevtae me in Contoso Dev', 'elevate me in Contoso Dev', elevate('Contoso Dev')],
+      ['Elevaet Contoso Prod', 'elevate Contoso Prod', elevate('Contoso Prod')],
+      ['hepl', 'help', { kind: 'help' }],
+      ['hlep', 'help', { kind: 'help' }],
+      ['histroy', 'history', { kind: 'history' }],
+      ['hsitory', 'history', { kind: 'history' }],
+      ['notfy here', 'notify here', { kind: 'notify', action: 'here' }],
+      ['nofity off', 'notify off', { kind: 'notify', action: 'off' }],
+      ['audti Contoso Dev', 'audit Contoso Dev', { kind: 'audit', target: 'Contoso Dev' }],
+      ['enviroments contoso', 'environments contoso', { kind: 'environments', words: 'contoso' }],
+      ['environemnts', 'environments', { kind: 'environments', words: '' }],
+    ])('%j suggests %j', (typed, meant, command) => {
+      expect(parseCommand(typed)).toEqual({
+        kind: 'unknown',
+        text: typed,
+        suggestion: { text: meant, command },
+      });
+    });
+
+    it.each([
+      ['make me a sandwich'],
+      ['he'],
+      ['hi there'],
+      ['history of Contoso'],
+      ['notfy everyone'],
+      ['xyzzy'],
+      ['elephant in the room'],
+    ])('%j suggests nothing', (typed) => {
+      const command = parseCommand(typed);
+      expect(command.kind).toBe('unknown');
+      expect(command.kind === 'unknown' && command.suggestion).toBeFalsy();
+    });
+  });
+
+  it('bidi controls and zero-width characters never reach the echoed text or the target', () => {
+    expect(parseCommand('elevate\u200bme in Contoso \u202eveD\u202c')).toEqual(
+      elevate('Contoso veD'),
+    );
+    expect(parseCommand('frobnicate \u2066Contoso\u2069\u200f \ufeffDev\u200d')).toEqual({
+      kind: 'unknown',
+      text: 'frobnicate Contoso Dev',
+    });
+  });
+
+  describe('environments', () => {
+    it.each([
+      ['environments', ''],
+      ['Environments.', ''],
+      ['environments contoso', 'contoso'],
+      ['environments "Contoso Dev"', 'Contoso Dev'],
+      ['/environments  sales   prod', 'sales prod'],
+    ])('%j searches for %j', (text, words) => {
+      expect(parseCommand(text)).toEqual({ kind: 'environments', words });
     });
   });
 

@@ -1,10 +1,12 @@
 import type { Environment } from '../../../src/powerplatform/model';
 import {
   createEnvironmentIndex,
+  type MatchReason,
   nameKey,
   type Resolution,
 } from '../../../src/elevation/environment-resolution';
 import { runResolutionBench } from '../../../bench/resolution.bench';
+import { defaultSeed, WELL_KNOWN } from '../../../src/sandbox/power-platform-simulator';
 
 const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
 
@@ -41,8 +43,12 @@ const noDataverse = environment('Teams Sandbox', { type: 'Teams' });
 const tenant = [contosoDev, contosoProd, fabrikamUat, defaultEnvironment, munich, noDataverse];
 const index = createEnvironmentIndex(tenant);
 
-function found(environment: Environment, matchedBy: string): Resolution {
-  return { kind: 'found', environment, matchedBy } as Resolution;
+function found(environment: Environment, matchedBy: string, reason?: MatchReason): Resolution {
+  return (
+    reason
+      ? { kind: 'found', environment, matchedBy, reason }
+      : { kind: 'found', environment, matchedBy }
+  ) as Resolution;
 }
 
 function names(resolution: Resolution): string[] {
@@ -91,6 +97,148 @@ function assertNever(value: never): never {
   throw new Error(`Unexpected resolution: ${JSON.stringify(value)}`);
 }
 
+/** The sandbox's sample tenant, as the list endpoint gives it to the bot. */
+const sample: Environment[] = defaultSeed().map((seeded) => ({
+  id: seeded.id,
+  displayName: seeded.displayName,
+  type: seeded.type,
+  state: seeded.state,
+  geo: seeded.geo,
+  azureRegion: seeded.azureRegion,
+  ...(seeded.url !== undefined && { dataverseUrl: seeded.url, domainName: seeded.domainName }),
+}));
+const sampleIndex = createEnvironmentIndex(sample);
+const byName = (displayName: string): Environment => {
+  const environment = sample.find((candidate) => candidate.displayName === displayName);
+  if (!environment) throw new Error(`no ${displayName} in the sample tenant`);
+  return environment;
+};
+const CONTOSO_PROD = byName(WELL_KNOWN.contosoProd.displayName);
+
+/** What a resolution offers: the one opened, or the names to choose from (first one first). */
+function offered(resolution: Resolution): {
+  kind: Resolution['kind'];
+  first?: string;
+  names: string[];
+  reason?: MatchReason;
+} {
+  const answer = { kind: resolution.kind, names: names(resolution) };
+  if (resolution.kind === 'found')
+    return resolution.reason ? { ...answer, reason: resolution.reason } : answer;
+  return { ...answer, first: names(resolution)[0] };
+}
+
+describe('a partial name never skips the choice (the sample tenant, Production first)', () => {
+  it.each<[string, string, ReturnType<typeof offered> | ((o: ReturnType<typeof offered>) => void)]>(
+    [
+      [
+        'the domain name of Production, when other names hold it too, lists them all, Production first',
+        'contoso',
+        (answer) => {
+          expect(answer.kind).toBe('ambiguous');
+          expect(answer.first).toBe('Contoso Prod');
+          expect(answer.names).toEqual(
+            expect.arrayContaining(['Contoso Dev', 'Contoso Test', 'Contoso (default)']),
+          );
+        },
+      ],
+      [
+        'the same in capitals',
+        'CONTOSO',
+        (answer) => {
+          expect(answer.kind).toBe('ambiguous');
+          expect(answer.first).toBe('Contoso Prod');
+        },
+      ],
+      [
+        "Production's exact display name opens it, with no reason to give",
+        'Contoso Prod',
+        { kind: 'found', names: ['Contoso Prod'] },
+      ],
+      [
+        "Production's display name typed loosely is still its display name",
+        'contoso-prod',
+        { kind: 'found', names: ['Contoso Prod'] },
+      ],
+      ["Production's id opens it", CONTOSO_PROD.id, { kind: 'found', names: ['Contoso Prod'] }],
+      [
+        "Production's Dataverse URL opens it",
+        'https://contoso.crm.dynamics.com/main.aspx',
+        { kind: 'found', names: ['Contoso Prod'] },
+      ],
+      [
+        "a link with Production's id opens it and says it was the id in the link",
+        `https://admin.powerplatform.microsoft.com/environments/${CONTOSO_PROD.id}/hub`,
+        {
+          kind: 'found',
+          names: ['Contoso Prod'],
+          reason: { field: 'the environment id in the link', value: CONTOSO_PROD.id },
+        },
+      ],
+      [
+        "Production's Web API host opens it and says it was the domain name",
+        'https://contoso.api.crm.dynamics.com/api/data/v9.2/',
+        {
+          kind: 'found',
+          names: ['Contoso Prod'],
+          reason: { field: 'the domain name', value: 'contoso' },
+        },
+      ],
+      [
+        'a part of a Production name opens nothing: it is a suggestion',
+        'prod',
+        (answer) => {
+          expect(answer.kind).toBe('not-found');
+          expect(answer.names).toContain('Contoso Prod');
+        },
+      ],
+      [
+        'a Production domain name that other names merely start with lists them',
+        'contoso-mkt',
+        {
+          kind: 'ambiguous',
+          first: 'Contoso Marketing',
+          names: ['Contoso Marketing', 'Contoso Marketing Dev'],
+        },
+      ],
+      [
+        'a domain name nothing else holds opens its environment and says why',
+        'org6d1f0e2a',
+        {
+          kind: 'found',
+          names: ['Contoso (default)'],
+          reason: { field: 'the domain name', value: 'org6d1f0e2a' },
+        },
+      ],
+      [
+        'a name shared by two environments lists both',
+        'contoso test',
+        { kind: 'ambiguous', first: 'Contoso Test', names: ['Contoso Test', 'Contoso-Test'] },
+      ],
+      [
+        'a domain name that is also a display name is the display name',
+        'contoso-dev',
+        { kind: 'found', names: ['Contoso Dev'] },
+      ],
+    ],
+  )('%s: %j', (_rule, query, expected) => {
+    const answer = offered(sampleIndex.resolve(query));
+    if (typeof expected === 'function') expected(answer);
+    else expect(answer).toEqual(expected);
+  });
+
+  it('an ambiguous domain-name answer counts every environment the words match', () => {
+    const resolution = sampleIndex.resolve('contoso');
+    const holding = sample.filter((environment) =>
+      [environment.displayName, environment.domainName ?? ''].some((text) =>
+        nameKey(text).includes('contoso'),
+      ),
+    );
+    expect(resolution).toMatchObject({ kind: 'ambiguous', matchedBy: 'domain' });
+    expect(resolution.kind === 'ambiguous' && resolution.total).toBe(holding.length);
+  });
+});
+
 describe('finding the environment the user means', () => {
   describe('by id', () => {
     it('an id finds its environment', () => {
@@ -114,14 +262,18 @@ describe('finding the environment the user means', () => {
     });
 
     it('a link copied from the admin center or a maker portal finds the environment in it', () => {
+      const inLink = (id: string): MatchReason => ({
+        field: 'the environment id in the link',
+        value: id,
+      });
       expect(
         index.resolve(
           `https://admin.powerplatform.microsoft.com/environments/${contosoProd.id}/hub`,
         ),
-      ).toEqual(found(contosoProd, 'id'));
+      ).toEqual(found(contosoProd, 'id', inLink(contosoProd.id)));
       expect(
         index.resolve(`https://make.powerapps.com/environments/Default-${TENANT}/home`),
-      ).toEqual(found(defaultEnvironment, 'id'));
+      ).toEqual(found(defaultEnvironment, 'id', inLink(defaultEnvironment.id)));
     });
 
     it('an unknown GUID finds nothing and suggests nothing', () => {
@@ -231,8 +383,14 @@ describe('finding the environment the user means', () => {
     ])('a domain name or URL finds its environment: %j', (query, matchedBy) => {
       // "contoso-dev" is also Contoso Dev's loose display name; use an index where it is not.
       const renamed = { ...contosoDev, displayName: 'Development' };
+      // Only the whole Dataverse URL is exact; a domain name (or another host of it) says why.
+      const exact = /^(https:\/\/)?contoso-dev\.crm\.dynamics\.com/i.test(query);
       expect(createEnvironmentIndex([renamed, contosoProd]).resolve(query)).toEqual(
-        found(renamed, matchedBy),
+        found(
+          renamed,
+          matchedBy,
+          exact ? undefined : { field: 'the domain name', value: 'contoso-dev' },
+        ),
       );
     });
 
@@ -248,7 +406,7 @@ describe('finding the environment the user means', () => {
         dataverseUrl: 'https://nw-sales.crm.dynamics.com',
       });
       expect(createEnvironmentIndex([urlOnly]).resolve('nw-sales')).toEqual(
-        found(urlOnly, 'domain'),
+        found(urlOnly, 'domain', { field: 'the domain name', value: 'nw-sales' }),
       );
     });
 

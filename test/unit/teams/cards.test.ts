@@ -82,13 +82,7 @@ describe('cards', () => {
       requestStatusCard(request({ state: 'succeeded', outcome: granted, justification: 'INC-1' })),
       requestStatusCard(request({ state: 'cancelled' })),
       pickCard({ query: 'contoso', candidates: [DEV, PROD], total: 2, requesterId: 'oid-1' }),
-      noticeCard({
-        title: 'No environment found',
-        lines: ['x'],
-        suggestions: [DEV],
-        query: 'dev',
-        requesterId: 'oid-1',
-      }),
+      noticeCard({ title: 'No environment found', lines: ['x'] }),
       historyCard([request({ state: 'succeeded', outcome: granted, justification: 'INC-1' })], {
         title: 'Your recent elevations',
         empty: 'none',
@@ -263,25 +257,137 @@ describe('cards', () => {
     expect(textRuns(card)).toContain('no response, after 3 attempts');
   });
 
-  it('the pick card offers each candidate and keeps who asked', () => {
+  it('a confirmation reached by a domain name says so in one plain-text line; an exact name says nothing', () => {
+    const matched = confirmationCard(request({ environment: PROD }), {
+      justificationRequired: true,
+      matched: { field: 'the domain name', value: 'contoso' },
+    });
+    expect(textRuns(matched).join('')).toContain(
+      'Why this environment: it matched the domain name contoso.',
+    );
+    expect(parseErrors(matched)).toEqual([]);
+    const exact = confirmationCard(request({ environment: PROD }), { justificationRequired: true });
+    expect(JSON.stringify(exact)).not.toContain('Why this environment');
+  });
+
+  /** Every Action.Execute on a card, wherever it sits (card actions or ActionSets in the body). */
+  function executeActions(node: unknown, out: Array<Record<string, unknown>> = []) {
+    if (Array.isArray(node)) node.forEach((n) => executeActions(n, out));
+    else if (node && typeof node === 'object') {
+      const element = node as Record<string, unknown>;
+      if (element.type === 'Action.Execute') out.push(element);
+      Object.values(element).forEach((child) => executeActions(child, out));
+    }
+    return out;
+  }
+
+  it('the pick card gives each candidate a button named after it, its details beside it, and a Cancel', () => {
     const card = pickCard({
       query: 'contoso',
       candidates: [DEV, PROD],
       total: 12,
       requesterId: 'oid-1',
     });
+    const actions = executeActions(card);
+    expect(actions.map((a) => [a.title, a.verb])).toEqual([
+      ['Contoso Dev', 'pick'],
+      ['Contoso Prod', 'pick'],
+      ['Show all matches', 'environments-page'],
+      ['Cancel', 'pick-cancel'],
+    ]);
+    // The ten not shown are reached through the list of everything the words match.
+    expect(actions[2]!.data).toEqual({
+      words: 'contoso',
+      offset: '0',
+      purpose: 'elevate',
+      requesterId: 'oid-1',
+    });
+    expect(actions[0]!.data).toEqual({
+      query: 'contoso',
+      requesterId: 'oid-1',
+      environmentId: DEV.id,
+    });
+    expect(actions[1]!.data).toEqual({
+      query: 'contoso',
+      requesterId: 'oid-1',
+      environmentId: PROD.id,
+    });
+    expect(actions[3]!.data).toEqual({ requesterId: 'oid-1' });
+    const runs = textRuns(card);
+    expect(runs).toContain(`Sandbox · westeurope · ${DEV.id}`);
+    expect(runs).toContain(`Production ⚠ · westeurope · ${PROD.id}`);
+    expect(runs.join('\n')).toContain('10 more match');
+    expect(JSON.stringify(card)).not.toContain('Input.ChoiceSet');
+    expect(parseErrors(card)).toEqual([]);
+  });
+
+  it('long names are cut on the button and given whole beside it; equal names get told apart', () => {
+    const long = { ...DEV, id: 'long', displayName: 'Contoso Customer Service Production Europe' };
+    const twinA = { ...DEV, id: 'a', displayName: 'Shared', type: 'Sandbox' };
+    const twinB = { ...DEV, id: 'b', displayName: 'Shared', type: 'Trial' };
+    const card = pickCard({
+      query: 'x',
+      candidates: [long, twinA, twinB],
+      total: 3,
+      requesterId: 'r',
+    });
+    const titles = executeActions(card).map((a) => a.title as string);
+    expect(titles[0]).toBe('Contoso Customer Service Pr…');
+    expect(Array.from(titles[0]!)).toHaveLength(28);
+    expect(titles.slice(1, 3)).toEqual(['Shared (Sandbox)', 'Shared (Trial)']);
+    expect(textRuns(card)).toContain(`${long.displayName} · Sandbox · westeurope · long`);
+  });
+
+  it('more than five candidates are a list with one button, and Cancel', () => {
+    const many = Array.from({ length: 7 }, (_, i) => ({
+      ...DEV,
+      id: `id-${i}`,
+      displayName: `Env ${i}`,
+    }));
+    const card = pickCard({ query: 'env', candidates: many, total: 7, requesterId: 'oid-1' });
     const choiceSet = (card.body as Array<Record<string, unknown>>).find(
       (e) => e.type === 'Input.ChoiceSet',
     );
-    expect((choiceSet?.choices as Array<{ value: string }>).map((c) => c.value)).toEqual([
-      DEV.id,
-      PROD.id,
+    expect((choiceSet?.choices as Array<{ value: string }>).map((c) => c.value)).toEqual(
+      many.map((e) => e.id),
+    );
+    expect(executeActions(card).map((a) => [a.title, a.verb, a.data])).toEqual([
+      ['Continue', 'pick', { query: 'env', requesterId: 'oid-1' }],
+      ['Cancel', 'pick-cancel', { requesterId: 'oid-1' }],
     ]);
-    expect(JSON.stringify(card)).toContain('10 more match');
-    expect((card.actions as Array<Record<string, unknown>>)[0]!.data).toEqual({
+    expect(parseErrors(card)).toEqual([]);
+  });
+
+  it('a picker for the audit opens the audit, and one that found nothing offers the environments list', () => {
+    const audit = pickCard({
       query: 'contoso',
+      candidates: [DEV],
+      total: 1,
       requesterId: 'oid-1',
+      verb: 'audit-page',
+      data: () => ({}),
     });
+    expect(executeActions(audit)[0]).toMatchObject({
+      verb: 'audit-page',
+      data: { environmentId: DEV.id },
+    });
+    const nothing = pickCard({
+      title: 'No environment found',
+      lines: ['x'],
+      query: 'zzz',
+      candidates: [],
+      total: 0,
+      requesterId: 'oid-1',
+      offerEnvironments: { purpose: 'elevate' },
+    });
+    expect(executeActions(nothing).map((a) => [a.title, a.verb, a.data])).toEqual([
+      [
+        'Show my environments',
+        'environments-page',
+        { words: '', offset: '0', purpose: 'elevate', requesterId: 'oid-1' },
+      ],
+    ]);
+    expect(parseErrors(nothing)).toEqual([]);
   });
 });
 

@@ -1,0 +1,71 @@
+/**
+ * A mistyped command ("elevat me in Contoso Dev", "hepl") is answered with the command meant,
+ * not with the whole help. An elevation gets a button that runs it for the person who typed it:
+ * the confirmation card takes the suggestion's place, and Elevate there is still needed.
+ */
+import { Template } from 'adaptivecards-templating';
+import { type AdaptiveCardInvokeResponse, CardFactory, type TurnContext } from 'botbuilder';
+import { parseCommand, type Suggestion } from '../elevation/command';
+import type { ElevationService, RequestResult } from '../elevation/elevation-service';
+import type { Requester } from '../elevation/request';
+import type { AdaptiveCard } from './cards/cards';
+import didYouMeanTemplate from './cards/templates/did-you-mean.json';
+import { loginRequest, messageResponse } from './replies';
+import type { SignInPromptOptions } from './sign-in-prompt';
+
+const template = new Template(didYouMeanTemplate);
+
+/** "Did you mean: elevate me in Contoso Dev", with a button for an elevation. */
+export function didYouMeanCard(
+  typed: string,
+  suggestion: Suggestion,
+  requesterId: string,
+): AdaptiveCard {
+  return template.expand({
+    $root: {
+      typed,
+      meant: suggestion.text,
+      // Only an elevation is offered as a button: it still asks for confirmation on its card.
+      runnable: suggestion.command.kind === 'elevate' ? 'elevate me' : '',
+      requesterId,
+    },
+  }) as AdaptiveCard;
+}
+
+/**
+ * "Yes, elevate me": the suggested elevation, for the person who typed it only (the text is read
+ * again, so the button can do nothing but an elevation). `answer` turns the request's result into
+ * the card that replaces the suggestion.
+ */
+export async function runSuggestionResponse(
+  service: ElevationService,
+  clicker: Requester,
+  data: unknown,
+  signInPrompt: SignInPromptOptions | undefined,
+  answer: (result: RequestResult) => Promise<AdaptiveCardInvokeResponse>,
+): Promise<AdaptiveCardInvokeResponse> {
+  const record = data && typeof data === 'object' ? (data as Record<string, unknown>) : {};
+  const requesterId = typeof record.requesterId === 'string' ? record.requesterId : '';
+  if (requesterId.toLowerCase() !== clicker.aadObjectId.toLowerCase()) {
+    return messageResponse('Only the person who wrote this can use the button. Ask me yourself.');
+  }
+  const command = parseCommand(typeof record.text === 'string' ? record.text : '');
+  if (command.kind !== 'elevate') return messageResponse('This button no longer works; ask again.');
+  const result = await service.requestElevation(clicker, command.target);
+  if (result.kind === 'no-token' && result.reason === 'sign-in-required' && signInPrompt) {
+    // Teams signs the user in and sends the same action again, with the token.
+    return loginRequest(signInPrompt);
+  }
+  return answer(result);
+}
+
+export async function suggestCommand(
+  context: TurnContext,
+  typed: string,
+  suggestion: Suggestion,
+  requesterId: string,
+): Promise<void> {
+  await context.sendActivity({
+    attachments: [CardFactory.adaptiveCard(didYouMeanCard(typed, suggestion, requesterId))],
+  });
+}
