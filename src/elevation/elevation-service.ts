@@ -184,7 +184,7 @@ export class ElevationService {
 
     const now = clock.now();
     if (Date.parse(request.expiresAt) <= now.getTime()) {
-      const expired = await this.expire(request.id, now);
+      const expired = await this.expire(request, now);
       return expired ? { kind: 'expired', request: expired } : this.currentState(request.id);
     }
 
@@ -294,16 +294,16 @@ export class ElevationService {
       await this.refuse(input.clicker, 'not-requester', request);
       return { kind: 'not-requester', request };
     }
-    const cancelled = await this.options.store.transition(request.id, {
-      from: ['requested'],
-      to: 'cancelled',
-      at: this.options.clock.now(),
-    });
+    // The cancellation and its audit event are one write: a crash cannot keep one without the other.
+    const cancelled = await this.options.store.transition(
+      request.id,
+      { from: ['requested'], to: 'cancelled', at: this.options.clock.now() },
+      { audit: this.auditEvent('cancelled', request) },
+    );
     if (!cancelled) {
       const current = (await this.options.store.findRequest(request.id)) ?? request;
       return { kind: 'already-handled', request: current };
     }
-    await this.audit('cancelled', cancelled);
     return { kind: 'cancelled', request: cancelled };
   }
 
@@ -313,7 +313,7 @@ export class ElevationService {
     const due = await this.options.store.findExpired(now, limit);
     const expired: ElevationRequest[] = [];
     for (const request of due) {
-      const done = await this.expire(request.id, now);
+      const done = await this.expire(request, now);
       if (done) expired.push(done);
     }
     return expired;
@@ -526,14 +526,13 @@ export class ElevationService {
     );
   }
 
-  private async expire(requestId: string, now: Date): Promise<ElevationRequest | undefined> {
-    const expired = await this.options.store.transition(requestId, {
-      from: ['requested'],
-      to: 'expired',
-      at: now,
-    });
-    if (expired) await this.audit('expired', expired);
-    return expired;
+  /** The expiry and its audit event are one write, as every transition is. */
+  private expire(request: ElevationRequest, now: Date): Promise<ElevationRequest | undefined> {
+    return this.options.store.transition(
+      request.id,
+      { from: ['requested'], to: 'expired', at: now },
+      { audit: this.auditEvent('expired', request) },
+    );
   }
 
   private async currentState(requestId: string): Promise<ConfirmResult> {
@@ -604,14 +603,6 @@ export class ElevationService {
       }),
     );
     this.options.notifier?.wake();
-  }
-
-  private async audit(
-    type: 'requested' | 'confirmed' | 'cancelled' | 'expired' | 'executed',
-    request: ElevationRequest,
-    details?: Record<string, unknown>,
-  ): Promise<void> {
-    await this.options.store.appendAudit(this.auditEvent(type, request, details));
   }
 
   private auditEvent(

@@ -174,8 +174,12 @@ export interface NotificationStore {
   /**
    * Deliveries whose lease ran out while being sent (the process died mid-send): whether the
    * channel got them is unknown. They are dropped, not sent again (at most once per channel).
+   * `effectsOf` gives what is written with each one dropped (its audit event), in the same step.
    */
-  abandonStaleDeliveries(now: Date): Promise<Delivery[]>;
+  abandonStaleDeliveries(
+    now: Date,
+    effectsOf?: (delivery: Delivery) => Effects,
+  ): Promise<Delivery[]>;
   /** When the next waiting delivery is due, if any. */
   nextDeliveryDue(): Promise<Date | undefined>;
 }

@@ -651,13 +651,18 @@ export class SqliteStore implements ElevationStore {
       .immediate();
   }
 
-  async abandonStaleDeliveries(now: Date): Promise<Delivery[]> {
+  async abandonStaleDeliveries(
+    now: Date,
+    effectsOf?: (delivery: Delivery) => Effects,
+  ): Promise<Delivery[]> {
     return this.db
-      .transaction(() =>
-        this.statements.abandonStale
+      .transaction(() => {
+        const abandoned = this.statements.abandonStale
           .all(now.toISOString(), now.getTime())
-          .map((row) => this.toDelivery(row)),
-      )
+          .map((row) => this.toDelivery(row));
+        for (const delivery of abandoned) this.applyEffects(effectsOf?.(delivery), now);
+        return abandoned;
+      })
       .immediate();
   }
 

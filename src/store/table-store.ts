@@ -784,12 +784,15 @@ export class TableStore implements ElevationStore {
     return dropped;
   }
 
-  async abandonStaleDeliveries(now: Date): Promise<Delivery[]> {
+  async abandonStaleDeliveries(
+    now: Date,
+    effectsOf?: (delivery: Delivery) => Effects,
+  ): Promise<Delivery[]> {
     const stale = await this.inEveryTenant(
       (pk) =>
         odata`PartitionKey eq ${pk} and RowKey ge ${'deliv|'} and RowKey lt ${'deliv}'} and state eq ${'sending'} and leaseUntil le ${now.toISOString()}`,
     );
-    const abandoned: DeliveryRow[] = [];
+    const abandoned: Delivery[] = [];
     for (const entity of stale) {
       const row = toDeliveryRow(entity);
       const next: DeliveryRow = {
@@ -799,11 +802,31 @@ export class TableStore implements ElevationStore {
         leaseUntil: undefined,
         lastError: ABANDONED,
       };
-      // Conditional on the row as read: a sender that finished (or a caller that abandoned it
-      // first) meanwhile wins, and this caller does not report it.
-      if (await this.replaceIfUnchanged(next, () => true)) abandoned.push(next);
+      const [delivery] = await this.toDeliveries([next]);
+      // The drop and its effects (its audit event) are one transaction in the delivery's
+      // partition, conditional on the row as read: a sender that finished (or a caller that
+      // abandoned it first) meanwhile wins, and this caller neither reports nor audits it.
+      const dropped = await this.step(
+        row.partitionKey,
+        `abandoning delivery ${row.id}`,
+        delivery && effectsOf?.(delivery),
+        now,
+        false,
+        async () => {
+          const current = await this.get(this.tenants, row.partitionKey, row.rowKey);
+          if (!current || current.etag !== row.etag) {
+            return { actions: [], result: false, withEffects: false };
+          }
+          return {
+            actions: [['update', deliveryEntity(next), 'Replace', { etag: row.etag }]],
+            result: true,
+            withEffects: true,
+          };
+        },
+      );
+      if (dropped && delivery) abandoned.push(delivery);
     }
-    return this.toDeliveries(abandoned);
+    return abandoned;
   }
 
   async nextDeliveryDue(): Promise<Date | undefined> {

@@ -17,6 +17,11 @@ import type { ElevationRequest, RequestState } from '../../src/elevation/request
 import { type DeliveryRecord, SqliteStore } from '../../src/store/sqlite-store';
 import { TableStore } from '../../src/store/table-store';
 import { type Azurite, startAzurite } from '../support/azurite';
+import {
+  AUDIT_EVENT_WRITE,
+  refuseSqliteAuditEvents,
+  startTableEdge,
+} from '../support/storage-edge';
 
 // Mixed case on purpose: chains and partitions are the tenant id in lower case.
 const TENANT = '3A4CFEC5-A51A-4112-A8BF-15CD69DBDBA8';
@@ -52,6 +57,11 @@ afterAll(async () => {
 interface Opened extends Subject {
   /** Another store object on the same storage (another instance of the bot, as it were). */
   another(): Promise<ElevationStore>;
+  /**
+   * A store object on the same storage whose every audit event is refused at the store's edge (a
+   * trigger in the SQLite file; a proxy in front of Azurite), until `lift` is called.
+   */
+  refusingAuditEvents(): Promise<{ store: ElevationStore; lift: () => Promise<void> }>;
   close(): Promise<void>;
 }
 
@@ -68,6 +78,10 @@ async function open(kind: Kind): Promise<Opened> {
         const other = new SqliteStore({ path });
         others.push(other);
         return other;
+      },
+      refusingAuditEvents: async () => {
+        const lift = refuseSqliteAuditEvents(path);
+        return { store, lift: async () => lift() };
       },
       close: async () => {
         for (const other of others) await other.close();
@@ -87,6 +101,12 @@ async function open(kind: Kind): Promise<Opened> {
       const other = await TableStore.open(options);
       others.push(other);
       return other;
+    },
+    refusingAuditEvents: async () => {
+      const edge = await startTableEdge(azurite!);
+      const other = await TableStore.open({ ...options, connectionString: edge.connectionString });
+      edge.refuse(AUDIT_EVENT_WRITE);
+      return { store: other, lift: () => edge.stop() };
     },
     close: async () => {
       for (const other of others) await other.close();
@@ -374,6 +394,58 @@ describe.each<Kind>(['sqlite', 'azure-table'])('store contract: %s', (kind) => {
       expect(won?.state).toBe('cancelled');
       expect((await chainOf(CHAIN)).map((e) => e.type)).toEqual(['cancelled']);
       expect(await subject.outbox()).toHaveLength(1);
+    });
+
+    it('a transition and its audit event are written both or neither: refused at the edge, neither', async () => {
+      const created = request();
+      await store.createRequest(created);
+      const failing = await subject.refusingAuditEvents();
+      try {
+        await expect(
+          failing.store.transition(
+            created.id,
+            { from: ['requested'], to: 'cancelled', at: at(1) },
+            { audit: auditEvent({ type: 'cancelled', requestId: created.id }) },
+          ),
+        ).rejects.toHaveProperty('message', expect.stringMatching(/refused/));
+        // A new request and its `requested` event: neither either.
+        const refusedRequest = request();
+        await expect(
+          failing.store.createRequest(refusedRequest, {
+            audit: auditEvent({ requestId: refusedRequest.id }),
+          }),
+        ).rejects.toHaveProperty('message', expect.stringMatching(/refused/));
+      } finally {
+        await failing.lift();
+      }
+      const stored = await store.findRequest(created.id);
+      if (stored?.state !== 'requested' || (await chainOf(CHAIN)).length !== 0) {
+        throw breach(
+          kind,
+          'a transition whose audit event the storage refused must leave the request as it was, with no event',
+          { state: 'requested', events: 0 },
+          { state: stored?.state, events: (await chainOf(CHAIN)).length },
+        );
+      }
+      // Once the storage takes writes again, the same transition writes both.
+      const cancelled = await store.transition(
+        created.id,
+        { from: ['requested'], to: 'cancelled', at: at(2) },
+        { audit: auditEvent({ type: 'cancelled', requestId: created.id }) },
+      );
+      expect(cancelled?.state).toBe('cancelled');
+      expect((await chainOf(CHAIN)).map((e) => [e.type, e.requestId])).toEqual([
+        ['cancelled', created.id],
+      ]);
+      // A transition that does not happen (the request is no longer waiting) writes no event.
+      expect(
+        await store.transition(
+          created.id,
+          { from: ['requested'], to: 'expired', at: at(3) },
+          { audit: auditEvent({ type: 'expired', requestId: created.id }) },
+        ),
+      ).toBeUndefined();
+      expect(await chainOf(CHAIN)).toHaveLength(1);
     });
 
     it('a field given in set replaces the stored one as a whole (objects are not merged)', async () => {
@@ -830,6 +902,41 @@ describe.each<Kind>(['sqlite', 'azure-table'])('store contract: %s', (kind) => {
       // The sender was slow, not dead: its success overwrites the abandonment.
       await store.finishDelivery(claimed[0]!.id, { state: 'delivered', at: at(68) });
       expect((await subject.outbox()).map((d) => d.state)).toEqual(['delivered', 'delivered']);
+    });
+
+    it('abandons each stale delivery together with its audit event: refused at the edge, neither', async () => {
+      await store.subscribe(subscription(ALL));
+      await store.appendAudit(auditEvent(), notification());
+      const [claimed] = await store.claimDeliveries(at(60), 10, MINUTE); // lease to minute 61
+      const dropped = (delivery: Delivery) => ({
+        audit: auditEvent({
+          type: 'notification-dropped',
+          at: at(62),
+          details: { notificationId: delivery.notification.id },
+        }),
+      });
+      const failing = await subject.refusingAuditEvents();
+      try {
+        await expect(failing.store.abandonStaleDeliveries(at(62), dropped)).rejects.toHaveProperty(
+          'message',
+          expect.stringMatching(/refused/),
+        );
+      } finally {
+        await failing.lift();
+      }
+      expect((await subject.outbox()).map((d) => d.state)).toEqual(['sending']);
+      expect((await chainOf(CHAIN)).map((e) => e.type)).toEqual(['requested']);
+
+      const abandoned = await store.abandonStaleDeliveries(at(62), dropped);
+      expect(abandoned.map((d) => d.id)).toEqual([claimed!.id]);
+      expect((await subject.outbox()).map((d) => d.state)).toEqual(['dropped']);
+      expect((await chainOf(CHAIN)).map((e) => e.type)).toEqual([
+        'requested',
+        'notification-dropped',
+      ]);
+      // Abandoned once: a second look finds nothing and records nothing.
+      expect(await store.abandonStaleDeliveries(at(63), dropped)).toEqual([]);
+      expect(await chainOf(CHAIN)).toHaveLength(2);
     });
   });
 
