@@ -11,6 +11,7 @@ import { outcomeNotification, refusalNotification } from './notifications';
 import type {
   AuditEvent,
   Clock,
+  CloseOthers,
   ElevationStore,
   Notifier,
   Page,
@@ -19,7 +20,13 @@ import type {
   TokenRefusal,
   UserTokens,
 } from './ports';
-import type { ElevationRequest, Requester, RoleCheck } from './request';
+import {
+  type ClosedBecause,
+  type ElevationRequest,
+  outcomeTime,
+  type Requester,
+  type RoleCheck,
+} from './request';
 
 export interface ElevationServiceOptions {
   store: ElevationStore;
@@ -46,13 +53,25 @@ export interface ElevationServiceOptions {
 
 type RoleLookupResult = Awaited<ReturnType<RoleLookup['holdsSystemAdministrator']>>;
 
+/** How long after an elevation a new card for the same environment mentions it. */
+export const RECENT_ELEVATION_MS = 24 * 60 * 60_000;
+
 /** Longest justification kept; longer text is refused rather than cut silently. */
 export const MAX_JUSTIFICATION_LENGTH = 500;
 /** Users whose environment lists are cached at once. */
 const ENVIRONMENT_CACHE_ENTRIES = 1000;
 
 export type RequestResult =
-  | { kind: 'confirm'; request: ElevationRequest }
+  /**
+   * `replaced`: the requester's older open cards for the environment, closed by this request;
+   * `lastExecution`: their last elevation there, when it was recent.
+   */
+  | {
+      kind: 'confirm';
+      request: ElevationRequest;
+      replaced: ElevationRequest[];
+      lastExecution?: ElevationRequest;
+    }
   | { kind: 'ambiguous'; query: string; candidates: Environment[]; total: number }
   | { kind: 'not-found'; query: string; suggestions: Environment[] }
   | { kind: 'no-dataverse'; environment: Environment }
@@ -71,7 +90,8 @@ export type ConfirmResult =
   | { kind: 'already-handled'; request: ElevationRequest }
   /** No usable token: the request stays as it is and can be confirmed after signing in. */
   | { kind: 'no-token'; request: ElevationRequest; reason: TokenRefusal; message: string }
-  | { kind: 'executed'; request: ElevationRequest };
+  /** `closed`: the requester's other open cards for the environment, closed by this execution. */
+  | { kind: 'executed'; request: ElevationRequest; closed: ElevationRequest[] };
 
 export type CancelResult =
   | { kind: 'unknown-request' }
@@ -206,7 +226,9 @@ export class ElevationService {
     const requester = { ...request.requester, upn: token.upn ?? request.requester.upn };
 
     const clientRequestId = randomUUID();
-    // The claim and its `confirmed` audit event are one write.
+    // The claim, its `confirmed` audit event and the closing of the requester's other cards for
+    // this environment are one write: once it runs, no other card of theirs can run it again.
+    const closeOthers = this.closeOthers({ kind: 'elevated-elsewhere', by: request.id });
     const claimed = await store.transition(
       request.id,
       {
@@ -225,6 +247,7 @@ export class ElevationService {
           justification: justification || undefined,
           clientRequestId,
         }),
+        closeOthers,
       },
     );
     // Another click won the race (or the request just expired): report what stands.
@@ -283,7 +306,7 @@ export class ElevationService {
       status: outcome.response.status,
       correlationId: outcome.response.correlationId,
     });
-    return { kind: 'executed', request: result };
+    return { kind: 'executed', request: result, closed: closeOthers.closed ?? [] };
   }
 
   /** Cancel was pressed: only the requester may cancel, and only a request still waiting. */
@@ -399,10 +422,35 @@ export class ElevationService {
       updatedAt: now.toISOString(),
       expiresAt: new Date(now.getTime() + this.options.requestTtlMinutes * 60_000).toISOString(),
     };
-    await this.options.store.createRequest(request, {
-      audit: this.auditEvent('requested', request, { query }),
-    });
-    return { kind: 'confirm', request };
+    // The new card replaces the requester's older open ones for this environment, in one write;
+    // their last elevation there is looked up meanwhile (the write cannot change it).
+    const closeOthers = this.closeOthers({ kind: 'replaced', by: request.id });
+    const [last] = await Promise.all([
+      this.options.store.lastExecutionOf(requester, environment.id),
+      this.options.store.createRequest(request, {
+        audit: this.auditEvent('requested', request, { query }),
+        closeOthers,
+      }),
+    ]);
+    const recent =
+      last && now.getTime() - Date.parse(outcomeTime(last)) < RECENT_ELEVATION_MS
+        ? last
+        : undefined;
+    return {
+      kind: 'confirm',
+      request,
+      replaced: closeOthers.closed ?? [],
+      lastExecution: recent,
+    };
+  }
+
+  /** Closes the requester's other open cards for an environment, each with a `cancelled` event. */
+  private closeOthers(because: ClosedBecause): CloseOthers {
+    return {
+      because,
+      audit: (closed) =>
+        this.auditEvent('cancelled', closed, { reason: because.kind, by: because.by }),
+    };
   }
 
   private cacheKey(requester: Requester): string {

@@ -24,14 +24,10 @@ import type { Requester } from '../elevation/request';
 import type { ElevationRequest } from '../elevation/request';
 import type { ElevationStore, SignIn, SignInResult } from '../elevation/ports';
 import type { Logger } from '../log';
-import {
-  type AdaptiveCard,
-  confirmationCard,
-  historyCard,
-  noticeCard,
-  requestStatusCard,
-} from './cards/cards';
+import { type AdaptiveCard, confirmationCard, noticeCard, requestStatusCard } from './cards/cards';
 import { helpText } from './help';
+import { auditPage, historyPage, pageRequested, type PageRequest } from './request-pages';
+import { showClosedCards } from './show-closed-cards';
 import { showRequestStatus } from './show-request-status';
 import {
   cardResponse,
@@ -91,9 +87,6 @@ async function within<T>(promise: Promise<T>, ms: number): Promise<T | typeof TI
     clearTimeout(timer);
   }
 }
-
-/** Requests per page of `history` and `audit`. */
-const PAGE_SIZE = 5;
 
 /** How long a token exchange id is remembered for deduplication. */
 const EXCHANGE_DEDUP_MS = 15 * 60_000;
@@ -326,21 +319,8 @@ export class ElevationBot extends TeamsActivityHandler {
     });
   }
 
-  private async historyPage(
-    requester: Requester,
-    before: string | undefined,
-  ): Promise<AdaptiveCard> {
-    const page = await this.options.service.historyOf(requester, { limit: PAGE_SIZE + 1, before });
-    const shown = page.slice(0, PAGE_SIZE);
-    return historyCard(shown, {
-      title: before ? 'Your earlier elevations' : 'Your recent elevations',
-      empty: before ? 'Nothing older.' : 'You have not asked me for any elevation yet.',
-      showRequester: false,
-      more:
-        page.length > PAGE_SIZE
-          ? { verb: 'history-page', data: { before: shown[shown.length - 1]!.createdAt } }
-          : undefined,
-    });
+  private historyPage(requester: Requester, page: PageRequest | undefined): Promise<AdaptiveCard> {
+    return historyPage(this.options.service, requester, page ?? {});
   }
 
   /**
@@ -402,47 +382,25 @@ export class ElevationBot extends TeamsActivityHandler {
     await this.sendRequestResult(context, requester, found, commandText);
   }
 
-  private async auditPage(
+  private auditPage(
     requester: Requester,
     environmentId: string,
-    before: string | undefined,
+    page: PageRequest | undefined,
   ): Promise<AdaptiveCard> {
-    const page = await this.options.service.requestsIn(requester, environmentId, {
-      limit: PAGE_SIZE + 1,
-      before,
-    });
-    const shown = page.slice(0, PAGE_SIZE);
-    const environment = shown[0]?.environment;
-    return historyCard(shown, {
-      title: before
-        ? 'Earlier elevations in the environment'
-        : 'Recent elevations in the environment',
-      subtitle: environment ? `${environment.displayName} (${environment.id})` : environmentId,
-      empty: before
-        ? 'Nothing older.'
-        : 'Nobody has asked me for an elevation in this environment.',
-      showRequester: true,
-      more:
-        page.length > PAGE_SIZE
-          ? {
-              verb: 'audit-page',
-              data: { environmentId, before: shown[shown.length - 1]!.createdAt },
-            }
-          : undefined,
-    });
+    return auditPage(this.options.service, requester, environmentId, page ?? {});
   }
 
-  /** "Older" on a history or audit card: the next page, with the rules checked again. */
+  /** "Newer" or "Older" on a history or audit card: that page, with the rules checked again. */
   private async onPage(
     context: TurnContext,
     clicker: Requester,
     verb: 'history-page' | 'audit-page',
     data: unknown,
   ): Promise<AdaptiveCardInvokeResponse> {
-    const before = field(data, 'before');
+    const page = pageRequested(data);
     if (verb === 'history-page') {
       // Always the clicker's own history, whoever's card the button was on.
-      return cardResponse(await this.historyPage(clicker, before));
+      return cardResponse(await this.historyPage(clicker, page));
     }
     if (!this.options.subscriptions.mayManage(clicker)) {
       await this.options.subscriptions.refuse(clicker, undefined, 'audit');
@@ -450,7 +408,7 @@ export class ElevationBot extends TeamsActivityHandler {
     }
     const environmentId = field(data, 'environmentId');
     if (!environmentId) return messageResponse('This card is missing its environment; ask again.');
-    return cardResponse(await this.auditPage(clicker, environmentId, before));
+    return cardResponse(await this.auditPage(clicker, environmentId, page));
   }
 
   /** A short card; every line is plain text (TextRuns), whatever it contains. */
@@ -484,7 +442,11 @@ export class ElevationBot extends TeamsActivityHandler {
     }
     if (result.kind === 'confirm') {
       const sent = await context.sendActivity({
-        attachments: [CardFactory.adaptiveCard(this.confirmation(result.request))],
+        attachments: [
+          CardFactory.adaptiveCard(
+            this.confirmation(result.request, undefined, undefined, result.lastExecution),
+          ),
+        ],
       });
       if (sent?.id) {
         await this.options.service.rememberCard(
@@ -493,6 +455,7 @@ export class ElevationBot extends TeamsActivityHandler {
           sent.id,
         );
       }
+      await this.showClosed(result.replaced);
       return;
     }
     await context.sendActivity({
@@ -504,12 +467,19 @@ export class ElevationBot extends TeamsActivityHandler {
     request: ElevationRequest,
     problem?: string,
     justification?: string,
+    lastExecution?: ElevationRequest,
   ): AdaptiveCard {
     return confirmationCard(request, {
       justificationRequired: this.options.justificationRequired,
       problem,
       justification,
+      lastExecution,
     });
+  }
+
+  /** The cards a new request or an execution closed say why, for everyone. */
+  private showClosed(closed: ElevationRequest[]): Promise<void> {
+    return showClosedCards(closed, this.options.continueInConversation, this.options.logger);
   }
 
   protected override async onInvokeActivity(context: TurnContext): Promise<InvokeResponse> {
@@ -648,7 +618,10 @@ export class ElevationBot extends TeamsActivityHandler {
       ) {
         const messageId = result.request.cardMessageId ?? cardMessageId;
         if (messageId) await showRequestStatus(context, messageId, result.request);
-        if (result.kind === 'executed') await this.postOutcome(context, result.request);
+        if (result.kind === 'executed') {
+          await this.postOutcome(context, result.request);
+          await this.showClosed(result.closed);
+        }
         return;
       }
       const response = await this.confirmResponse(context, result, undefined);
@@ -687,6 +660,7 @@ export class ElevationBot extends TeamsActivityHandler {
         const [response] = await Promise.all([
           this.closeCard(context, result.request),
           this.postOutcome(context, result.request),
+          this.showClosed(result.closed),
         ]);
         return response;
       }
@@ -739,7 +713,10 @@ export class ElevationBot extends TeamsActivityHandler {
         context.activity.replyToId,
       );
     }
-    return cardResponse(this.confirmation(result.request));
+    await this.showClosed(result.replaced);
+    return cardResponse(
+      this.confirmation(result.request, undefined, undefined, result.lastExecution),
+    );
   }
 
   /**

@@ -92,8 +92,16 @@ describe('cards', () => {
         title: 'Your recent elevations',
         empty: 'none',
         showRequester: false,
-        more: { verb: 'history-page', data: { before: '2026-11-26T10:00:00.000Z' } },
+        older: { verb: 'history-page', data: { before: '2026-11-26T10:00:00.000Z' } },
+        newer: { verb: 'history-page', data: { after: '2026-11-26T11:00:00.000Z' } },
       }),
+      confirmationCard(request(), {
+        justificationRequired: true,
+        lastExecution: request({ state: 'succeeded', outcome: granted }),
+      }),
+      requestStatusCard(
+        request({ state: 'cancelled', closedBecause: { kind: 'replaced', by: 'req-2' } }),
+      ),
       historyCard([], { title: 'Recent', subtitle: 'x', empty: 'none', showRequester: true }),
     ];
     for (const card of cards) {
