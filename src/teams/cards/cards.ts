@@ -128,15 +128,19 @@ function timeBetween(from: string, to: string): string {
   return `${count} ${unit}${count === 1 ? '' : 's'}`;
 }
 
-/** "You elevated here 3 minutes ago; it succeeded.", as of when the new request was made. */
+/**
+ * "You elevated here 3 minutes ago; it succeeded." or "You tried to elevate here 1 hour ago:
+ * Elevation failed (userNotPartOfSecurityGroup).", as of when the new request was made.
+ */
 function recentElevationText(last: ElevationRequest, now: string): string {
   const elapsed = Date.parse(now) - Date.parse(outcomeTime(last));
   const when =
     elapsed < 60_000 ? 'less than a minute ago' : `${timeBetween(outcomeTime(last), now)} ago`;
   const outcome = last.outcome;
-  const how =
-    !outcome || outcome.ok ? 'it succeeded' : `it failed (${describeOutcome(outcome).headline})`;
-  return `You elevated here ${when}; ${how}.`;
+  if (!outcome || outcome.ok) return `You elevated here ${when}; it succeeded.`;
+  const { headline } = describeOutcome(outcome);
+  const code = outcome.errorCode && !headline.includes(':') ? ` (${outcome.errorCode})` : '';
+  return `You tried to elevate here ${when}: ${headline}${code}.`;
 }
 
 /** "You are about to make yourself System Administrator in X": Elevate / Cancel. */
