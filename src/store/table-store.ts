@@ -15,6 +15,8 @@
  *     `notif|<id>`                 a notification
  *     `deliv|<notification>|<channel>`  one notification on its way to one channel (the outbox)
  *     `sub|<channel id>`           a channel's subscription
+ *     `hist|…`, `outc|…`, `open|…`, `last|…`  index rows of the requests (see indexRows), written
+ *                                  in the same transactions as the requests they point to
  * - `<prefix>elevationshared`: what is looked up by a key alone, one partition per kind:
  *     `tenant`             every tenant partition ever written (queries go partition by partition)
  *     `request-index`      request id -> its tenant partition (findRequest has only the id)
@@ -22,6 +24,7 @@
  *     `delivery-index`     delivery id -> its partition and RowKey (written when first claimed)
  *     `counter`            the delivery id counter (reserved by blocks, hi-lo)
  *     `conversation`, `once`, `secret`
+ *     `upgrade`            the upgrades done to what earlier versions wrote
  * Key parts are percent-encoded (table-entities.ts keyPart): `/ \ # ?`, control characters, `'`,
  * `%` and `|` never reach a key as they are.
  *
@@ -91,6 +94,7 @@ const COUNTER = 'counter';
 const CONVERSATIONS = 'conversation';
 const ONCE = 'once';
 const SECRETS = 'secret';
+const UPGRADES = 'upgrade';
 
 /** Delivery ids reserved per round trip to the counter. */
 const ID_BLOCK = 1000;
@@ -166,6 +170,7 @@ export class TableStore implements ElevationStore {
     const store = new TableStore(client('elevation'), client('elevationshared'));
     await store.tenants.createTable();
     await store.shared.createTable();
+    await store.indexEarlierRequests();
     return store;
   }
 
@@ -245,6 +250,38 @@ export class TableStore implements ElevationStore {
     );
     if (effects?.closeOthers) effects.closeOthers.closed = closed;
     this.remember(request.id, pk);
+  }
+
+  /**
+   * Requests written by a version before the index rows get them, once per storage account (as
+   * SqliteStore upgrades an old file on open): oldest first, so that the last execution pointer
+   * ends on the latest. Each is conditional on the request as read; one changed meanwhile was
+   * written, and indexed, by its writer.
+   */
+  private async indexEarlierRequests(): Promise<void> {
+    if (await this.get(this.shared, UPGRADES, 'request-index')) return;
+    for (const pk of await this.partitions()) {
+      const earlier = (
+        await this.list(
+          this.tenants,
+          odata`PartitionKey eq ${pk} and RowKey ge ${'req|'} and RowKey lt ${'req}'}`,
+        )
+      )
+        .filter((entity) => entity.indexed !== true)
+        .sort((a, b) => compare(text(a, 'updatedAt'), text(b, 'updatedAt')));
+      for (const entity of earlier) {
+        const request = toRequest(entity);
+        try {
+          await this.tenants.submitTransaction([
+            ['update', requestEntity(pk, request), 'Replace', { etag: entity.etag }],
+            ...indexChanges(pk, undefined, request),
+          ]);
+        } catch (error) {
+          if (!retriable(error)) throw error;
+        }
+      }
+    }
+    await this.shared.upsertEntity({ partitionKey: UPGRADES, rowKey: 'request-index' }, 'Replace');
   }
 
   async findRequest(id: string): Promise<ElevationRequest | undefined> {

@@ -1478,6 +1478,56 @@ describe('TableStore: what Table Storage cannot hold is refused, never cut', () 
     expect((await store.deliveries()).filter((d) => d.notificationId === sent.id)).toHaveLength(3);
   });
 
+  it('requests written before the index rows are indexed on open: history, audit and open cards find them', async () => {
+    const prefix = `c${RUN}n${(runs += 1)}`;
+    const options = { connectionString: azurite!.connectionString, tablePrefix: prefix };
+    const first = await TableStore.open(options);
+    const env = { id: 'env-old', displayName: 'Old', type: 'Sandbox' };
+    const waiting = request({ createdAt: at(0).toISOString(), environment: env });
+    const ran = request({ createdAt: at(1).toISOString(), environment: env });
+    await first.createRequest(waiting);
+    await first.createRequest(ran);
+    await first.transition(ran.id, { from: ['requested'], to: 'succeeded', at: at(2) });
+    // What an earlier version left: the requests without index rows, not marked indexed, and
+    // no upgrade done yet.
+    const table = TableClient.fromConnectionString(options.connectionString, `${prefix}elevation`, {
+      allowInsecureConnection: true,
+    });
+    const shared = TableClient.fromConnectionString(
+      options.connectionString,
+      `${prefix}elevationshared`,
+      { allowInsecureConnection: true },
+    );
+    for await (const e of table.listEntities({
+      queryOptions: { filter: odata`kind eq 'index'` },
+    })) {
+      await table.deleteEntity(e.partitionKey!, e.rowKey!);
+    }
+    for (const r of [waiting, ran]) {
+      await table.updateEntity(
+        { partitionKey: CHAIN, rowKey: `req|${r.id}`, indexed: false },
+        'Merge',
+      );
+    }
+    await shared.deleteEntity('upgrade', 'request-index');
+    const user = { tenantId: TENANT, aadObjectId: ALEX };
+    expect(await first.requestsOf(user, { limit: 10 })).toEqual([]);
+
+    const upgraded = await TableStore.open(options);
+    expect((await upgraded.requestsOf(user, { limit: 10 })).map((r) => r.id)).toEqual([
+      ran.id,
+      waiting.id,
+    ]);
+    expect((await upgraded.requestsIn(TENANT, env.id, { limit: 10 })).map((r) => r.id)).toEqual([
+      ran.id,
+    ]);
+    expect((await upgraded.openRequestsOf(user, env.id)).map((r) => r.id)).toEqual([waiting.id]);
+    expect((await upgraded.lastExecutionOf(user, env.id))?.id).toBe(ran.id);
+    // And they move on as any other: cancelling the waiting one takes it out of the open cards.
+    await upgraded.transition(waiting.id, { from: ['requested'], to: 'cancelled', at: at(3) });
+    expect(await upgraded.openRequestsOf(user, env.id)).toEqual([]);
+  });
+
   it('rejects a table prefix that is not letters and digits', async () => {
     await expect(
       TableStore.open({ connectionString: azurite!.connectionString, tablePrefix: 'bad-prefix' }),
