@@ -1528,6 +1528,48 @@ describe('TableStore: what Table Storage cannot hold is refused, never cut', () 
     expect(await upgraded.openRequestsOf(user, env.id)).toEqual([]);
   });
 
+  it('history, audit and the open cards read index ranges and single entities, never a filtered scan', async () => {
+    const edge = await startTableEdge(azurite!);
+    try {
+      const viaEdge = await TableStore.open({
+        connectionString: edge.connectionString,
+        tablePrefix: `c${RUN}n${(runs += 1)}`,
+      });
+      const env = { id: 'env-scan', displayName: 'Scan', type: 'Sandbox' };
+      const made = Array.from({ length: 8 }, (_, i) =>
+        request({ createdAt: at(i).toISOString(), environment: env }),
+      );
+      for (const [i, r] of made.entries()) {
+        await viaEdge.createRequest(r);
+        await viaEdge.transition(r.id, { from: ['requested'], to: 'succeeded', at: at(10 + i) });
+      }
+      const user = { tenantId: TENANT, aadObjectId: ALEX };
+      const from = edge.seen.length;
+      const page = await viaEdge.requestsOf(user, { limit: 3 });
+      const cursor = { at: outcomeTime(page[2]!), id: page[2]!.id };
+      await viaEdge.requestsOf(user, { limit: 3, before: cursor });
+      await viaEdge.requestsOf(user, { limit: 3, after: cursor });
+      await viaEdge.requestsIn(TENANT, env.id, { limit: 3, before: cursor });
+      await viaEdge.requestsIn(TENANT, env.id, { limit: 3, after: cursor });
+      await viaEdge.openRequestsOf(user, env.id);
+      await viaEdge.lastExecutionOf(user, env.id);
+
+      const reads = edge.seen.slice(from).filter((r) => r.method === 'GET');
+      expect(reads.length).toBeGreaterThan(0);
+      const indexRange =
+        /\$filter=PartitionKey eq '[^']+' and RowKey g[et] '(hist|outc|open)\|[^']*' and RowKey lt '[^']+'(&|$)/;
+      const pointRead = /\(PartitionKey='[^']+',RowKey='(req|last)\|[^']+'\)/;
+      for (const read of reads) {
+        expect([read.url, indexRange.test(read.url) || pointRead.test(read.url)]).toEqual([
+          read.url,
+          true,
+        ]);
+      }
+    } finally {
+      await edge.stop();
+    }
+  });
+
   it('rejects a table prefix that is not letters and digits', async () => {
     await expect(
       TableStore.open({ connectionString: azurite!.connectionString, tablePrefix: 'bad-prefix' }),

@@ -19,6 +19,8 @@ export interface TableEdge {
   allow(): void;
   /** How many requests were refused so far. */
   refused(): number;
+  /** Every request that went through, in order: method and decoded path with its query. */
+  seen: Array<{ method: string; url: string }>;
   stop(): Promise<void>;
 }
 
@@ -28,7 +30,9 @@ export const AUDIT_EVENT_WRITE = /"kind":"audit"/;
 export async function startTableEdge(azurite: Azurite): Promise<TableEdge> {
   let refusing: RegExp | undefined;
   let refusedCount = 0;
+  const seen: TableEdge['seen'] = [];
   const server: Server = createServer((req, res) => {
+    seen.push({ method: req.method ?? '', url: decodeURIComponent(req.url ?? '') });
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
@@ -86,6 +90,7 @@ export async function startTableEdge(azurite: Azurite): Promise<TableEdge> {
       refusing = undefined;
     },
     refused: () => refusedCount,
+    seen,
     stop: () =>
       new Promise((resolve) => {
         server.closeAllConnections();
