@@ -162,12 +162,12 @@ export class ElevationService {
     return hit && hit.expiresAt > this.options.clock.now().getTime() ? hit : undefined;
   }
 
-  /** The requester's own requests, newest first (`history`). */
+  /** The requester's own requests, by outcome time, newest first (`history`). */
   historyOf(requester: Requester, page: Page): Promise<ElevationRequest[]> {
     return this.options.store.requestsOf(requester, page);
   }
 
-  /** The requests of the requester's tenant in one environment, newest first (`audit <env>`). */
+  /** The outcomes in one environment of the requester's tenant, newest first (`audit <env>`). */
   requestsIn(requester: Requester, environmentId: string, page: Page): Promise<ElevationRequest[]> {
     return this.options.store.requestsIn(requester.tenantId, environmentId, page);
   }
