@@ -224,9 +224,11 @@ export class TimelineRecorder {
   private readonly segments: number[][];
   private unmatched = 0;
 
+  /** `method`: only connector calls of this method are moments of the timeline. */
   constructor(
     private readonly sink: Upstream['sink'],
     private readonly labels: string[],
+    private readonly method?: string,
   ) {
     this.segments = labels.map(() => []);
   }
@@ -234,6 +236,7 @@ export class TimelineRecorder {
   record(user: BenchUser, answer: Answer): void {
     const calls = this.sink
       .events(conversationOf(user))
+      .filter((event) => !this.method || event.method === this.method)
       .filter((event) => event.at >= answer.startedAt && event.at <= answer.endedAt);
     if (calls.length !== this.labels.length - 1) {
       this.unmatched++;
@@ -384,7 +387,9 @@ export async function runTurnBench(options: TurnOptions = {}): Promise<TurnRepor
     const latency = {} as Record<Side, LoadFigures>;
     const turnTimeline = {} as Record<Side, TimelineRecorder>;
     for (const side of SIDES) {
-      turnTimeline[side] = new TimelineRecorder(upstream.sink, TURN_TIMELINE[side]);
+      // A turn that replaces the user's older card for the environment also updates that card
+      // (a PUT after the new card's POST): its time is part of "card POST → answer".
+      turnTimeline[side] = new TimelineRecorder(upstream.sink, TURN_TIMELINE[side], 'POST');
       latency[side] = await measured(targets[side]!, () =>
         openLoop({
           perSecond: settings.perSecond,

@@ -15,6 +15,7 @@ import { outcomeNotification, refusalNotification } from './notifications';
 import type {
   AuditEvent,
   Clock,
+  CloseOthers,
   ElevationStore,
   Notifier,
   Page,
@@ -23,7 +24,13 @@ import type {
   TokenRefusal,
   UserTokens,
 } from './ports';
-import type { ElevationRequest, Requester, RoleCheck } from './request';
+import {
+  type ClosedBecause,
+  type ElevationRequest,
+  outcomeTime,
+  type Requester,
+  type RoleCheck,
+} from './request';
 
 export interface ElevationServiceOptions {
   store: ElevationStore;
@@ -50,14 +57,27 @@ export interface ElevationServiceOptions {
 
 type RoleLookupResult = Awaited<ReturnType<RoleLookup['holdsSystemAdministrator']>>;
 
+/** How long after an elevation a new card for the same environment mentions it. */
+export const RECENT_ELEVATION_MS = 24 * 60 * 60_000;
+
 /** Longest justification kept; longer text is refused rather than cut silently. */
 export const MAX_JUSTIFICATION_LENGTH = 500;
 /** Users whose environment lists are cached at once. */
 const ENVIRONMENT_CACHE_ENTRIES = 1000;
 
 export type RequestResult =
-  /** `reason`: what the words matched, when they were not the exact id, display name or URL. */
-  | { kind: 'confirm'; request: ElevationRequest; reason?: MatchReason }
+  /**
+   * `reason`: what the words matched, when they were not the exact id, display name or URL;
+   * `replaced`: the requester's older open cards for the environment, closed by this request;
+   * `lastExecution`: their last elevation there, when it was recent.
+   */
+  | {
+      kind: 'confirm';
+      request: ElevationRequest;
+      reason?: MatchReason;
+      replaced: ElevationRequest[];
+      lastExecution?: ElevationRequest;
+    }
   | { kind: 'ambiguous'; query: string; candidates: Environment[]; total: number }
   | { kind: 'not-found'; query: string; suggestions: Environment[] }
   | { kind: 'no-dataverse'; environment: Environment }
@@ -76,7 +96,8 @@ export type ConfirmResult =
   | { kind: 'already-handled'; request: ElevationRequest }
   /** No usable token: the request stays as it is and can be confirmed after signing in. */
   | { kind: 'no-token'; request: ElevationRequest; reason: TokenRefusal; message: string }
-  | { kind: 'executed'; request: ElevationRequest };
+  /** `closed`: the requester's other open cards for the environment, closed by this execution. */
+  | { kind: 'executed'; request: ElevationRequest; closed: ElevationRequest[] };
 
 export type CancelResult =
   | { kind: 'unknown-request' }
@@ -161,12 +182,12 @@ export class ElevationService {
     return hit && hit.expiresAt > this.options.clock.now().getTime() ? hit : undefined;
   }
 
-  /** The requester's own requests, newest first (`history`). */
+  /** The requester's own requests, by outcome time, newest first (`history`). */
   historyOf(requester: Requester, page: Page): Promise<ElevationRequest[]> {
     return this.options.store.requestsOf(requester, page);
   }
 
-  /** The requests of the requester's tenant in one environment, newest first (`audit <env>`). */
+  /** The outcomes in one environment of the requester's tenant, newest first (`audit <env>`). */
   requestsIn(requester: Requester, environmentId: string, page: Page): Promise<ElevationRequest[]> {
     return this.options.store.requestsIn(requester.tenantId, environmentId, page);
   }
@@ -203,7 +224,7 @@ export class ElevationService {
 
     const now = clock.now();
     if (Date.parse(request.expiresAt) <= now.getTime()) {
-      const expired = await this.expire(request.id, now);
+      const expired = await this.expire(request, now);
       return expired ? { kind: 'expired', request: expired } : this.currentState(request.id);
     }
 
@@ -229,7 +250,9 @@ export class ElevationService {
     };
 
     const clientRequestId = randomUUID();
-    // The claim and its `confirmed` audit event are one write.
+    // The claim, its `confirmed` audit event and the closing of the requester's other cards for
+    // this environment are one write: once it runs, no other card of theirs can run it again.
+    const closeOthers = this.closeOthers({ kind: 'elevated-elsewhere', by: request.id });
     const claimed = await store.transition(
       request.id,
       {
@@ -248,6 +271,7 @@ export class ElevationService {
           justification: justification || undefined,
           clientRequestId,
         }),
+        closeOthers,
       },
     );
     // Another click won the race (or the request just expired): report what stands.
@@ -306,7 +330,7 @@ export class ElevationService {
       status: outcome.response.status,
       correlationId: outcome.response.correlationId,
     });
-    return { kind: 'executed', request: result };
+    return { kind: 'executed', request: result, closed: closeOthers.closed ?? [] };
   }
 
   /** Cancel was pressed: only the requester may cancel, and only a request still waiting. */
@@ -317,16 +341,16 @@ export class ElevationService {
       await this.refuse(input.clicker, 'not-requester', request);
       return { kind: 'not-requester', request };
     }
-    const cancelled = await this.options.store.transition(request.id, {
-      from: ['requested'],
-      to: 'cancelled',
-      at: this.options.clock.now(),
-    });
+    // The cancellation and its audit event are one write: a crash cannot keep one without the other.
+    const cancelled = await this.options.store.transition(
+      request.id,
+      { from: ['requested'], to: 'cancelled', at: this.options.clock.now() },
+      { audit: this.auditEvent('cancelled', request) },
+    );
     if (!cancelled) {
       const current = (await this.options.store.findRequest(request.id)) ?? request;
       return { kind: 'already-handled', request: current };
     }
-    await this.audit('cancelled', cancelled);
     return { kind: 'cancelled', request: cancelled };
   }
 
@@ -336,7 +360,7 @@ export class ElevationService {
     const due = await this.options.store.findExpired(now, limit);
     const expired: ElevationRequest[] = [];
     for (const request of due) {
-      const done = await this.expire(request.id, now);
+      const done = await this.expire(request, now);
       if (done) expired.push(done);
     }
     return expired;
@@ -422,10 +446,35 @@ export class ElevationService {
       updatedAt: now.toISOString(),
       expiresAt: new Date(now.getTime() + this.options.requestTtlMinutes * 60_000).toISOString(),
     };
-    await this.options.store.createRequest(request, {
-      audit: this.auditEvent('requested', request, { query }),
-    });
-    return { kind: 'confirm', request };
+    // The new card replaces the requester's older open ones for this environment, in one write;
+    // their last elevation there is looked up meanwhile (the write cannot change it).
+    const closeOthers = this.closeOthers({ kind: 'replaced', by: request.id });
+    const [last] = await Promise.all([
+      this.options.store.lastExecutionOf(requester, environment.id),
+      this.options.store.createRequest(request, {
+        audit: this.auditEvent('requested', request, { query }),
+        closeOthers,
+      }),
+    ]);
+    const recent =
+      last && now.getTime() - Date.parse(outcomeTime(last)) < RECENT_ELEVATION_MS
+        ? last
+        : undefined;
+    return {
+      kind: 'confirm',
+      request,
+      replaced: closeOthers.closed ?? [],
+      lastExecution: recent,
+    };
+  }
+
+  /** Closes the requester's other open cards for an environment, each with a `cancelled` event. */
+  private closeOthers(because: ClosedBecause): CloseOthers {
+    return {
+      because,
+      audit: (closed) =>
+        this.auditEvent('cancelled', closed, { reason: because.kind, by: because.by }),
+    };
   }
 
   private cacheKey(requester: Requester): string {
@@ -549,14 +598,13 @@ export class ElevationService {
     );
   }
 
-  private async expire(requestId: string, now: Date): Promise<ElevationRequest | undefined> {
-    const expired = await this.options.store.transition(requestId, {
-      from: ['requested'],
-      to: 'expired',
-      at: now,
-    });
-    if (expired) await this.audit('expired', expired);
-    return expired;
+  /** The expiry and its audit event are one write, as every transition is. */
+  private expire(request: ElevationRequest, now: Date): Promise<ElevationRequest | undefined> {
+    return this.options.store.transition(
+      request.id,
+      { from: ['requested'], to: 'expired', at: now },
+      { audit: this.auditEvent('expired', request) },
+    );
   }
 
   private async currentState(requestId: string): Promise<ConfirmResult> {
@@ -627,14 +675,6 @@ export class ElevationService {
       }),
     );
     this.options.notifier?.wake();
-  }
-
-  private async audit(
-    type: 'requested' | 'confirmed' | 'cancelled' | 'expired' | 'executed',
-    request: ElevationRequest,
-    details?: Record<string, unknown>,
-  ): Promise<void> {
-    await this.options.store.appendAudit(this.auditEvent(type, request, details));
   }
 
   private auditEvent(

@@ -89,18 +89,21 @@ export class NotificationDispatcher implements Notifier {
   private async drain(): Promise<void> {
     const { store, clock } = this.options;
     const lease = this.leaseMs();
-    const abandoned = this.lookForAbandoned ? await store.abandonStaleDeliveries(clock.now()) : [];
+    // Whether Teams got it is unknown; sending again could post it twice.
+    const reason = 'the sender stopped mid-post (restart or crash); not sent again';
+    // Each drop and its audit event are one write.
+    const abandoned = this.lookForAbandoned
+      ? await store.abandonStaleDeliveries(clock.now(), (stale) =>
+          this.audited(stale, 'notification-dropped', reason),
+        )
+      : [];
     this.lookForAbandoned = false;
     for (const stale of abandoned) {
-      // Whether Teams got it is unknown; sending again could post it twice.
-      const reason = 'the sender stopped mid-post (restart or crash); not sent again';
       this.options.logger.warn('notification delivery abandoned', {
         notificationId: stale.notification.id,
         channelId: stale.channelId,
         reason,
       });
-      const { audit } = this.audited(stale, 'notification-dropped', reason);
-      if (audit) await store.appendAudit(audit);
     }
     for (;;) {
       const batch = await store.claimDeliveries(clock.now(), BATCH, lease);

@@ -5,7 +5,7 @@
 import type { AdminRoleOutcome, EnvironmentList } from '../powerplatform/model';
 import type { StoredAuditEvent } from './audit-chain';
 import type { ChannelSubscription, ElevationNotification } from './notifications';
-import type { ElevationRequest, Requester, RequestState } from './request';
+import type { ClosedBecause, ElevationRequest, Requester, RequestState } from './request';
 
 export interface PowerPlatform {
   listEnvironments(token: string): Promise<EnvironmentList>;
@@ -83,6 +83,7 @@ export interface Transition {
       | 'roleCheck'
       | 'requester'
       | 'executionDeadline'
+      | 'closedBecause'
     >
   >;
 }
@@ -115,6 +116,20 @@ export interface Effects {
   audit?: AuditEvent;
   /** Put in the outbox for every subscribed channel whose filter matches. */
   notification?: ElevationNotification;
+  /** With a new request or a transition: its requester's other open cards close (see below). */
+  closeOthers?: CloseOthers;
+}
+
+/**
+ * The requester's other requests still waiting for confirmation in the same environment are
+ * cancelled in the same write as the request created or moved, each with `closedBecause` and its
+ * own audit event: chosen inside that write, so that two instances cannot both leave one open.
+ */
+export interface CloseOthers {
+  because: ClosedBecause;
+  audit: (closed: ElevationRequest) => AuditEvent;
+  /** Set by the store once the write is done: the requests it closed, as they are now. */
+  closed?: ElevationRequest[];
 }
 
 /** Where the bot can reach a conversation later (proactive messages). */
@@ -180,16 +195,31 @@ export interface NotificationStore {
   /**
    * Deliveries whose lease ran out while being sent (the process died mid-send): whether the
    * channel got them is unknown. They are dropped, not sent again (at most once per channel).
+   * `effectsOf` gives what is written with each one dropped (its audit event), in the same step.
    */
-  abandonStaleDeliveries(now: Date): Promise<Delivery[]>;
+  abandonStaleDeliveries(
+    now: Date,
+    effectsOf?: (delivery: Delivery) => Effects,
+  ): Promise<Delivery[]>;
   /** When the next waiting delivery is due, if any. */
   nextDeliveryDue(): Promise<Date | undefined>;
 }
 
-/** One page of a newest-first list: at most `limit`, created before `before` (a createdAt). */
+/** A place in a list ordered by outcome time: a request's outcome time, and its id for ties. */
+export interface PageCursor {
+  at: string;
+  id: string;
+}
+
+/**
+ * One page of a list ordered by outcome time (see `outcomeTime`), newest first: at most `limit`
+ * requests older than `before` (the Older button), or the `limit` just newer than `after` (the
+ * Newer button), still newest first. Neither: the newest.
+ */
 export interface Page {
   limit: number;
-  before?: string;
+  before?: PageCursor;
+  after?: PageCursor;
 }
 
 export interface AuditQuery {
@@ -272,13 +302,26 @@ export interface ElevationStore
   findExpired(now: Date, limit: number): Promise<ElevationRequest[]>;
   /** Requests left executing past their execution deadline: the process running them died. */
   findAbandonedExecutions(now: Date, limit: number): Promise<ElevationRequest[]>;
-  /** A user's own requests, newest first. */
+  /** A user's own requests, whatever their state, by outcome time, newest first (an index). */
   requestsOf(
     user: Pick<Requester, 'tenantId' | 'aadObjectId'>,
     page: Page,
   ): Promise<ElevationRequest[]>;
-  /** The requests of a tenant in one environment, newest first. */
+  /**
+   * The outcomes in one environment of a tenant (succeeded, failed, cancelled, expired; not the
+   * requests still waiting or executing), by outcome time, newest first (an index).
+   */
   requestsIn(tenantId: string, environmentId: string, page: Page): Promise<ElevationRequest[]>;
+  /** A user's requests in one environment still waiting for confirmation, oldest first. */
+  openRequestsOf(
+    user: Pick<Requester, 'tenantId' | 'aadObjectId'>,
+    environmentId: string,
+  ): Promise<ElevationRequest[]>;
+  /** A user's most recent executed request (succeeded or failed) in one environment. */
+  lastExecutionOf(
+    user: Pick<Requester, 'tenantId' | 'aadObjectId'>,
+    environmentId: string,
+  ): Promise<ElevationRequest | undefined>;
   /** Removes expired once-keys and secrets, and finished requests last changed before `finishedBefore`. */
   purgeExpired(now: Date, finishedBefore: Date): Promise<void>;
   close(): Promise<void>;

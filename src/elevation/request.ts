@@ -52,6 +52,23 @@ export interface ElevationRequest {
   conversation?: unknown;
   /** The id of the message holding the confirmation card, to update it for everyone. */
   cardMessageId?: string;
+  /** Why a request was cancelled without anyone pressing its Cancel (absent: Cancel was pressed). */
+  closedBecause?: ClosedBecause;
+}
+
+/**
+ * Only one card per person and environment is usable at a time: the others close when a newer
+ * request is opened, or when one of them is executed. `by` is the id of that other request.
+ */
+export type ClosedBecause =
+  { kind: 'replaced'; by: string } | { kind: 'elevated-elsewhere'; by: string };
+
+/**
+ * When a request came to its outcome (succeeded, failed, cancelled, expired), or, while it waits,
+ * its last transition: what `history` and `audit` show and sort by.
+ */
+export function outcomeTime(request: ElevationRequest): string {
+  return request.updatedAt;
 }
 
 /**

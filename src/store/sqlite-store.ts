@@ -17,6 +17,7 @@ import { chainOf, linkAuditEvent, type StoredAuditEvent } from '../elevation/aud
 import type {
   AuditEvent,
   AuditQuery,
+  CloseOthers,
   ConversationRecord,
   Delivery,
   Effects,
@@ -25,7 +26,12 @@ import type {
   Transition,
   WindowCount,
 } from '../elevation/ports';
-import type { ElevationRequest, Requester, RequestState } from '../elevation/request';
+import {
+  type ElevationRequest,
+  FINAL_STATES,
+  type Requester,
+  type RequestState,
+} from '../elevation/request';
 
 export interface SqliteStoreOptions {
   /** Path of the database file; ':memory:' for a private in-memory database. */
@@ -254,15 +260,42 @@ export class SqliteStore implements ElevationStore {
           WHERE state = 'executing' AND json_extract(data, '$.executionDeadline') <= ?
           ORDER BY updated_at LIMIT ?`,
       ),
-      requestsOf: this.db.prepare<[string, string, string, number], RequestRow>(
+      // Lists by outcome time (updated_at: a final state's is its outcome's), on their indexes;
+      // the (updated_at, id) cursor pages both ways.
+      requestsOfBefore: this.db.prepare<[string, string, string, string, number], RequestRow>(
         `SELECT state, updated_at, data FROM elevation_requests
-          WHERE tenant_id = ? AND requester_id = ? AND created_at < ?
-          ORDER BY created_at DESC LIMIT ?`,
+          WHERE tenant_id = ? AND requester_id = ? AND (updated_at, id) < (?, ?)
+          ORDER BY updated_at DESC, id DESC LIMIT ?`,
       ),
-      requestsIn: this.db.prepare<[string, string, string, number], RequestRow>(
+      requestsOfAfter: this.db.prepare<[string, string, string, string, number], RequestRow>(
         `SELECT state, updated_at, data FROM elevation_requests
-          WHERE tenant_id = ? AND environment_id = ? AND created_at < ?
-          ORDER BY created_at DESC LIMIT ?`,
+          WHERE tenant_id = ? AND requester_id = ? AND (updated_at, id) > (?, ?)
+          ORDER BY updated_at, id LIMIT ?`,
+      ),
+      requestsInBefore: this.db.prepare<[string, string, string, string, number], RequestRow>(
+        `SELECT state, updated_at, data FROM elevation_requests
+          WHERE tenant_id = ? AND environment_id = ? AND state IN (${FINAL_SQL})
+            AND (updated_at, id) < (?, ?)
+          ORDER BY updated_at DESC, id DESC LIMIT ?`,
+      ),
+      requestsInAfter: this.db.prepare<[string, string, string, string, number], RequestRow>(
+        `SELECT state, updated_at, data FROM elevation_requests
+          WHERE tenant_id = ? AND environment_id = ? AND state IN (${FINAL_SQL})
+            AND (updated_at, id) > (?, ?)
+          ORDER BY updated_at, id LIMIT ?`,
+      ),
+      openRequestsOf: this.db.prepare<[string, string, string], RequestRow & { id: string }>(
+        `SELECT id, state, updated_at, data FROM elevation_requests
+            INDEXED BY requests_of_requester_in_environment
+          WHERE tenant_id = ? AND requester_id = ? AND environment_id = ? AND state = 'requested'
+          ORDER BY updated_at, id`,
+      ),
+      lastExecutionOf: this.db.prepare<[string, string, string], RequestRow>(
+        `SELECT state, updated_at, data FROM elevation_requests
+            INDEXED BY requests_of_requester_in_environment
+          WHERE tenant_id = ? AND requester_id = ? AND environment_id = ?
+            AND state IN ('succeeded', 'failed')
+          ORDER BY updated_at DESC LIMIT 1`,
       ),
       purgeSecrets: this.db.prepare<[number]>('DELETE FROM secrets WHERE expires_at <= ?'),
       purgeRequests: this.db.prepare<[string]>(
@@ -386,8 +419,39 @@ export class SqliteStore implements ElevationStore {
           request.createdAt,
         );
         this.applyEffects(effects, new Date(request.createdAt));
+        this.closeOthers(request, effects?.closeOthers, new Date(request.createdAt));
       })
       .immediate();
+  }
+
+  /**
+   * Cancels the requester's other open requests in the environment, each with its audit event;
+   * runs inside the caller's IMMEDIATE transaction, so no other writer can open one meanwhile.
+   */
+  private closeOthers(request: ElevationRequest, close: CloseOthers | undefined, at: Date): void {
+    if (!close) return;
+    const closed: ElevationRequest[] = [];
+    for (const row of this.statements.openRequestsOf.all(
+      request.requester.tenantId.toLowerCase(),
+      request.requester.aadObjectId.toLowerCase(),
+      request.environment.id.toLowerCase(),
+    )) {
+      if (row.id === request.id) continue;
+      const moved = this.statements.transition.get(
+        'cancelled',
+        at.toISOString(),
+        ...replacing({ closedBecause: close.because }),
+        row.id,
+        JSON.stringify(['requested']),
+        null,
+        null,
+      );
+      if (!moved) continue;
+      const done = toRequest(moved);
+      this.insertAudit(close.audit(done));
+      closed.push(done);
+    }
+    close.closed = closed;
   }
 
   async findRequest(id: string): Promise<ElevationRequest | undefined> {
@@ -413,8 +477,10 @@ export class SqliteStore implements ElevationStore {
           unexpired,
         );
         if (!row) return undefined;
+        const moved = toRequest(row);
         this.applyEffects(effects, change.at);
-        return toRequest(row);
+        this.closeOthers(moved, effects?.closeOthers, change.at);
+        return moved;
       })
       .immediate();
   }
@@ -521,13 +587,16 @@ export class SqliteStore implements ElevationStore {
     user: Pick<Requester, 'tenantId' | 'aadObjectId'>,
     page: Page,
   ): Promise<ElevationRequest[]> {
-    return this.statements.requestsOf
-      .all(
-        user.tenantId.toLowerCase(),
-        user.aadObjectId.toLowerCase(),
-        page.before ?? '\uffff',
-        page.limit,
-      )
+    const key = [user.tenantId.toLowerCase(), user.aadObjectId.toLowerCase()] as const;
+    if (page.after) {
+      return this.statements.requestsOfAfter
+        .all(...key, page.after.at, page.after.id, page.limit)
+        .map(toRequest)
+        .reverse();
+    }
+    const before = page.before ?? END_OF_LIST;
+    return this.statements.requestsOfBefore
+      .all(...key, before.at, before.id, page.limit)
       .map(toRequest);
   }
 
@@ -536,9 +605,38 @@ export class SqliteStore implements ElevationStore {
     environmentId: string,
     page: Page,
   ): Promise<ElevationRequest[]> {
-    return this.statements.requestsIn
-      .all(tenantId.toLowerCase(), environmentId.toLowerCase(), page.before ?? '\uffff', page.limit)
+    const key = [tenantId.toLowerCase(), environmentId.toLowerCase()] as const;
+    if (page.after) {
+      return this.statements.requestsInAfter
+        .all(...key, page.after.at, page.after.id, page.limit)
+        .map(toRequest)
+        .reverse();
+    }
+    const before = page.before ?? END_OF_LIST;
+    return this.statements.requestsInBefore
+      .all(...key, before.at, before.id, page.limit)
       .map(toRequest);
+  }
+
+  async openRequestsOf(
+    user: Pick<Requester, 'tenantId' | 'aadObjectId'>,
+    environmentId: string,
+  ): Promise<ElevationRequest[]> {
+    return this.statements.openRequestsOf
+      .all(user.tenantId.toLowerCase(), user.aadObjectId.toLowerCase(), environmentId.toLowerCase())
+      .map(toRequest);
+  }
+
+  async lastExecutionOf(
+    user: Pick<Requester, 'tenantId' | 'aadObjectId'>,
+    environmentId: string,
+  ): Promise<ElevationRequest | undefined> {
+    const row = this.statements.lastExecutionOf.get(
+      user.tenantId.toLowerCase(),
+      user.aadObjectId.toLowerCase(),
+      environmentId.toLowerCase(),
+    );
+    return row ? toRequest(row) : undefined;
   }
 
   async purgeExpired(now: Date, finishedBefore: Date): Promise<void> {
@@ -695,13 +793,18 @@ export class SqliteStore implements ElevationStore {
       .immediate();
   }
 
-  async abandonStaleDeliveries(now: Date): Promise<Delivery[]> {
+  async abandonStaleDeliveries(
+    now: Date,
+    effectsOf?: (delivery: Delivery) => Effects,
+  ): Promise<Delivery[]> {
     return this.db
-      .transaction(() =>
-        this.statements.abandonStale
+      .transaction(() => {
+        const abandoned = this.statements.abandonStale
           .all(now.toISOString(), now.getTime())
-          .map((row) => this.toDelivery(row)),
-      )
+          .map((row) => this.toDelivery(row));
+        for (const delivery of abandoned) this.applyEffects(effectsOf?.(delivery), now);
+        return abandoned;
+      })
       .immediate();
   }
 
@@ -772,6 +875,31 @@ export class SqliteStore implements ElevationStore {
     }
   }
 
+  /**
+   * How SQLite runs the history, audit and open-card queries (for tests and diagnostics): the
+   * EXPLAIN QUERY PLAN lines of each, so that a scan instead of an index search shows.
+   */
+  queryPlans(): Record<string, string[]> {
+    const names = [
+      'requestsOfBefore',
+      'requestsOfAfter',
+      'requestsInBefore',
+      'requestsInAfter',
+      'openRequestsOf',
+      'lastExecutionOf',
+    ] as const;
+    return Object.fromEntries(
+      names.map((name) => {
+        const { source } = this.statements[name];
+        const parameters = (source.match(/\?/g) ?? []).map(() => 'x');
+        const plan = this.db.prepare(`EXPLAIN QUERY PLAN ${source}`).all(...parameters) as Array<{
+          detail: string;
+        }>;
+        return [name, plan.map((step) => step.detail)];
+      }),
+    );
+  }
+
   /** Every audit event, in the order written (for tests). */
   auditEvents(): StoredAuditEvent[] {
     return (this.db.prepare('SELECT * FROM audit_log ORDER BY id').all() as AuditRow[]).map(
@@ -805,14 +933,27 @@ function addRequestColumns(db: Database.Database): void {
         environment_id = lower(json_extract(data, '$.environment.id')),
         created_at = json_extract(data, '$.createdAt')`);
     }
+    // history and audit list by outcome time (updated_at), not by when a request was made; audit
+    // lists outcomes only (a partial index). Databases with the created_at indexes lose them.
     db.exec(`DROP INDEX IF EXISTS requests_by_requester;
       DROP INDEX IF EXISTS requests_by_environment;
-      CREATE INDEX IF NOT EXISTS requests_of_requester
-        ON elevation_requests (tenant_id, requester_id, created_at);
-      CREATE INDEX IF NOT EXISTS requests_in_environment
-        ON elevation_requests (tenant_id, environment_id, created_at);`);
+      DROP INDEX IF EXISTS requests_of_requester;
+      DROP INDEX IF EXISTS requests_in_environment;
+      CREATE INDEX IF NOT EXISTS requests_of_requester_by_outcome
+        ON elevation_requests (tenant_id, requester_id, updated_at, id);
+      CREATE INDEX IF NOT EXISTS outcomes_in_environment
+        ON elevation_requests (tenant_id, environment_id, updated_at, id)
+        WHERE state IN (${FINAL_SQL});
+      CREATE INDEX IF NOT EXISTS requests_of_requester_in_environment
+        ON elevation_requests (tenant_id, requester_id, environment_id, state, updated_at);`);
   }).immediate();
 }
+
+/** The final states, for SQL (`state IN (...)`); the partial index and its queries use the same text. */
+const FINAL_SQL = FINAL_STATES.map((state) => `'${state}'`).join(', ');
+
+/** Where a newest-first list starts: before every (updated_at, id). */
+const END_OF_LIST = { at: '\uffff', id: '' };
 
 /** The two patches that replace each given top-level field whole: remove them, then set them. */
 function replacing(fields: Record<string, unknown>): [string, string] {

@@ -15,6 +15,8 @@
  *     `notif|<id>`                 a notification
  *     `deliv|<notification>|<channel>`  one notification on its way to one channel (the outbox)
  *     `sub|<channel id>`           a channel's subscription
+ *     `hist|…`, `outc|…`, `open|…`, `last|…`  index rows of the requests (see indexRows), written
+ *                                  in the same transactions as the requests they point to
  * - `<prefix>elevationshared`: what is looked up by a key alone, one partition per kind:
  *     `tenant`             every tenant partition ever written (queries go partition by partition)
  *     `request-index`      request id -> its tenant partition (findRequest has only the id)
@@ -23,6 +25,7 @@
  *     `counter`            the delivery id counter (reserved by blocks, hi-lo)
  *     `conversation`, `once`, `secret`
  *     `window-count`       counters per time window (countInWindow), ETag-conditional
+ *     `upgrade`            the upgrades done to what earlier versions wrote
  * Key parts are percent-encoded (table-entities.ts keyPart): `/ \ # ?`, control characters, `'`,
  * `%` and `|` never reach a key as they are.
  *
@@ -50,6 +53,7 @@ import {
 import type {
   AuditEvent,
   AuditQuery,
+  CloseOthers,
   ConversationRecord,
   Delivery,
   Effects,
@@ -58,7 +62,7 @@ import type {
   Transition,
   WindowCount,
 } from '../elevation/ports';
-import { FINAL_STATES, type ElevationRequest, type Requester } from '../elevation/request';
+import { FINAL_STATES, type ElevationRequest, isFinal, type Requester } from '../elevation/request';
 import type { DeliveryRecord } from './sqlite-store';
 import {
   checkEntity,
@@ -93,6 +97,7 @@ const CONVERSATIONS = 'conversation';
 const ONCE = 'once';
 const SECRETS = 'secret';
 const WINDOW_COUNTS = 'window-count';
+const UPGRADES = 'upgrade';
 
 /** Delivery ids reserved per round trip to the counter. */
 const ID_BLOCK = 1000;
@@ -109,6 +114,15 @@ interface Step<T> {
   result: T;
   /** Whether the step's effects go with it (false: nothing happened, so nothing is recorded). */
   withEffects: boolean;
+  /** Audit events the step decided on (requests it closed), linked after the effects' own. */
+  audits?: AuditEvent[];
+}
+
+/** The requests a step closes (see CloseOthers), with what writes them. */
+interface Closing {
+  actions: TransactionAction[];
+  audits: AuditEvent[];
+  closed: ElevationRequest[];
 }
 
 interface DeliveryRow {
@@ -159,6 +173,7 @@ export class TableStore implements ElevationStore {
     const store = new TableStore(client('elevation'), client('elevationshared'));
     await store.tenants.createTable();
     await store.shared.createTable();
+    await store.indexEarlierRequests();
     return store;
   }
 
@@ -278,28 +293,63 @@ export class TableStore implements ElevationStore {
       const existing = await this.get(this.shared, REQUEST_INDEX, index.rowKey);
       if (existing && text(existing, 'partition') !== pk) throw duplicateRequest(request.id);
     }
-    if (effects) {
-      // The request and its audit link in one transaction, like a transition.
-      await this.step(
-        pk,
-        `creating request ${request.id}`,
-        effects,
-        new Date(request.createdAt),
-        true,
-        async () => {
-          if (await this.get(this.tenants, pk, entity.rowKey!)) throw duplicateRequest(request.id);
-          return { actions: [['create', entity]], result: undefined, withEffects: true };
-        },
-      );
-    } else {
-      try {
-        await this.tenants.createEntity(entity);
-      } catch (error) {
-        if (statusOf(error) === 409) throw duplicateRequest(request.id);
-        throw error;
+    // The request, its index rows, its audit link and the requests it closes: one transaction.
+    const at = new Date(request.createdAt);
+    const closed = await this.step(
+      pk,
+      `creating request ${request.id}`,
+      effects,
+      at,
+      true,
+      async () => {
+        if (await this.get(this.tenants, pk, entity.rowKey!)) throw duplicateRequest(request.id);
+        const closing = await this.closing(pk, request, effects?.closeOthers, at);
+        return {
+          actions: [
+            ['create', entity],
+            ...indexChanges(pk, undefined, request),
+            ...closing.actions,
+          ],
+          audits: closing.audits,
+          result: closing.closed,
+          withEffects: true,
+        };
+      },
+    );
+    if (effects?.closeOthers) effects.closeOthers.closed = closed;
+    this.remember(request.id, pk);
+  }
+
+  /**
+   * Requests written by a version before the index rows get them, once per storage account (as
+   * SqliteStore upgrades an old file on open): oldest first, so that the last execution pointer
+   * ends on the latest. Each is conditional on the request as read; one changed meanwhile was
+   * written, and indexed, by its writer.
+   */
+  private async indexEarlierRequests(): Promise<void> {
+    if (await this.get(this.shared, UPGRADES, 'request-index')) return;
+    for (const pk of await this.partitions()) {
+      const earlier = (
+        await this.list(
+          this.tenants,
+          odata`PartitionKey eq ${pk} and RowKey ge ${'req|'} and RowKey lt ${'req}'}`,
+        )
+      )
+        .filter((entity) => entity.indexed !== true)
+        .sort((a, b) => compare(text(a, 'updatedAt'), text(b, 'updatedAt')));
+      for (const entity of earlier) {
+        const request = toRequest(entity);
+        try {
+          await this.tenants.submitTransaction([
+            ['update', requestEntity(pk, request), 'Replace', { etag: entity.etag }],
+            ...indexChanges(pk, undefined, request),
+          ]);
+        } catch (error) {
+          if (!retriable(error)) throw error;
+        }
       }
     }
-    this.remember(request.id, pk);
+    await this.shared.upsertEntity({ partitionKey: UPGRADES, rowKey: 'request-index' }, 'Replace');
   }
 
   async findRequest(id: string): Promise<ElevationRequest | undefined> {
@@ -318,36 +368,72 @@ export class TableStore implements ElevationStore {
     if (!pk) return undefined;
     const rk = requestRow(id);
     const nothing: Step<undefined> = { actions: [], result: undefined, withEffects: false };
-    return this.step<ElevationRequest | undefined>(
-      pk,
-      `moving request ${id} to ${change.to}`,
-      effects,
-      change.at,
-      true,
-      async () => {
-        const stored = await this.get(this.tenants, pk, rk);
-        if (!stored) return nothing;
-        const current = toRequest(stored);
-        // Read again on every attempt: once another caller moved it, this one has lost.
-        if (!change.from.includes(current.state)) return nothing;
-        if (change.unexpiredAt && !(Date.parse(current.expiresAt) > change.unexpiredAt.getTime())) {
-          return nothing;
-        }
-        const next: ElevationRequest = {
-          ...current,
-          ...jsonCopy(change.set ?? {}),
-          state: change.to,
-          updatedAt: change.at.toISOString(),
-        };
-        const entity = requestEntity(pk, next);
-        checkEntity(entity, `request ${id}`);
-        return {
-          actions: [['update', entity, 'Replace', { etag: stored.etag }]],
-          result: jsonCopy(next),
-          withEffects: true,
-        };
-      },
-    );
+    const moved = await this.step<
+      { request: ElevationRequest; closed: ElevationRequest[] } | undefined
+    >(pk, `moving request ${id} to ${change.to}`, effects, change.at, true, async () => {
+      const stored = await this.get(this.tenants, pk, rk);
+      if (!stored) return nothing;
+      const current = toRequest(stored);
+      // Read again on every attempt: once another caller moved it, this one has lost.
+      if (!change.from.includes(current.state)) return nothing;
+      if (change.unexpiredAt && !(Date.parse(current.expiresAt) > change.unexpiredAt.getTime())) {
+        return nothing;
+      }
+      const next: ElevationRequest = {
+        ...current,
+        ...jsonCopy(change.set ?? {}),
+        state: change.to,
+        updatedAt: change.at.toISOString(),
+      };
+      const entity = requestEntity(pk, next);
+      checkEntity(entity, `request ${id}`);
+      const closing = await this.closing(pk, next, effects?.closeOthers, change.at);
+      return {
+        actions: [
+          ['update', entity, 'Replace', { etag: stored.etag }],
+          ...indexChanges(pk, stored.indexed === true ? current : undefined, next),
+          ...closing.actions,
+        ],
+        audits: closing.audits,
+        result: { request: jsonCopy(next), closed: closing.closed },
+        withEffects: true,
+      };
+    });
+    if (moved && effects?.closeOthers) effects.closeOthers.closed = moved.closed;
+    return moved?.request;
+  }
+
+  /**
+   * What closes the requester's other open requests in the environment of `request` (read from
+   * its `open|` index rows), each conditional on its ETag, with its audit event.
+   */
+  private async closing(
+    pk: string,
+    request: ElevationRequest,
+    close: CloseOthers | undefined,
+    at: Date,
+  ): Promise<Closing> {
+    const closing: Closing = { actions: [], audits: [], closed: [] };
+    if (!close) return closing;
+    for (const id of await this.indexed(pk, openPrefix(request))) {
+      if (id === request.id) continue;
+      const stored = await this.get(this.tenants, pk, requestRow(id));
+      const current = stored ? toRequest(stored) : undefined;
+      if (!stored || current?.state !== 'requested') continue;
+      const next: ElevationRequest = {
+        ...current,
+        state: 'cancelled',
+        updatedAt: at.toISOString(),
+        closedBecause: close.because,
+      };
+      closing.actions.push(
+        ['update', requestEntity(pk, next), 'Replace', { etag: stored.etag }],
+        ...indexChanges(pk, stored.indexed === true ? current : undefined, next),
+      );
+      closing.audits.push(close.audit(next));
+      closing.closed.push(jsonCopy(next));
+    }
+    return closing;
   }
 
   async setCardMessage(id: string, conversation: unknown, cardMessageId: string): Promise<void> {
@@ -358,7 +444,7 @@ export class TableStore implements ElevationStore {
       const stored = await this.get(this.tenants, pk, rk);
       if (!stored) return undefined;
       const next = { ...toRequest(stored), ...jsonCopy({ conversation, cardMessageId }) };
-      const entity = requestEntity(pk, next);
+      const entity = requestEntity(pk, next, stored.indexed === true);
       checkEntity(entity, `request ${id}`);
       try {
         await this.tenants.updateEntity(entity, 'Replace', { etag: stored.etag });
@@ -397,11 +483,7 @@ export class TableStore implements ElevationStore {
     page: Page,
   ): Promise<ElevationRequest[]> {
     const pk = tenantPartition(user.tenantId);
-    const found = await this.list(
-      this.tenants,
-      odata`PartitionKey eq ${pk} and RowKey ge ${'req|'} and RowKey lt ${'req}'} and requester eq ${user.aadObjectId.toLowerCase()}`,
-    );
-    return newestFirst(found, page);
+    return this.pageOf(pk, `hist|${keyPart(user.aadObjectId.toLowerCase())}|`, page, () => true);
   }
 
   async requestsIn(
@@ -410,11 +492,92 @@ export class TableStore implements ElevationStore {
     page: Page,
   ): Promise<ElevationRequest[]> {
     const pk = tenantPartition(tenantId);
-    const found = await this.list(
-      this.tenants,
-      odata`PartitionKey eq ${pk} and RowKey ge ${'req|'} and RowKey lt ${'req}'} and environment eq ${environmentId.toLowerCase()}`,
+    return this.pageOf(pk, `outc|${keyPart(environmentId.toLowerCase())}|`, page, (r) =>
+      isFinal(r.state),
     );
-    return newestFirst(found, page);
+  }
+
+  async openRequestsOf(
+    user: Pick<Requester, 'tenantId' | 'aadObjectId'>,
+    environmentId: string,
+  ): Promise<ElevationRequest[]> {
+    const pk = tenantPartition(user.tenantId);
+    const prefix = openPrefix({ requester: user, environment: { id: environmentId } });
+    const found = await this.requestsById(pk, await this.indexed(pk, prefix));
+    return found
+      .filter((r) => r.state === 'requested')
+      .sort((a, b) => compare(a.updatedAt, b.updatedAt) || compare(a.id, b.id));
+  }
+
+  async lastExecutionOf(
+    user: Pick<Requester, 'tenantId' | 'aadObjectId'>,
+    environmentId: string,
+  ): Promise<ElevationRequest | undefined> {
+    const pk = tenantPartition(user.tenantId);
+    const pointer = await this.get(this.tenants, pk, lastExecutionRow(user, environmentId));
+    if (!pointer) return undefined;
+    const [found] = await this.requestsById(pk, [text(pointer, 'id')]);
+    return found && (found.state === 'succeeded' || found.state === 'failed') ? found : undefined;
+  }
+
+  /**
+   * One page of an index whose RowKeys are `<prefix><inverted outcome time>|<id>`, so that they
+   * sort newest first: a range read of the index, then the requests by id (point reads). A Newer
+   * page reads the index from its start to the cursor (Table Storage reads ranges in one order
+   * only), which is as long as the pages the user went through.
+   */
+  private async pageOf(
+    pk: string,
+    prefix: string,
+    page: Page,
+    keep: (request: ElevationRequest) => boolean,
+  ): Promise<ElevationRequest[]> {
+    const end = `${prefix.slice(0, -1)}}`;
+    let ids: string[];
+    if (page.after) {
+      const cursor = `${prefix}${invertedTime(page.after.at)}|${keyPart(page.after.id)}`;
+      ids = (await this.indexed(pk, prefix, cursor)).slice(-page.limit);
+    } else {
+      const from = page.before
+        ? `${prefix}${invertedTime(page.before.at)}|${keyPart(page.before.id)}`
+        : prefix;
+      ids = await this.indexed(pk, from, end, page.limit, page.before !== undefined);
+    }
+    return (await this.requestsById(pk, ids)).filter(keep);
+  }
+
+  /**
+   * The request ids of the index rows from `from` (inclusive unless `after`) up to `to`
+   * (exclusive; default: the end of the prefix `from` starts with), at most `limit`, in order.
+   */
+  private async indexed(
+    pk: string,
+    from: string,
+    to = `${from.slice(0, -1)}}`,
+    limit = Infinity,
+    after = false,
+  ): Promise<string[]> {
+    const ids: string[] = [];
+    if (limit <= 0) return ids;
+    const filter = after
+      ? odata`PartitionKey eq ${pk} and RowKey gt ${from} and RowKey lt ${to}`
+      : odata`PartitionKey eq ${pk} and RowKey ge ${from} and RowKey lt ${to}`;
+    const pages = this.tenants
+      .listEntities<Record<string, unknown>>({ queryOptions: { filter, select: ['id'] } })
+      .byPage({ maxPageSize: Math.min(1000, limit) });
+    for await (const entities of pages) {
+      for (const entity of entities) {
+        ids.push(text(entity, 'id'));
+        if (ids.length >= limit) return ids;
+      }
+    }
+    return ids;
+  }
+
+  /** The requests with these ids, in that order, leaving out those no longer there. */
+  private async requestsById(pk: string, ids: string[]): Promise<ElevationRequest[]> {
+    const found = await Promise.all(ids.map((id) => this.get(this.tenants, pk, requestRow(id))));
+    return found.filter((e): e is Stored => e !== undefined).map(toRequest);
   }
 
   async purgeExpired(now: Date, finishedBefore: Date): Promise<void> {
@@ -439,6 +602,11 @@ export class TableStore implements ElevationStore {
           const id = text(request, 'id');
           this.requestPartitions.delete(id);
           await this.deleteQuietly(this.shared, REQUEST_INDEX, keyPart(id));
+          if (request.indexed === true) {
+            for (const row of indexRows(pk, toRequest(request))) {
+              await this.deleteQuietly(this.tenants, pk, row.rowKey!);
+            }
+          }
         }
       }
       for (const delivery of await this.list(
@@ -852,12 +1020,15 @@ export class TableStore implements ElevationStore {
     return dropped;
   }
 
-  async abandonStaleDeliveries(now: Date): Promise<Delivery[]> {
+  async abandonStaleDeliveries(
+    now: Date,
+    effectsOf?: (delivery: Delivery) => Effects,
+  ): Promise<Delivery[]> {
     const stale = await this.inEveryTenant(
       (pk) =>
         odata`PartitionKey eq ${pk} and RowKey ge ${'deliv|'} and RowKey lt ${'deliv}'} and state eq ${'sending'} and leaseUntil le ${now.toISOString()}`,
     );
-    const abandoned: DeliveryRow[] = [];
+    const abandoned: Delivery[] = [];
     for (const entity of stale) {
       const row = toDeliveryRow(entity);
       const next: DeliveryRow = {
@@ -867,11 +1038,31 @@ export class TableStore implements ElevationStore {
         leaseUntil: undefined,
         lastError: ABANDONED,
       };
-      // Conditional on the row as read: a sender that finished (or a caller that abandoned it
-      // first) meanwhile wins, and this caller does not report it.
-      if (await this.replaceIfUnchanged(next, () => true)) abandoned.push(next);
+      const [delivery] = await this.toDeliveries([next]);
+      // The drop and its effects (its audit event) are one transaction in the delivery's
+      // partition, conditional on the row as read: a sender that finished (or a caller that
+      // abandoned it first) meanwhile wins, and this caller neither reports nor audits it.
+      const dropped = await this.step(
+        row.partitionKey,
+        `abandoning delivery ${row.id}`,
+        delivery && effectsOf?.(delivery),
+        now,
+        false,
+        async () => {
+          const current = await this.get(this.tenants, row.partitionKey, row.rowKey);
+          if (!current || current.etag !== row.etag) {
+            return { actions: [], result: false, withEffects: false };
+          }
+          return {
+            actions: [['update', deliveryEntity(next), 'Replace', { etag: row.etag }]],
+            result: true,
+            withEffects: true,
+          };
+        },
+      );
+      if (dropped && delivery) abandoned.push(delivery);
     }
-    return this.toDeliveries(abandoned);
+    return abandoned;
   }
 
   async nextDeliveryDue(): Promise<Date | undefined> {
@@ -949,8 +1140,8 @@ export class TableStore implements ElevationStore {
       this.retrying(what, async () => {
         const step = await read();
         const staged =
-          step.withEffects && here
-            ? await this.stageEffects(pk, here, at, step.actions)
+          step.withEffects && (here || step.audits?.length)
+            ? await this.stageEffects(pk, here ?? {}, at, step.actions, step.audits ?? [])
             : undefined;
         const actions = [...step.actions, ...(staged?.actions ?? [])];
         if (actions.length > 0) {
@@ -1028,30 +1219,36 @@ export class TableStore implements ElevationStore {
     effects: Effects,
     at: Date,
     primary: TransactionAction[],
+    moreAudits: AuditEvent[] = [],
   ): Promise<{ actions: TransactionAction[]; followUp?: () => Promise<void> }> {
     const actions: TransactionAction[] = [];
-    if (effects.audit) {
+    const audits = [...(effects.audit ? [effects.audit] : []), ...moreAudits];
+    if (audits.length > 0) {
       const head = await this.get(this.tenants, pk, HEAD);
       const anchor = head ? undefined : await this.get(this.tenants, pk, ANCHOR);
       const last = head ?? anchor;
-      const linked = linkAuditEvent(
-        effects.audit,
-        last ? { seq: num(last, 'seq'), hash: text(last, 'hash') } : undefined,
-      );
+      let previous = last ? { seq: num(last, 'seq'), hash: text(last, 'hash') } : undefined;
+      const events: Entity[] = [];
+      let linked: StoredAuditEvent | undefined;
+      for (const audit of audits) {
+        linked = linkAuditEvent(audit, previous);
+        const event = auditEntity(pk, linked);
+        checkEntity(event, `the audit event (${linked.type}) ${linked.chain}/${linked.seq}`);
+        events.push(event);
+        previous = linked;
+      }
       const headEntity: Entity = {
         partitionKey: pk,
         rowKey: HEAD,
         kind: 'audithead',
-        chain: linked.chain,
-        seq: linked.seq,
-        hash: linked.hash,
+        chain: linked!.chain,
+        seq: linked!.seq,
+        hash: linked!.hash,
       };
       actions.push(
         head ? ['update', headEntity, 'Replace', { etag: head.etag }] : ['create', headEntity],
       );
-      const event = auditEntity(pk, linked);
-      checkEntity(event, `the audit event (${linked.type}) ${linked.chain}/${linked.seq}`);
-      actions.push(['create', event]);
+      for (const event of events) actions.push(['create', event]);
     }
     let followUp: (() => Promise<void>) | undefined;
     const notification = effects.notification;
@@ -1442,13 +1639,17 @@ function deliveryRow(notificationId: string, channelId: string): string {
   return `deliv|${keyPart(notificationId)}|${keyPart(channelId)}`;
 }
 
-/** The request as one entity; the properties beside `data` are there to be queried. */
-function requestEntity(pk: string, request: ElevationRequest): Entity {
+/**
+ * The request as one entity; the properties beside `data` are there to be queried. `indexed`: its
+ * index rows are written (by every write since they exist; see indexChanges).
+ */
+function requestEntity(pk: string, request: ElevationRequest, indexed = true): Entity {
   const { state, updatedAt, ...rest } = request;
   return {
     partitionKey: pk,
     rowKey: requestRow(request.id),
     kind: 'request',
+    indexed,
     id: request.id,
     state,
     updatedAt,
@@ -1474,17 +1675,68 @@ function toRequest(entity: Stored): ElevationRequest {
   };
 }
 
-function newestFirst(found: Stored[], page: Page): ElevationRequest[] {
-  const before = page.before ?? '\uffff';
-  return found
-    .filter((e) => text(e, 'createdAt') < before)
-    .sort(
-      (a, b) =>
-        compare(text(b, 'createdAt'), text(a, 'createdAt')) ||
-        compare(text(b, 'id'), text(a, 'id')),
-    )
-    .slice(0, page.limit)
-    .map(toRequest);
+/**
+ * A request's index rows, in its partition: `hist|<user>|<time>|<id>` (history), while final
+ * `outc|<environment>|<time>|<id>` (audit), while waiting `open|<user>|<environment>|<id>`. The
+ * time is the outcome time inverted, so that the rows sort newest first.
+ */
+function indexRows(pk: string, request: ElevationRequest): Entity[] {
+  const id = keyPart(request.id);
+  const user = keyPart(request.requester.aadObjectId.toLowerCase());
+  const time = invertedTime(request.updatedAt);
+  const rows = [`hist|${user}|${time}|${id}`];
+  if (isFinal(request.state)) {
+    rows.push(`outc|${keyPart(request.environment.id.toLowerCase())}|${time}|${id}`);
+  }
+  if (request.state === 'requested') rows.push(`${openPrefix(request)}${id}`);
+  return rows.map((rowKey) => ({ partitionKey: pk, rowKey, kind: 'index', id: request.id }));
+}
+
+/**
+ * What moves a request's index rows from `before` (absent: none written yet) to `after`, in the
+ * request's own transaction: the rows it no longer has go, the others are written; an executed
+ * request also becomes its requester's last execution in the environment.
+ */
+function indexChanges(
+  pk: string,
+  before: ElevationRequest | undefined,
+  after: ElevationRequest,
+): TransactionAction[] {
+  const rows = indexRows(pk, after);
+  const kept = new Set(rows.map((row) => row.rowKey));
+  const actions: TransactionAction[] = [
+    ...(before ? indexRows(pk, before) : [])
+      .filter((row) => !kept.has(row.rowKey))
+      .map((row): TransactionAction => ['delete', { partitionKey: pk, rowKey: row.rowKey! }]),
+    ...rows.map((row): TransactionAction => ['upsert', row, 'Replace']),
+  ];
+  if (after.state === 'succeeded' || after.state === 'failed') {
+    const last: Entity = {
+      partitionKey: pk,
+      rowKey: lastExecutionRow(after.requester, after.environment.id),
+      kind: 'index',
+      id: after.id,
+    };
+    actions.push(['upsert', last, 'Replace']);
+  }
+  return actions;
+}
+
+function openPrefix(request: {
+  requester: Pick<Requester, 'aadObjectId'>;
+  environment: { id: string };
+}): string {
+  const user = keyPart(request.requester.aadObjectId.toLowerCase());
+  return `open|${user}|${keyPart(request.environment.id.toLowerCase())}|`;
+}
+
+function lastExecutionRow(user: Pick<Requester, 'aadObjectId'>, environmentId: string): string {
+  return `last|${keyPart(user.aadObjectId.toLowerCase())}|${keyPart(environmentId.toLowerCase())}`;
+}
+
+/** A time as 15 digits that sort the other way (newest first). */
+function invertedTime(iso: string): string {
+  return String(999_999_999_999_999 - Date.parse(iso)).padStart(15, '0');
 }
 
 function auditEntity(pk: string, event: StoredAuditEvent): Entity {

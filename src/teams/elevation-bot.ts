@@ -26,13 +26,7 @@ import type { ElevationRequest } from '../elevation/request';
 import type { ElevationStore, SignIn } from '../elevation/ports';
 import type { SignInRefusals } from '../elevation/sign-in-refusals';
 import type { Logger } from '../log';
-import {
-  type AdaptiveCard,
-  confirmationCard,
-  historyCard,
-  noticeCard,
-  requestStatusCard,
-} from './cards/cards';
+import { type AdaptiveCard, confirmationCard, noticeCard, requestStatusCard } from './cards/cards';
 import {
   askAgain,
   auditElsewhere,
@@ -51,6 +45,8 @@ import {
 import { runSuggestionResponse, suggestCommand } from './command-suggestion';
 import { auditPickerCard, pickCancelResponse } from './environment-picker';
 import { environmentsPageResponse, showEnvironments } from './environments-command';
+import { auditPage, historyPage, pageRequested, type PageRequest } from './request-pages';
+import { showClosedCards } from './show-closed-cards';
 import { showRequestStatus } from './show-request-status';
 import { tryAgain } from './try-again';
 import {
@@ -114,9 +110,6 @@ async function within<T>(promise: Promise<T>, ms: number): Promise<T | typeof TI
     clearTimeout(timer);
   }
 }
-
-/** Requests per page of `history` and `audit`. */
-const PAGE_SIZE = 5;
 
 function field(data: unknown, name: string): string | undefined {
   if (!data || typeof data !== 'object') return undefined;
@@ -364,21 +357,8 @@ export class ElevationBot extends TeamsActivityHandler {
     });
   }
 
-  private async historyPage(
-    requester: Requester,
-    before: string | undefined,
-  ): Promise<AdaptiveCard> {
-    const page = await this.options.service.historyOf(requester, { limit: PAGE_SIZE + 1, before });
-    const shown = page.slice(0, PAGE_SIZE);
-    return historyCard(shown, {
-      title: before ? 'Your earlier elevations' : 'Your recent elevations',
-      empty: before ? 'Nothing older.' : 'You have not asked me for any elevation yet.',
-      showRequester: false,
-      more:
-        page.length > PAGE_SIZE
-          ? { verb: 'history-page', data: { before: shown[shown.length - 1]!.createdAt } }
-          : undefined,
-    });
+  private historyPage(requester: Requester, page: PageRequest | undefined): Promise<AdaptiveCard> {
+    return historyPage(this.options.service, requester, page ?? {});
   }
 
   /**
@@ -432,47 +412,25 @@ export class ElevationBot extends TeamsActivityHandler {
     await this.sendRequestResult(context, requester, found, commandText);
   }
 
-  private async auditPage(
+  private auditPage(
     requester: Requester,
     environmentId: string,
-    before: string | undefined,
+    page: PageRequest | undefined,
   ): Promise<AdaptiveCard> {
-    const page = await this.options.service.requestsIn(requester, environmentId, {
-      limit: PAGE_SIZE + 1,
-      before,
-    });
-    const shown = page.slice(0, PAGE_SIZE);
-    const environment = shown[0]?.environment;
-    return historyCard(shown, {
-      title: before
-        ? 'Earlier elevations in the environment'
-        : 'Recent elevations in the environment',
-      subtitle: environment ? `${environment.displayName} (${environment.id})` : environmentId,
-      empty: before
-        ? 'Nothing older.'
-        : 'Nobody has asked me for an elevation in this environment.',
-      showRequester: true,
-      more:
-        page.length > PAGE_SIZE
-          ? {
-              verb: 'audit-page',
-              data: { environmentId, before: shown[shown.length - 1]!.createdAt },
-            }
-          : undefined,
-    });
+    return auditPage(this.options.service, requester, environmentId, page ?? {});
   }
 
-  /** "Older" on a history or audit card: the next page, with the rules checked again. */
+  /** "Newer" or "Older" on a history or audit card: that page, with the rules checked again. */
   private async onPage(
     context: TurnContext,
     clicker: Requester,
     verb: 'history-page' | 'audit-page',
     data: unknown,
   ): Promise<AdaptiveCardInvokeResponse> {
-    const before = field(data, 'before');
+    const page = pageRequested(data);
     if (verb === 'history-page') {
       // Always the clicker's own history, whoever's card the button was on.
-      return cardResponse(await this.historyPage(clicker, before));
+      return cardResponse(await this.historyPage(clicker, page));
     }
     if (!this.options.subscriptions.mayManage(clicker)) {
       await this.options.subscriptions.refuse(clicker, undefined, 'audit');
@@ -482,7 +440,7 @@ export class ElevationBot extends TeamsActivityHandler {
     }
     const environmentId = field(data, 'environmentId');
     if (!environmentId) return messageResponse('This card is missing its environment; ask again.');
-    return cardResponse(await this.auditPage(clicker, environmentId, before));
+    return cardResponse(await this.auditPage(clicker, environmentId, page));
   }
 
   /** A short card; every line is plain text (TextRuns), whatever it contains. */
@@ -518,7 +476,10 @@ export class ElevationBot extends TeamsActivityHandler {
       const sent = await context.sendActivity({
         attachments: [
           CardFactory.adaptiveCard(
-            this.confirmation(result.request, context, undefined, undefined, result.reason),
+            this.confirmation(result.request, context, {
+              matched: result.reason,
+              lastExecution: result.lastExecution,
+            }),
           ),
         ],
       });
@@ -529,6 +490,7 @@ export class ElevationBot extends TeamsActivityHandler {
           sent.id,
         );
       }
+      await this.showClosed(result.replaced);
       return;
     }
     await context.sendActivity({
@@ -539,18 +501,26 @@ export class ElevationBot extends TeamsActivityHandler {
   private confirmation(
     request: ElevationRequest,
     context: TurnContext,
-    problem?: string,
-    justification?: string,
-    matched?: MatchReason,
+    extra: {
+      problem?: string;
+      justification?: string;
+      /** Why this environment, when the words were not its exact id, display name or URL. */
+      matched?: MatchReason;
+      /** The requester's last elevation there, when it was recent. */
+      lastExecution?: ElevationRequest;
+    } = {},
   ): AdaptiveCard {
     return confirmationCard(request, {
       justificationRequired: this.options.justificationRequired,
-      problem,
-      justification,
       timeZone: context.activity.localTimezone,
       shared: audienceOf(context).shared,
-      matched,
+      ...extra,
     });
+  }
+
+  /** The cards a new request or an execution closed say why, for everyone. */
+  private showClosed(closed: ElevationRequest[]): Promise<void> {
+    return showClosedCards(closed, this.options.continueInConversation, this.options.logger);
   }
 
   protected override async onInvokeActivity(context: TurnContext): Promise<InvokeResponse> {
@@ -686,7 +656,10 @@ export class ElevationBot extends TeamsActivityHandler {
       ) {
         const messageId = result.request.cardMessageId ?? cardMessageId;
         if (messageId) await showRequestStatus(context, messageId, result.request);
-        if (result.kind === 'executed') await this.postOutcome(context, result.request);
+        if (result.kind === 'executed') {
+          await this.postOutcome(context, result.request);
+          await this.showClosed(result.closed);
+        }
         return;
       }
       const response = await this.confirmResponse(context, result, undefined);
@@ -710,7 +683,7 @@ export class ElevationBot extends TeamsActivityHandler {
         );
       case 'justification-required':
         return cardResponse(
-          this.confirmation(result.request, context, result.problem, justification),
+          this.confirmation(result.request, context, { problem: result.problem, justification }),
         );
       case 'no-token':
         if (result.reason === 'sign-in-required' && this.options.signIn) {
@@ -727,6 +700,7 @@ export class ElevationBot extends TeamsActivityHandler {
         const [response] = await Promise.all([
           this.closeCard(context, result.request),
           this.postOutcome(context, result.request),
+          this.showClosed(result.closed),
         ]);
         return response;
       }
@@ -793,8 +767,12 @@ export class ElevationBot extends TeamsActivityHandler {
         context.activity.replyToId,
       );
     }
+    await this.showClosed(result.replaced);
     return cardResponse(
-      this.confirmation(result.request, context, undefined, undefined, result.reason),
+      this.confirmation(result.request, context, {
+        matched: result.reason,
+        lastExecution: result.lastExecution,
+      }),
     );
   }
 

@@ -9,10 +9,12 @@
 import path from 'node:path';
 import type { Locator } from 'playwright-core';
 import { type RecordedCall, WELL_KNOWN } from '../../src/sandbox/power-platform-simulator';
+import { PLAYGROUND_CURRENT_USER } from '../../src/sandbox/directory';
 import {
   clickAction,
   conversation,
   fillInput,
+  playgroundConfig,
   sendMessage,
   switchToGroupChat,
   switchToPersonalChat,
@@ -299,6 +301,59 @@ describe('elevation in the Agents Playground', () => {
     expect(calls).toHaveLength(1);
     expect(outcome.match(/Correlation id\s+(\S+)/)?.[1]).toBe(calls[0]?.correlationId);
     await botMessage(since, 1, `Correlation id: ${calls[0]?.correlationId}`);
+    expect(errorsLogged(since)).toEqual([]);
+  });
+
+  test('two cards for one environment: the older says it was replaced, and its Elevate calls nothing', async () => {
+    const env = WELL_KNOWN.contosoDev;
+    const ask = `elevate me in ${env.displayName}`;
+    const since = await mark();
+
+    await sendMessage(page(), ask);
+    const older = await botMessage(since, 0, 'Confirm elevation');
+    const olderCard = older.locator(CARD);
+    const [olderRequest] = await session
+      .sandbox()
+      .app.store.openRequestsOf(
+        { tenantId: playgroundConfig(page()).tenantId, aadObjectId: PLAYGROUND_CURRENT_USER.oid },
+        env.id,
+      );
+    expect(olderRequest).toBeDefined();
+
+    await sendMessage(page(), ask);
+    const newer = await botMessage(since, 1, 'Confirm elevation');
+    const newerCard = newer.locator(CARD);
+
+    // The older card changes for everyone as soon as the newer one is there: no Elevate left.
+    const replaced = await cardShows(olderCard, 'Replaced by a newer request');
+    expect(replaced).toContain('only the newest card can be used');
+    expect(replaced).toMatch(new RegExp(`Environment\\s+${env.displayName}`));
+    expect(await olderCard.getByRole('button').count()).toBe(0);
+
+    // Elevate on the newer card: one call, the outcome.
+    await fillInput(page(), 'Justification', 'INC-7: the newer card', { card: newerCard });
+    const pressed = page().waitForRequest((r) => /\/_conversation\/v1\/invoke$/.test(r.url()));
+    await clickAction(page(), 'Elevate', { card: newerCard });
+    await cardShows(newerCard, '✅ Elevated: you are System Administrator');
+    expect(applyAdminRoleCalls(since)).toHaveLength(1);
+
+    // A Teams client that still shows the older card (it missed the update) presses its Elevate:
+    // the same invoke, for the older request. The bot answers with the closed card; no call.
+    const invoke = await pressed;
+    const stale = JSON.parse(invoke.postData() ?? '{}') as {
+      value: { action: { data: Record<string, unknown> } };
+    };
+    stale.value.action.data = { ...stale.value.action.data, requestId: olderRequest!.id };
+    const answer = await page().request.post(invoke.url(), {
+      data: stale,
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(answer.status()).toBe(200);
+    expect(JSON.stringify(await answer.json())).toContain('Replaced by a newer request');
+    expect(applyAdminRoleCalls(since)).toHaveLength(1);
+
+    await dismissInvokeBanner(newer);
+    await snap('card-replaced.png', older, newer);
     expect(errorsLogged(since)).toEqual([]);
   });
 

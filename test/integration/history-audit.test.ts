@@ -20,7 +20,8 @@ import {
 let bot: TestBot;
 
 beforeEach(async () => {
-  bot = await startTestBot({ env: { BOT_ADMIN_IDS: ALEX.aadObjectId } });
+  // Cards valid for an hour: the tests let half an hour pass between asking and elevating.
+  bot = await startTestBot({ env: { BOT_ADMIN_IDS: ALEX.aadObjectId, REQUEST_TTL_MINUTES: '60' } });
 });
 
 afterEach(async () => {
@@ -31,6 +32,31 @@ async function elevate(user: TestUser, environment: string, justification: strin
   const asked = await bot.say(user, `elevate me in ${environment}`);
   const requestId = actionData(cardOf(asked.calls[0]!.activity), 'elevate')!.requestId;
   await bot.click(user, 'elevate', { requestId, justification });
+}
+
+/** Opens a request (the confirmation card); its id. */
+async function open(user: TestUser, environment: string): Promise<string> {
+  const asked = await bot.say(user, `elevate me in ${environment}`);
+  return actionData(cardOf(asked.calls[0]!.activity), 'elevate')!.requestId as string;
+}
+
+const MINUTE = 60_000;
+
+/** As history and audit cards write a time. */
+function readableTime(date: Date): string {
+  return `${date.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+}
+
+/** The titles of a card's buttons. */
+function buttons(card: unknown): string[] {
+  return ((card as { actions?: Array<{ title: string }> }).actions ?? []).map((a) => a.title);
+}
+
+/** The data of the card's button with this title. */
+function button(card: unknown, title: string): Record<string, unknown> {
+  const actions = (card as { actions?: Array<{ title: string; data: Record<string, unknown> }> })
+    .actions;
+  return actions!.find((a) => a.title === title)!.data;
 }
 
 /** The card the bot answered a message with. */
@@ -65,7 +91,37 @@ describe('history', () => {
       'Justification: alex 2',
       'Justification: alex 1',
     ]);
-    expect(actionData(cardOf(older.body), 'history-page')).toBeUndefined();
+    // The last page has no Older, and its Newer goes back to the five before it.
+    expect(buttons(cardOf(older.body))).toEqual(['Newer']);
+    const newer = await bot.click(ALEX, 'history-page', button(cardOf(older.body), 'Newer'));
+    expect(cardText(cardOf(newer.body)).match(/Justification: alex \d/g)).toEqual([
+      'Justification: alex 7',
+      'Justification: alex 6',
+      'Justification: alex 5',
+      'Justification: alex 4',
+      'Justification: alex 3',
+    ]);
+    expect(buttons(cardOf(newer.body))).toEqual(['Older']);
+  });
+
+  it('lists by when each request came to its outcome, and shows that time', async () => {
+    // Asked for Dev first and Prod second; Prod ran first, Dev half an hour later.
+    const dev = await open(ALEX, 'Contoso Dev');
+    const asked = readableTime(bot.clock.now());
+    const prod = await open(ALEX, 'Contoso Prod');
+    await bot.click(ALEX, 'elevate', { requestId: prod, justification: 'prod first' });
+    bot.clock.advance(30 * MINUTE);
+    await bot.click(ALEX, 'elevate', { requestId: dev, justification: 'dev later' });
+    const ran = readableTime(new Date((await bot.app.store.findRequest(dev))!.updatedAt));
+
+    const text = cardText(cardOf(await ask(ALEX, 'history')));
+    expect(text.match(/Justification: [a-z ]+/g)).toEqual([
+      'Justification: dev later',
+      'Justification: prod first',
+    ]);
+    expect(text).toContain(ran);
+    expect(text.split(ran)).toHaveLength(2); // Dev's line; Prod ran at the time it was asked
+    expect(asked).not.toBe(ran);
   });
 
   it("someone else pressing Older sees their own history, never the card owner's", async () => {
@@ -118,6 +174,23 @@ describe('audit <environment>', () => {
     const olderText = cardText(cardOf(older.body));
     expect(olderText).toContain('megan dev');
     expect(olderText).toContain('Megan Bowen');
+  });
+
+  it('lists outcomes only, by outcome time; requests still waiting are left out', async () => {
+    const first = await open(MEGAN, 'Contoso Dev');
+    await open(ALEX, 'Contoso Dev'); // still waiting for Elevate
+    const cancelled = await open(ALEX, 'Contoso Prod');
+    await bot.click(ALEX, 'cancel', { requestId: cancelled });
+    await elevate(ALEX, WELL_KNOWN.contosoTestHyphen.id, 'elsewhere');
+    bot.clock.advance(30 * MINUTE);
+    await bot.click(MEGAN, 'elevate', { requestId: first, justification: 'megan ran last' });
+
+    const text = cardText(cardOf(await ask(ALEX, 'audit Contoso Dev')));
+    expect(text.match(/Justification: [a-z ]+/g)).toEqual(['Justification: megan ran last']);
+    expect(text).not.toContain('Waiting for confirmation');
+    expect(text).toContain(
+      readableTime(new Date((await bot.app.store.findRequest(first))!.updatedAt)),
+    );
   });
 
   it('anyone else is refused, and the attempt is audited; the Older button re-checks', async () => {

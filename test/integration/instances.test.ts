@@ -162,6 +162,53 @@ describe.each(STORES)('two bot processes on $name', ({ azurite }) => {
     }
   });
 
+  it('asking for one environment on both at once leaves one card usable: Elevate on all of them calls the API once', async () => {
+    const [a, b] = [await bot(), await bot()];
+    const clients = [teamsClient(a.url, connector.url), teamsClient(b.url, connector.url)];
+    const before = connector.calls.length;
+    const asked = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => clients[i % 2]!.say(ALEX, 'elevate me in Contoso Dev')),
+    );
+    expect(asked.every((r) => r.status === 200)).toBe(true);
+    const cards = connector.calls
+      .slice(before)
+      .filter((c) => c.method === 'POST' && actionData(cardOf(c.activity), 'elevate'))
+      .map((c) => ({
+        requestId: actionData(cardOf(c.activity), 'elevate')!.requestId as string,
+        messageId: c.assignedId!,
+      }));
+    expect(cards).toHaveLength(8);
+
+    const store = await sharedStore();
+    try {
+      const open = await store.openRequestsOf(ALEX, WELL_KNOWN.contosoDev.id);
+      expect(open).toHaveLength(1);
+      const closed = await Promise.all(
+        cards.filter((c) => c.requestId !== open[0]!.id).map((c) => store.findRequest(c.requestId)),
+      );
+      expect(closed.map((r) => [r?.state, r?.closedBecause?.kind])).toEqual(
+        Array.from({ length: 7 }, () => ['cancelled', 'replaced']),
+      );
+      // Every card pressed at once, on both processes: one elevation.
+      await Promise.all(
+        cards.map((card, i) =>
+          clients[(i + 1) % 2]!.click(
+            ALEX,
+            'elevate',
+            { requestId: card.requestId, justification: `card ${i}` },
+            card.messageId,
+          ),
+        ),
+      );
+      expect(applyAdminRoleCalls()).toBe(1);
+      const events = await eventsOf(store);
+      expect(events.filter((e) => e.type === 'cancelled')).toHaveLength(7);
+      expect(verifyChain(events, TENANT)).toMatchObject({ ok: true });
+    } finally {
+      await store.close();
+    }
+  });
+
   it('200 requests from 50 users, over both processes, all complete', async () => {
     const [a, b] = [await bot(), await bot()];
     const clients = [teamsClient(a.url, connector.url), teamsClient(b.url, connector.url)];

@@ -3,6 +3,7 @@
  * chats, and the notification cards the bot posts to the local connector stub (which can answer
  * 429, 5xx or 403 on demand), delivered from the SQLite outbox.
  */
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -466,17 +467,23 @@ describe('delivery', () => {
     bot = await start();
     await subscribe(SECURITY);
     await subscribe(PLATFORM);
-    // Fifty requests waiting for confirmation, then fifty Elevate clicks at once.
+    // Fifty requests waiting for confirmation (fifty admins: one person has one usable card per
+    // environment), then fifty Elevate clicks at once.
+    const admins: TestUser[] = Array.from({ length: 50 }, (_, i) => ({
+      aadObjectId: randomUUID(),
+      name: `Admin ${i}`,
+      tenantId: TENANT,
+    }));
     const asked: Array<{ requestId: string; messageId: string }> = [];
-    for (let i = 0; i < 50; i += 1) {
-      const { calls } = await bot.say(ALEX, 'elevate me in Contoso Dev');
+    for (const admin of admins) {
+      const { calls } = await bot.say(admin, 'elevate me in Contoso Dev');
       const requestId = actionData(cardOf(calls[0]!.activity), 'elevate')?.requestId as string;
       asked.push({ requestId, messageId: calls[0]!.assignedId! });
     }
     const clicks = await Promise.all(
       asked.map(({ requestId, messageId }, i) =>
         bot.click(
-          ALEX,
+          admins[i]!,
           'elevate',
           { requestId, justification: `burst ${i}` },
           { replyToId: messageId },

@@ -75,6 +75,9 @@ it('requests stored before the lookup columns are found by history and audit aft
     const old = new Database(path);
     old.exec(`CREATE TABLE elevation_requests (id TEXT PRIMARY KEY, state TEXT NOT NULL,
       expires_at INTEGER NOT NULL, updated_at TEXT NOT NULL, data TEXT NOT NULL)`);
+    // The indexes of an earlier version, by when a request was made.
+    old.exec(`CREATE INDEX requests_by_requester ON elevation_requests (
+      lower(json_extract(data, '$.requester.aadObjectId')), json_extract(data, '$.createdAt'))`);
     const data = {
       id: 'r1',
       requester: { aadObjectId: 'OID-1', tenantId: 'TENANT-A', name: 'Alex' },
@@ -90,6 +93,19 @@ it('requests stored before the lookup columns are found by history and audit aft
 
     const store = new SqliteStore({ path });
     try {
+      // history, audit and the open cards are searches of the new indexes, never a scan; the
+      // pages read their index in order, with no sort of everything before the page.
+      const plans = store.queryPlans();
+      const search = (index: string) =>
+        expect.stringMatching(new RegExp(`^SEARCH elevation_requests USING INDEX ${index} `));
+      expect(plans).toEqual({
+        requestsOfBefore: [search('requests_of_requester_by_outcome')],
+        requestsOfAfter: [search('requests_of_requester_by_outcome')],
+        requestsInBefore: [search('outcomes_in_environment')],
+        requestsInAfter: [search('outcomes_in_environment')],
+        openRequestsOf: [search('requests_of_requester_in_environment'), expect.any(String)],
+        lastExecutionOf: [search('requests_of_requester_in_environment'), expect.any(String)],
+      });
       const mine = await store.requestsOf(
         { tenantId: 'tenant-a', aadObjectId: 'oid-1' },
         { limit: 5 },

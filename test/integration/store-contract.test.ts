@@ -12,11 +12,16 @@ import { isDeepStrictEqual } from 'node:util';
 import { odata, TableClient } from '@azure/data-tables';
 import { NO_TENANT_CHAIN, verifyChain } from '../../src/elevation/audit-chain';
 import type { ChannelSubscription, ElevationNotification } from '../../src/elevation/notifications';
-import type { AuditEvent, Delivery, ElevationStore } from '../../src/elevation/ports';
-import type { ElevationRequest, RequestState } from '../../src/elevation/request';
+import type { AuditEvent, CloseOthers, Delivery, ElevationStore } from '../../src/elevation/ports';
+import { type ElevationRequest, outcomeTime, type RequestState } from '../../src/elevation/request';
 import { type DeliveryRecord, SqliteStore } from '../../src/store/sqlite-store';
 import { TableStore } from '../../src/store/table-store';
 import { type Azurite, startAzurite } from '../support/azurite';
+import {
+  AUDIT_EVENT_WRITE,
+  refuseSqliteAuditEvents,
+  startTableEdge,
+} from '../support/storage-edge';
 
 // Mixed case on purpose: chains and partitions are the tenant id in lower case.
 const TENANT = '3A4CFEC5-A51A-4112-A8BF-15CD69DBDBA8';
@@ -28,6 +33,7 @@ const MEGAN = 'b1b2c3d4-0000-4000-8000-00000000e6a9';
 const MINUTE = 60_000;
 const T0 = Date.parse('2031-03-01T09:00:00.000Z');
 const at = (minutes: number) => new Date(T0 + minutes * MINUTE);
+const iso = (date: Date) => date.toISOString();
 
 type Kind = 'sqlite' | 'azure-table';
 
@@ -52,6 +58,11 @@ afterAll(async () => {
 interface Opened extends Subject {
   /** Another store object on the same storage (another instance of the bot, as it were). */
   another(): Promise<ElevationStore>;
+  /**
+   * A store object on the same storage whose every audit event is refused at the store's edge (a
+   * trigger in the SQLite file; a proxy in front of Azurite), until `lift` is called.
+   */
+  refusingAuditEvents(): Promise<{ store: ElevationStore; lift: () => Promise<void> }>;
   close(): Promise<void>;
 }
 
@@ -68,6 +79,10 @@ async function open(kind: Kind): Promise<Opened> {
         const other = new SqliteStore({ path });
         others.push(other);
         return other;
+      },
+      refusingAuditEvents: async () => {
+        const lift = refuseSqliteAuditEvents(path);
+        return { store, lift: async () => lift() };
       },
       close: async () => {
         for (const other of others) await other.close();
@@ -87,6 +102,12 @@ async function open(kind: Kind): Promise<Opened> {
       const other = await TableStore.open(options);
       others.push(other);
       return other;
+    },
+    refusingAuditEvents: async () => {
+      const edge = await startTableEdge(azurite!);
+      const other = await TableStore.open({ ...options, connectionString: edge.connectionString });
+      edge.refuse(AUDIT_EVENT_WRITE);
+      return { store: other, lift: () => edge.stop() };
     },
     close: async () => {
       for (const other of others) await other.close();
@@ -374,6 +395,58 @@ describe.each<Kind>(['sqlite', 'azure-table'])('store contract: %s', (kind) => {
       expect(won?.state).toBe('cancelled');
       expect((await chainOf(CHAIN)).map((e) => e.type)).toEqual(['cancelled']);
       expect(await subject.outbox()).toHaveLength(1);
+    });
+
+    it('a transition and its audit event are written both or neither: refused at the edge, neither', async () => {
+      const created = request();
+      await store.createRequest(created);
+      const failing = await subject.refusingAuditEvents();
+      try {
+        await expect(
+          failing.store.transition(
+            created.id,
+            { from: ['requested'], to: 'cancelled', at: at(1) },
+            { audit: auditEvent({ type: 'cancelled', requestId: created.id }) },
+          ),
+        ).rejects.toHaveProperty('message', expect.stringMatching(/refused/));
+        // A new request and its `requested` event: neither either.
+        const refusedRequest = request();
+        await expect(
+          failing.store.createRequest(refusedRequest, {
+            audit: auditEvent({ requestId: refusedRequest.id }),
+          }),
+        ).rejects.toHaveProperty('message', expect.stringMatching(/refused/));
+      } finally {
+        await failing.lift();
+      }
+      const stored = await store.findRequest(created.id);
+      if (stored?.state !== 'requested' || (await chainOf(CHAIN)).length !== 0) {
+        throw breach(
+          kind,
+          'a transition whose audit event the storage refused must leave the request as it was, with no event',
+          { state: 'requested', events: 0 },
+          { state: stored?.state, events: (await chainOf(CHAIN)).length },
+        );
+      }
+      // Once the storage takes writes again, the same transition writes both.
+      const cancelled = await store.transition(
+        created.id,
+        { from: ['requested'], to: 'cancelled', at: at(2) },
+        { audit: auditEvent({ type: 'cancelled', requestId: created.id }) },
+      );
+      expect(cancelled?.state).toBe('cancelled');
+      expect((await chainOf(CHAIN)).map((e) => [e.type, e.requestId])).toEqual([
+        ['cancelled', created.id],
+      ]);
+      // A transition that does not happen (the request is no longer waiting) writes no event.
+      expect(
+        await store.transition(
+          created.id,
+          { from: ['requested'], to: 'expired', at: at(3) },
+          { audit: auditEvent({ type: 'expired', requestId: created.id }) },
+        ),
+      ).toBeUndefined();
+      expect(await chainOf(CHAIN)).toHaveLength(1);
     });
 
     it('a field given in set replaces the stored one as a whole (objects are not merged)', async () => {
@@ -882,6 +955,41 @@ describe.each<Kind>(['sqlite', 'azure-table'])('store contract: %s', (kind) => {
       await store.finishDelivery(claimed[0]!.id, { state: 'delivered', at: at(68) });
       expect((await subject.outbox()).map((d) => d.state)).toEqual(['delivered', 'delivered']);
     });
+
+    it('abandons each stale delivery together with its audit event: refused at the edge, neither', async () => {
+      await store.subscribe(subscription(ALL));
+      await store.appendAudit(auditEvent(), notification());
+      const [claimed] = await store.claimDeliveries(at(60), 10, MINUTE); // lease to minute 61
+      const dropped = (delivery: Delivery) => ({
+        audit: auditEvent({
+          type: 'notification-dropped',
+          at: at(62),
+          details: { notificationId: delivery.notification.id },
+        }),
+      });
+      const failing = await subject.refusingAuditEvents();
+      try {
+        await expect(failing.store.abandonStaleDeliveries(at(62), dropped)).rejects.toHaveProperty(
+          'message',
+          expect.stringMatching(/refused/),
+        );
+      } finally {
+        await failing.lift();
+      }
+      expect((await subject.outbox()).map((d) => d.state)).toEqual(['sending']);
+      expect((await chainOf(CHAIN)).map((e) => e.type)).toEqual(['requested']);
+
+      const abandoned = await store.abandonStaleDeliveries(at(62), dropped);
+      expect(abandoned.map((d) => d.id)).toEqual([claimed!.id]);
+      expect((await subject.outbox()).map((d) => d.state)).toEqual(['dropped']);
+      expect((await chainOf(CHAIN)).map((e) => e.type)).toEqual([
+        'requested',
+        'notification-dropped',
+      ]);
+      // Abandoned once: a second look finds nothing and records nothing.
+      expect(await store.abandonStaleDeliveries(at(63), dropped)).toEqual([]);
+      expect(await chainOf(CHAIN)).toHaveLength(2);
+    });
   });
 
   describe('conversations and subscriptions', () => {
@@ -1003,49 +1111,240 @@ describe.each<Kind>(['sqlite', 'azure-table'])('store contract: %s', (kind) => {
   });
 
   describe('queries', () => {
-    it('requestsOf and requestsIn: newest first, in pages (before = a createdAt)', async () => {
-      const mine = Array.from({ length: 7 }, (_, i) =>
-        request({
-          createdAt: at(i).toISOString(),
-          environment: {
-            id: i % 2 === 0 ? 'ENV-A' : 'env-b',
-            displayName: 'Contoso',
-            type: 'Sandbox',
-          },
-        }),
-      );
+    it('requestsOf: your requests by outcome time, newest first, in pages both ways', async () => {
+      // Made at minutes 0..6; each comes to its outcome at minute 20 - i: made later, ran earlier.
+      const mine = Array.from({ length: 7 }, (_, i) => request({ createdAt: at(i).toISOString() }));
       const megans = request({
-        createdAt: at(3).toISOString(),
         requester: { aadObjectId: MEGAN, tenantId: TENANT, name: 'Megan' },
-        environment: { id: 'env-a', displayName: 'Contoso', type: 'Sandbox' },
       });
       const elsewhere = request({
         requester: { aadObjectId: ALEX, tenantId: OTHER_TENANT, name: 'Alex' },
-        environment: { id: 'env-a', displayName: 'Contoso', type: 'Sandbox' },
       });
-      for (const r of [...mine].reverse()) await store.createRequest(r);
-      await store.createRequest(megans);
-      await store.createRequest(elsewhere);
+      for (const r of [...mine, megans, elsewhere]) await store.createRequest(r);
+      for (const [i, r] of mine.entries()) {
+        if (i === 3) continue; // still waiting: listed by its last transition (its creation)
+        await store.transition(r.id, { from: ['requested'], to: 'cancelled', at: at(20 - i) });
+      }
+      await store.transition(megans.id, { from: ['requested'], to: 'cancelled', at: at(30) });
 
-      const ids = (list: ElevationRequest[]) => list.map((r) => r.createdAt);
+      const positions = (list: ElevationRequest[]) =>
+        list.map((r) => mine.findIndex((m) => m.id === r.id));
+      const cursor = (r: ElevationRequest) => ({ at: outcomeTime(r), id: r.id });
       const user = { tenantId: TENANT.toLowerCase(), aadObjectId: ALEX.toUpperCase() };
       const page1 = await store.requestsOf(user, { limit: 3 });
-      expect(ids(page1)).toEqual([at(6), at(5), at(4)].map((d) => d.toISOString()));
-      const page2 = await store.requestsOf(user, { limit: 3, before: page1.at(-1)!.createdAt });
-      expect(ids(page2)).toEqual([at(3), at(2), at(1)].map((d) => d.toISOString()));
-      const page3 = await store.requestsOf(user, { limit: 3, before: page2.at(-1)!.createdAt });
-      expect(ids(page3)).toEqual([at(0).toISOString()]);
-      expect(page1[0]).toEqual(mine[6]);
+      expect(positions(page1)).toEqual([0, 1, 2]);
+      expect(page1.map((r) => r.updatedAt)).toEqual([at(20), at(19), at(18)].map(iso));
+      const page2 = await store.requestsOf(user, { limit: 3, before: cursor(page1.at(-1)!) });
+      expect(positions(page2)).toEqual([4, 5, 6]);
+      const page3 = await store.requestsOf(user, { limit: 3, before: cursor(page2.at(-1)!) });
+      expect(positions(page3)).toEqual([3]);
+      // Newer: the ones just before the cursor, still newest first.
+      const back = await store.requestsOf(user, { limit: 3, after: cursor(page3[0]!) });
+      expect(positions(back)).toEqual([4, 5, 6]);
+      const back2 = await store.requestsOf(user, { limit: 2, after: cursor(page2[0]!) });
+      expect(positions(back2)).toEqual([1, 2]);
+      expect(await store.requestsOf(user, { limit: 3, after: cursor(page1[0]!) })).toEqual([]);
+      expect(page1[0]).toEqual({ ...mine[0], state: 'cancelled', updatedAt: iso(at(20)) });
+      expect(
+        (await store.requestsOf({ tenantId: OTHER_TENANT, aadObjectId: ALEX }, { limit: 9 })).map(
+          (r) => r.id,
+        ),
+      ).toEqual([elsewhere.id]);
+    });
 
-      const inA = await store.requestsIn(TENANT, 'env-a', { limit: 10 });
-      expect(ids(inA)).toEqual([6, 4, 3, 2, 0].map((m) => at(m).toISOString()));
-      expect(inA.map((r) => r.requester.aadObjectId)).toContain(MEGAN);
-      const inAPage = await store.requestsIn(TENANT, 'ENV-A', {
-        limit: 2,
-        before: at(4).toISOString(),
+    it('requestsIn: the outcomes in an environment (not those waiting or executing), by outcome time, paged both ways', async () => {
+      const env = (id: string) => ({ id, displayName: 'Contoso', type: 'Sandbox' });
+      const made = Array.from({ length: 6 }, (_, i) =>
+        request({ createdAt: at(i).toISOString(), environment: env('ENV-A') }),
+      );
+      const megans = request({
+        requester: { aadObjectId: MEGAN, tenantId: TENANT, name: 'Megan' },
+        environment: env('env-a'),
       });
-      expect(ids(inAPage)).toEqual([at(3), at(2)].map((d) => d.toISOString()));
-      expect(await store.requestsIn(OTHER_TENANT, 'env-a', { limit: 10 })).toEqual([elsewhere]);
+      const otherEnvironment = request({ environment: env('env-b') });
+      const waiting = request({ environment: env('env-a') });
+      const executing = request({ environment: env('env-a') });
+      for (const r of [...made, megans, otherEnvironment, waiting, executing]) {
+        await store.createRequest(r);
+      }
+      const finals: RequestState[] = ['succeeded', 'failed', 'cancelled', 'expired'];
+      for (const [i, r] of made.entries()) {
+        await store.transition(r.id, {
+          from: ['requested'],
+          to: finals[i % 4]!,
+          at: at(40 - i * 2),
+        });
+      }
+      await store.transition(megans.id, { from: ['requested'], to: 'succeeded', at: at(35) });
+      await store.transition(otherEnvironment.id, {
+        from: ['requested'],
+        to: 'succeeded',
+        at: at(50),
+      });
+      await store.transition(executing.id, { from: ['requested'], to: 'executing', at: at(60) });
+
+      const ids = (list: ElevationRequest[]) => list.map((r) => r.id);
+      const cursor = (r: ElevationRequest) => ({ at: outcomeTime(r), id: r.id });
+      const first = await store.requestsIn(TENANT, 'env-a', { limit: 4 });
+      // 40, 38, 36 (made 0..2), 35 (Megan's), 34 (made 3), ...
+      expect(ids(first)).toEqual([made[0]!.id, made[1]!.id, made[2]!.id, megans.id]);
+      expect(first.map((r) => r.state)).toEqual(['succeeded', 'failed', 'cancelled', 'succeeded']);
+      const second = await store.requestsIn(TENANT, 'ENV-A', {
+        limit: 4,
+        before: cursor(first.at(-1)!),
+      });
+      expect(ids(second)).toEqual([made[3]!.id, made[4]!.id, made[5]!.id]);
+      const newer = await store.requestsIn(TENANT, 'env-a', {
+        limit: 2,
+        after: cursor(second[0]!),
+      });
+      expect(ids(newer)).toEqual([made[2]!.id, megans.id]);
+      const everything = await store.requestsIn(TENANT, 'env-a', { limit: 100 });
+      expect(ids(everything)).not.toContain(waiting.id);
+      expect(ids(everything)).not.toContain(executing.id);
+      expect(ids(everything)).not.toContain(otherEnvironment.id);
+      expect(await store.requestsIn(OTHER_TENANT, 'env-a', { limit: 10 })).toEqual([]);
+    });
+
+    it('openRequestsOf and lastExecutionOf: your waiting requests and your last execution in an environment', async () => {
+      const env = (id: string) => ({ id, displayName: 'Contoso', type: 'Sandbox' });
+      const first = request({ createdAt: at(0).toISOString(), environment: env('ENV-A') });
+      const second = request({ createdAt: at(1).toISOString(), environment: env('env-a') });
+      const ran = request({ createdAt: at(2).toISOString(), environment: env('env-a') });
+      const ranAgain = request({ createdAt: at(3).toISOString(), environment: env('env-a') });
+      const otherEnvironment = request({ environment: env('env-b') });
+      const megans = request({
+        requester: { aadObjectId: MEGAN, tenantId: TENANT, name: 'Megan' },
+        environment: env('env-a'),
+      });
+      for (const r of [second, first, ran, ranAgain, otherEnvironment, megans]) {
+        await store.createRequest(r);
+      }
+      const user = { tenantId: TENANT, aadObjectId: ALEX.toUpperCase() };
+      expect(await store.lastExecutionOf(user, 'env-a')).toBeUndefined();
+      await store.transition(ran.id, { from: ['requested'], to: 'executing', at: at(4) });
+      expect(await store.lastExecutionOf(user, 'env-a')).toBeUndefined();
+      await store.transition(ran.id, { from: ['executing'], to: 'succeeded', at: at(5) });
+      await store.transition(ranAgain.id, { from: ['requested'], to: 'executing', at: at(6) });
+      await store.transition(ranAgain.id, { from: ['executing'], to: 'failed', at: at(7) });
+
+      expect((await store.openRequestsOf(user, 'ENV-A')).map((r) => r.id)).toEqual([
+        first.id,
+        second.id,
+      ]);
+      expect(await store.lastExecutionOf(user, 'env-a')).toMatchObject({
+        id: ranAgain.id,
+        state: 'failed',
+      });
+      expect(await store.lastExecutionOf(user, 'env-b')).toBeUndefined();
+      await store.transition(first.id, { from: ['requested'], to: 'cancelled', at: at(8) });
+      expect((await store.openRequestsOf(user, 'env-a')).map((r) => r.id)).toEqual([second.id]);
+      expect(
+        await store.openRequestsOf({ tenantId: OTHER_TENANT, aadObjectId: ALEX }, 'env-a'),
+      ).toEqual([]);
+    });
+
+    it("closeOthers: a new request or a claim closes the requester's other open requests there, in the same write, each audited", async () => {
+      const env = { id: 'env-a', displayName: 'Contoso', type: 'Sandbox' };
+      const old1 = request({ createdAt: at(0).toISOString(), environment: env });
+      const old2 = request({ createdAt: at(1).toISOString(), environment: env });
+      const otherEnvironment = request({ createdAt: at(1).toISOString() });
+      const megans = request({
+        createdAt: at(1).toISOString(),
+        requester: { aadObjectId: MEGAN, tenantId: TENANT, name: 'Megan' },
+        environment: env,
+      });
+      for (const r of [old1, old2, otherEnvironment, megans]) await store.createRequest(r);
+      const newer = request({ createdAt: at(2).toISOString(), environment: env });
+      const replaced: CloseOthers = {
+        because: { kind: 'replaced', by: newer.id },
+        audit: (closed) =>
+          auditEvent({ type: 'cancelled', requestId: closed.id, details: { reason: 'replaced' } }),
+      };
+      await store.createRequest(newer, {
+        audit: auditEvent({ requestId: newer.id }),
+        closeOthers: replaced,
+      });
+      expect(replaced.closed?.map((r) => r.id).sort()).toEqual([old1.id, old2.id].sort());
+      for (const old of [old1, old2]) {
+        expect(await store.findRequest(old.id)).toMatchObject({
+          state: 'cancelled',
+          updatedAt: iso(at(2)),
+          closedBecause: { kind: 'replaced', by: newer.id },
+        });
+      }
+      expect((await store.findRequest(otherEnvironment.id))?.state).toBe('requested');
+      expect((await store.findRequest(megans.id))?.state).toBe('requested');
+      const user = { tenantId: TENANT, aadObjectId: ALEX };
+      expect((await store.openRequestsOf(user, 'env-a')).map((r) => r.id)).toEqual([newer.id]);
+      const events = await chainOf(CHAIN);
+      expect(events.map((e) => [e.type, e.requestId])).toEqual([
+        ['requested', newer.id],
+        ...replaced.closed!.map((r) => ['cancelled', r.id]),
+      ]);
+      expect(verifyChain(events, CHAIN)).toMatchObject({ ok: true });
+
+      // A claim does the same for whatever is open beside it; a transition that does not happen
+      // closes nothing.
+      const another = request({ createdAt: at(3).toISOString(), environment: env });
+      await store.createRequest(another);
+      const elsewhere: CloseOthers = {
+        because: { kind: 'elevated-elsewhere', by: newer.id },
+        audit: (closed) => auditEvent({ type: 'cancelled', requestId: closed.id }),
+      };
+      expect(
+        await store.transition(
+          newer.id,
+          { from: ['executing'], to: 'succeeded', at: at(4) },
+          { audit: auditEvent({ type: 'executed' }), closeOthers: elsewhere },
+        ),
+      ).toBeUndefined();
+      expect((await store.findRequest(another.id))?.state).toBe('requested');
+      const claimed = await store.transition(
+        newer.id,
+        { from: ['requested'], to: 'executing', at: at(5) },
+        { audit: auditEvent({ type: 'confirmed', requestId: newer.id }), closeOthers: elsewhere },
+      );
+      expect(claimed?.state).toBe('executing');
+      expect(elsewhere.closed?.map((r) => r.id)).toEqual([another.id]);
+      expect(await store.findRequest(another.id)).toMatchObject({
+        state: 'cancelled',
+        closedBecause: { kind: 'elevated-elsewhere', by: newer.id },
+      });
+      expect(await store.openRequestsOf(user, 'env-a')).toEqual([]);
+      expect((await chainOf(CHAIN)).slice(-2).map((e) => [e.type, e.requestId])).toEqual([
+        ['confirmed', newer.id],
+        ['cancelled', another.id],
+      ]);
+    });
+
+    it('closeOthers from two store objects at once: one request stays open, never two', async () => {
+      const other = await subject.another();
+      const env = { id: 'env-race', displayName: 'Contoso', type: 'Sandbox' };
+      const user = { tenantId: TENANT, aadObjectId: ALEX };
+      for (let round = 0; round < 5; round += 1) {
+        const made = Array.from({ length: 4 }, (_, i) =>
+          request({ createdAt: at(round * 10 + i).toISOString(), environment: env }),
+        );
+        await Promise.all(
+          made.map((r, i) =>
+            (i % 2 === 0 ? store : other).createRequest(r, {
+              audit: auditEvent({ requestId: r.id }),
+              closeOthers: {
+                because: { kind: 'replaced', by: r.id },
+                audit: (closed) => auditEvent({ type: 'cancelled', requestId: closed.id }),
+              },
+            }),
+          ),
+        );
+        const open = await store.openRequestsOf(user, env.id);
+        expect(open).toHaveLength(1);
+      }
+      const events = await chainOf(CHAIN);
+      // 20 requested, 19 closed: each closing audited once.
+      expect(events.filter((e) => e.type === 'requested')).toHaveLength(20);
+      expect(events.filter((e) => e.type === 'cancelled')).toHaveLength(19);
+      expect(verifyChain(events, CHAIN)).toMatchObject({ ok: true });
     });
 
     it('findExpired: requests still waiting whose time is up, soonest first', async () => {
@@ -1228,6 +1527,98 @@ describe('TableStore: what Table Storage cannot hold is refused, never cut', () 
         .sort(),
     ).toEqual(channels);
     expect((await store.deliveries()).filter((d) => d.notificationId === sent.id)).toHaveLength(3);
+  });
+
+  it('requests written before the index rows are indexed on open: history, audit and open cards find them', async () => {
+    const prefix = `c${RUN}n${(runs += 1)}`;
+    const options = { connectionString: azurite!.connectionString, tablePrefix: prefix };
+    const first = await TableStore.open(options);
+    const env = { id: 'env-old', displayName: 'Old', type: 'Sandbox' };
+    const waiting = request({ createdAt: at(0).toISOString(), environment: env });
+    const ran = request({ createdAt: at(1).toISOString(), environment: env });
+    await first.createRequest(waiting);
+    await first.createRequest(ran);
+    await first.transition(ran.id, { from: ['requested'], to: 'succeeded', at: at(2) });
+    // What an earlier version left: the requests without index rows, not marked indexed, and
+    // no upgrade done yet.
+    const table = TableClient.fromConnectionString(options.connectionString, `${prefix}elevation`, {
+      allowInsecureConnection: true,
+    });
+    const shared = TableClient.fromConnectionString(
+      options.connectionString,
+      `${prefix}elevationshared`,
+      { allowInsecureConnection: true },
+    );
+    for await (const e of table.listEntities({
+      queryOptions: { filter: odata`kind eq 'index'` },
+    })) {
+      await table.deleteEntity(e.partitionKey!, e.rowKey!);
+    }
+    for (const r of [waiting, ran]) {
+      await table.updateEntity(
+        { partitionKey: CHAIN, rowKey: `req|${r.id}`, indexed: false },
+        'Merge',
+      );
+    }
+    await shared.deleteEntity('upgrade', 'request-index');
+    const user = { tenantId: TENANT, aadObjectId: ALEX };
+    expect(await first.requestsOf(user, { limit: 10 })).toEqual([]);
+
+    const upgraded = await TableStore.open(options);
+    expect((await upgraded.requestsOf(user, { limit: 10 })).map((r) => r.id)).toEqual([
+      ran.id,
+      waiting.id,
+    ]);
+    expect((await upgraded.requestsIn(TENANT, env.id, { limit: 10 })).map((r) => r.id)).toEqual([
+      ran.id,
+    ]);
+    expect((await upgraded.openRequestsOf(user, env.id)).map((r) => r.id)).toEqual([waiting.id]);
+    expect((await upgraded.lastExecutionOf(user, env.id))?.id).toBe(ran.id);
+    // And they move on as any other: cancelling the waiting one takes it out of the open cards.
+    await upgraded.transition(waiting.id, { from: ['requested'], to: 'cancelled', at: at(3) });
+    expect(await upgraded.openRequestsOf(user, env.id)).toEqual([]);
+  });
+
+  it('history, audit and the open cards read index ranges and single entities, never a filtered scan', async () => {
+    const edge = await startTableEdge(azurite!);
+    try {
+      const viaEdge = await TableStore.open({
+        connectionString: edge.connectionString,
+        tablePrefix: `c${RUN}n${(runs += 1)}`,
+      });
+      const env = { id: 'env-scan', displayName: 'Scan', type: 'Sandbox' };
+      const made = Array.from({ length: 8 }, (_, i) =>
+        request({ createdAt: at(i).toISOString(), environment: env }),
+      );
+      for (const [i, r] of made.entries()) {
+        await viaEdge.createRequest(r);
+        await viaEdge.transition(r.id, { from: ['requested'], to: 'succeeded', at: at(10 + i) });
+      }
+      const user = { tenantId: TENANT, aadObjectId: ALEX };
+      const from = edge.seen.length;
+      const page = await viaEdge.requestsOf(user, { limit: 3 });
+      const cursor = { at: outcomeTime(page[2]!), id: page[2]!.id };
+      await viaEdge.requestsOf(user, { limit: 3, before: cursor });
+      await viaEdge.requestsOf(user, { limit: 3, after: cursor });
+      await viaEdge.requestsIn(TENANT, env.id, { limit: 3, before: cursor });
+      await viaEdge.requestsIn(TENANT, env.id, { limit: 3, after: cursor });
+      await viaEdge.openRequestsOf(user, env.id);
+      await viaEdge.lastExecutionOf(user, env.id);
+
+      const reads = edge.seen.slice(from).filter((r) => r.method === 'GET');
+      expect(reads.length).toBeGreaterThan(0);
+      const indexRange =
+        /\$filter=PartitionKey eq '[^']+' and RowKey g[et] '(hist|outc|open)\|[^']*' and RowKey lt '[^']+'(&|$)/;
+      const pointRead = /\(PartitionKey='[^']+',RowKey='(req|last)\|[^']+'\)/;
+      for (const read of reads) {
+        expect([read.url, indexRange.test(read.url) || pointRead.test(read.url)]).toEqual([
+          read.url,
+          true,
+        ]);
+      }
+    } finally {
+      await edge.stop();
+    }
   });
 
   it('rejects a table prefix that is not letters and digits', async () => {

@@ -6,7 +6,12 @@
 import { Template } from 'adaptivecards-templating';
 import type { MatchReason } from '../../elevation/environment-resolution';
 import type { ElevationNotification } from '../../elevation/notifications';
-import type { ElevationRequest, RoleCheck } from '../../elevation/request';
+import {
+  type ClosedBecause,
+  type ElevationRequest,
+  outcomeTime,
+  type RoleCheck,
+} from '../../elevation/request';
 import { describeOutcome, describeStatus, type OutcomeReader } from '../../elevation/outcome-text';
 import type { Environment } from '../../powerplatform/model';
 import confirmationTemplate from './templates/confirmation.json';
@@ -147,6 +152,36 @@ export interface ConfirmationOptions {
   shared?: boolean;
   /** Why this environment, when the words were not its exact id, display name or URL. */
   matched?: MatchReason;
+  /** The requester's last elevation in this environment, when it was recent (said on the card). */
+  lastExecution?: ElevationRequest;
+}
+
+/** "3 minutes", "1 hour": how long before `to` `from` was, in the largest whole unit. */
+function timeBetween(from: string, to: string): string {
+  const minutes = Math.max(0, Math.floor((Date.parse(to) - Date.parse(from)) / 60_000));
+  const [count, unit] =
+    minutes < 60
+      ? [minutes, 'minute']
+      : minutes < 48 * 60
+        ? [Math.floor(minutes / 60), 'hour']
+        : [Math.floor(minutes / 1440), 'day'];
+  return `${count} ${unit}${count === 1 ? '' : 's'}`;
+}
+
+/**
+ * "You elevated here 3 minutes ago; it succeeded." or "You tried to elevate here 1 hour ago:
+ * Elevation failed (userNotPartOfSecurityGroup).", as of when the new request was made.
+ */
+function recentElevationText(last: ElevationRequest, now: string, reader: OutcomeReader): string {
+  const elapsed = Date.parse(now) - Date.parse(outcomeTime(last));
+  const when =
+    elapsed < 60_000 ? 'less than a minute ago' : `${timeBetween(outcomeTime(last), now)} ago`;
+  const outcome = last.outcome;
+  const who = reader.thirdPersonName ?? 'You';
+  if (!outcome || outcome.ok) return `${who} elevated here ${when}; it succeeded.`;
+  const { headline } = describeOutcome(outcome, reader);
+  const code = outcome.errorCode && !headline.includes(':') ? ` (${outcome.errorCode})` : '';
+  return `${who} tried to elevate here ${when}: ${headline}${code}.`;
 }
 
 /** "You are about to make yourself System Administrator in X": Elevate / Cancel. */
@@ -172,7 +207,35 @@ export function confirmationCard(
     requesterName: request.requester.name,
     matchedField: options.matched?.field ?? '',
     matchedValue: options.matched?.value ?? '',
+    recent: options.lastExecution
+      ? recentElevationText(options.lastExecution, request.createdAt, {
+          thirdPersonName: options.shared ? request.requester.name : undefined,
+          adminRoles: request.requester.adminRoles,
+        })
+      : '',
   });
+}
+
+/** A card closed without its Cancel being pressed says why (see ClosedBecause). */
+function closedLook(
+  because: ClosedBecause,
+  request: ElevationRequest,
+  reader: OutcomeReader,
+): { headline: string; explanation: string } {
+  const name = request.environment.displayName;
+  const who = reader.thirdPersonName;
+  switch (because.kind) {
+    case 'replaced':
+      return {
+        headline: 'Replaced by a newer request',
+        explanation: `${who ?? 'You'} asked again for ${name}: only the newest card can be used. Nothing was changed by this one.`,
+      };
+    case 'elevated-elsewhere':
+      return {
+        headline: `Closed: ${who ?? 'you'} elevated from another card`,
+        explanation: `${who ?? 'You'} elevated in ${name} from another card, so this one can no longer be used. Nothing was changed by this one.`,
+      };
+  }
 }
 
 const STATE_LOOK: Record<
@@ -192,7 +255,11 @@ export function requestStatusCard(request: ElevationRequest): AdaptiveCard {
   const look = STATE_LOOK[request.state];
   const outcome = request.outcome;
   const reader = outcomeReader(request);
-  const text = outcome ? describeOutcome(outcome, reader) : undefined;
+  const text = outcome
+    ? describeOutcome(outcome, reader)
+    : request.state === 'cancelled' && request.closedBecause
+      ? closedLook(request.closedBecause, request, reader)
+      : undefined;
   const explanation =
     text?.explanation ??
     (request.state === 'expired'
@@ -231,7 +298,7 @@ export function requestStatusCard(request: ElevationRequest): AdaptiveCard {
     color: look.color,
     headline: text?.headline ?? look.headline,
     explanation,
-    nextStep: text?.nextStep ?? '',
+    nextStep: (text && 'nextStep' in text ? text.nextStep : undefined) ?? '',
     nextStepLabel: outcome?.ok ? 'Good to know: ' : 'What to do: ',
     facts,
     // On success the API's diagnostic lines add nothing a person needs (they stay in the audit).
@@ -480,10 +547,15 @@ export interface HistoryCardOptions {
   /** Whose request each item is (for lists of several people's requests). */
   showRequester: boolean;
   /** The Action.Execute that fetches the next, older page; absent on the last page. */
-  more?: { verb: string; data: Record<string, string> };
+  older?: { verb: string; data: Record<string, string> };
+  /** The Action.Execute that fetches the newer page before this one; absent on the first. */
+  newer?: { verb: string; data: Record<string, string> };
 }
 
-/** A page of requests, newest first: what happened, where, when, why, and the ids to quote. */
+/**
+ * A page of requests by outcome time, newest first: what happened, where, when it came to its
+ * outcome, why, and the ids to quote.
+ */
 export function historyCard(
   requests: ElevationRequest[],
   options: HistoryCardOptions,
@@ -493,7 +565,13 @@ export function historyCard(
     const outcome = request.outcome;
     // Someone else's request is told in the third person: the outcome texts say "you".
     const headline = !outcome
-      ? look.headline
+      ? request.state === 'cancelled' && request.closedBecause
+        ? closedLook(
+            request.closedBecause,
+            request,
+            options.showRequester ? { thirdPersonName: request.requester.name } : {},
+          ).headline
+        : look.headline
       : options.showRequester
         ? outcome.ok
           ? look.headline
@@ -501,7 +579,7 @@ export function historyCard(
         : describeOutcome(outcome).headline;
     const lines = [
       `${request.environment.displayName} (${request.environment.type}) · ${request.environment.id}`,
-      `${readableTime(request.createdAt)}${options.showRequester ? ` · ${requesterText(request)}` : ''}`,
+      `${readableTime(outcomeTime(request))}${options.showRequester ? ` · ${requesterText(request)}` : ''}`,
     ];
     if (request.justification) lines.push(`Justification: ${request.justification}`);
     if (outcome) {
@@ -514,8 +592,11 @@ export function historyCard(
     subtitle: options.subtitle ?? '',
     empty: options.empty,
     items,
-    more: options.more ? 'yes' : '',
-    moreVerb: options.more?.verb ?? '',
-    moreData: options.more?.data ?? {},
+    older: options.older ? 'yes' : '',
+    olderVerb: options.older?.verb ?? '',
+    olderData: options.older?.data ?? {},
+    newer: options.newer ? 'yes' : '',
+    newerVerb: options.newer?.verb ?? '',
+    newerData: options.newer?.data ?? {},
   });
 }

@@ -190,6 +190,15 @@ function everyCard(): Array<{ name: string; by: string; card: unknown }> {
         requestStatusCard(request(state, {}, conversationType)),
       );
     }
+    for (const kind of ['replaced', 'elevated-elsewhere'] as const) {
+      add(
+        'requestStatusCard',
+        `closed (${kind}) in ${conversationType}`,
+        requestStatusCard(
+          request('cancelled', { closedBecause: { kind, by: 'req-2' } }, conversationType),
+        ),
+      );
+    }
     for (const roleCheck of ROLE_CHECKS) {
       const granted: AdminRoleOutcome = {
         ok: true,
@@ -248,7 +257,8 @@ function everyCard(): Array<{ name: string; by: string; card: unknown }> {
         subtitle: evil(),
         empty: evil(),
         showRequester,
-        more: { verb: 'history-page', data: { before: evil() } },
+        older: { verb: 'history-page', data: { before: evil() } },
+        newer: { verb: 'history-page', data: { after: evil() } },
       }),
     );
   }

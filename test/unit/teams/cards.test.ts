@@ -87,8 +87,16 @@ describe('cards', () => {
         title: 'Your recent elevations',
         empty: 'none',
         showRequester: false,
-        more: { verb: 'history-page', data: { before: '2026-11-26T10:00:00.000Z' } },
+        older: { verb: 'history-page', data: { before: '2026-11-26T10:00:00.000Z' } },
+        newer: { verb: 'history-page', data: { after: '2026-11-26T11:00:00.000Z' } },
       }),
+      confirmationCard(request(), {
+        justificationRequired: true,
+        lastExecution: request({ state: 'succeeded', outcome: granted }),
+      }),
+      requestStatusCard(
+        request({ state: 'cancelled', closedBecause: { kind: 'replaced', by: 'req-2' } }),
+      ),
       historyCard([], { title: 'Recent', subtitle: 'x', empty: 'none', showRequester: true }),
     ];
     for (const card of cards) {
@@ -388,6 +396,47 @@ describe('cards', () => {
       ],
     ]);
     expect(parseErrors(nothing)).toEqual([]);
+  });
+
+  it('a new card says when you last elevated there, in whole units, in a TextRun', () => {
+    const ok = {
+      ok: true as const,
+      kind: 'granted' as const,
+      response: { status: 200, clientRequestId: 'cr', attempts: 1, durationMs: 1 },
+    };
+    const lastAt = (minutesBefore: number, outcome: ElevationRequest['outcome']) =>
+      request({
+        state: outcome?.ok ? 'succeeded' : 'failed',
+        outcome,
+        updatedAt: new Date(
+          Date.parse('2026-11-26T10:00:00.000Z') - minutesBefore * 60_000,
+        ).toISOString(),
+      });
+    const line = (last: ElevationRequest) =>
+      textRuns(
+        confirmationCard(request(), { justificationRequired: true, lastExecution: last }),
+      ).filter((t) => /^You (elevated|tried to elevate) here/.test(t));
+    expect(line(lastAt(0.5, ok as never))).toEqual([
+      'You elevated here less than a minute ago; it succeeded.',
+    ]);
+    expect(line(lastAt(1, ok as never))).toEqual(['You elevated here 1 minute ago; it succeeded.']);
+    expect(line(lastAt(125, ok as never))).toEqual([
+      'You elevated here 2 hours ago; it succeeded.',
+    ]);
+    const refused = {
+      ok: false as const,
+      kind: 'functional-error' as const,
+      errorCode: 'userNotPartOfSecurityGroup',
+      message: 'User is not part of security group',
+      details: [],
+      response: { status: 200, clientRequestId: 'cr', attempts: 1, durationMs: 1 },
+    };
+    expect(line(lastAt(60, refused))).toEqual([
+      "You tried to elevate here 1 hour ago: Elevation failed: you are not in the environment's security group.",
+    ]);
+    expect(
+      markdownTexts(confirmationCard(request(), { justificationRequired: true })).join('\n'),
+    ).not.toContain('You elevated here');
   });
 });
 
