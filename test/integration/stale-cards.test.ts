@@ -167,6 +167,6 @@ it('a failed elevation is told as failed', async () => {
   bot.clock.advance(2 * 60 * MINUTE);
   const again = await ask(ALEX, WELL_KNOWN.securityGroup.id);
   expect(cardText(cardOf(again.call.activity))).toContain(
-    'You tried to elevate here 2 hours ago: Elevation failed (userNotPartOfSecurityGroup).',
+    "You tried to elevate here 2 hours ago: Elevation failed: you are not in the environment's security group.",
   );
 });
