@@ -8,7 +8,7 @@ import { type AdaptiveCardInvokeResponse, CardFactory, type TurnContext } from '
 import { parseCommand, type Suggestion } from '../elevation/command';
 import type { ElevationService, RequestResult } from '../elevation/elevation-service';
 import type { Requester } from '../elevation/request';
-import type { AdaptiveCard } from './cards/cards';
+import type { AdaptiveCard } from './cards/card-template';
 import didYouMeanTemplate from './cards/templates/did-you-mean.json';
 import { loginRequest, messageResponse } from './replies';
 import type { SignInPromptOptions } from './sign-in-prompt';

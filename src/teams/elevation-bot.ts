@@ -26,7 +26,9 @@ import type { ElevationRequest } from '../elevation/request';
 import type { ElevationStore, SignIn } from '../elevation/ports';
 import type { SignInRefusals } from '../elevation/sign-in-refusals';
 import type { Logger } from '../log';
-import { type AdaptiveCard, confirmationCard, noticeCard, requestStatusCard } from './cards/cards';
+import type { AdaptiveCard } from './cards/card-template';
+import { confirmationCard, requestStatusCard } from './cards/request-cards';
+import { noticeCard } from './cards/notice-card';
 import {
   askAgain,
   auditElsewhere,

@@ -6,7 +6,9 @@
 import type { AdaptiveCardInvokeResponse } from 'botbuilder';
 import type { Environment } from '../powerplatform/model';
 import type { Requester } from '../elevation/request';
-import { type AdaptiveCard, noticeCard, pickCard } from './cards/cards';
+import type { AdaptiveCard } from './cards/card-template';
+import { noticeCard } from './cards/notice-card';
+import { pickCard } from './cards/pick-card';
 import { cardResponse, messageResponse } from './replies';
 
 /** Cancel on a picker: closes it for the person who asked; anyone else is told so. */

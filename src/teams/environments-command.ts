@@ -8,7 +8,8 @@ import { CardFactory, type TurnContext } from 'botbuilder';
 import type { ElevationService, RequestResult } from '../elevation/elevation-service';
 import { searchEnvironments } from '../elevation/environment-search';
 import type { Requester } from '../elevation/request';
-import { type AdaptiveCard, pickCard } from './cards/cards';
+import type { AdaptiveCard } from './cards/card-template';
+import { pickCard } from './cards/pick-card';
 import { cardResponse, loginRequest, requestResultCard } from './replies';
 import type { SignInPromptOptions } from './sign-in-prompt';
 

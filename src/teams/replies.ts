@@ -7,7 +7,10 @@ import type { RequestResult } from '../elevation/elevation-service';
 import { describeOutcome, describeStatus } from '../elevation/outcome-text';
 import type { TokenRefusal } from '../elevation/ports';
 import type { ElevationRequest, Requester } from '../elevation/request';
-import { type AdaptiveCard, noticeCard, outcomeReader, pickCard } from './cards/cards';
+import type { AdaptiveCard } from './cards/card-template';
+import { noticeCard } from './cards/notice-card';
+import { outcomeReader } from './cards/request-look';
+import { pickCard } from './cards/pick-card';
 import { signInCard, type SignInPromptOptions } from './sign-in-prompt';
 
 export const CARD = 'application/vnd.microsoft.card.adaptive';

@@ -7,7 +7,8 @@
 import type { ElevationService } from '../elevation/elevation-service';
 import type { Page, PageCursor } from '../elevation/ports';
 import { type ElevationRequest, outcomeTime, type Requester } from '../elevation/request';
-import { type AdaptiveCard, historyCard } from './cards/cards';
+import type { AdaptiveCard } from './cards/card-template';
+import { historyCard } from './cards/history-card';
 
 /** Requests per page of `history` and `audit`. */
 export const PAGE_SIZE = 5;

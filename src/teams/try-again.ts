@@ -6,7 +6,8 @@
 import { type AdaptiveCardInvokeResponse, CardFactory, TurnContext } from 'botbuilder';
 import type { ElevationService } from '../elevation/elevation-service';
 import type { ElevationRequest, Requester } from '../elevation/request';
-import { type AdaptiveCard, requestStatusCard } from './cards/cards';
+import type { AdaptiveCard } from './cards/card-template';
+import { requestStatusCard } from './cards/request-cards';
 import { askAgain, audienceOf, plainText } from './hints';
 import { cardResponse, loginRequest, messageResponse, requestResultCard } from './replies';
 import type { SignInPromptOptions } from './sign-in-prompt';
