@@ -6,27 +6,17 @@
 import type { AdaptiveCardInvokeResponse } from 'botbuilder';
 import type { Environment } from '../powerplatform/model';
 import type { Requester } from '../elevation/request';
+import { mayClosePicker } from '../elevation/who-may';
+import { field } from './action-data';
 import type { AdaptiveCard } from './cards/card-template';
-import { noticeCard } from './cards/notice-card';
 import { pickCard } from './cards/pick-card';
-import { cardResponse, messageResponse } from './replies';
+import { cardResponse, messageResponse, NOT_YOUR_LIST, PICKER_CLOSED } from './replies';
+import { noticeCard } from './cards/notice-card';
 
 /** Cancel on a picker: closes it for the person who asked; anyone else is told so. */
 export function pickCancelResponse(clicker: Requester, data: unknown): AdaptiveCardInvokeResponse {
-  const requesterId =
-    data && typeof data === 'object' ? (data as Record<string, unknown>).requesterId : undefined;
-  if (
-    typeof requesterId === 'string' &&
-    requesterId.toLowerCase() !== clicker.aadObjectId.toLowerCase()
-  ) {
-    return messageResponse('Only the person who asked can close this list.');
-  }
-  return cardResponse(
-    noticeCard({
-      title: 'Cancelled',
-      lines: ['You picked no environment, so nothing was changed.'],
-    }),
-  );
+  if (!mayClosePicker(clicker, field(data, 'requesterId'))) return messageResponse(NOT_YOUR_LIST);
+  return cardResponse(noticeCard(PICKER_CLOSED));
 }
 
 /** `audit <env>` matched several environments, or none: pick one to read its audit. */

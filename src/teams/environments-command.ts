@@ -10,7 +10,8 @@ import { searchEnvironments } from '../elevation/environment-search';
 import type { Requester } from '../elevation/request';
 import type { AdaptiveCard } from './cards/card-template';
 import { pickCard } from './cards/pick-card';
-import { cardResponse, loginRequest, requestResultCard } from './replies';
+import { field } from './action-data';
+import { cardResponse, ENVIRONMENTS_ELSEWHERE, loginRequest, requestResultCard } from './replies';
 import type { SignInPromptOptions } from './sign-in-prompt';
 
 /** Environments per page: each gets a button, and a card holds five of them comfortably. */
@@ -113,9 +114,7 @@ export async function showEnvironments(
 ): Promise<void> {
   if (context.activity.conversation?.conversationType === 'channel') {
     // Listing needs the user's sign-in, which Teams does not give in channels.
-    await context.sendActivity(
-      'Ask me for your environments in a personal or group chat with me, not in a channel.',
-    );
+    await context.sendActivity(ENVIRONMENTS_ELSEWHERE);
     return;
   }
   if (!service.hasFreshEnvironments(requester)) await context.sendActivity({ type: 'typing' });
@@ -153,10 +152,4 @@ export async function environmentsPageResponse(
     return loginRequest(signInPrompt);
   }
   return cardResponse(requestResultCard(result, clicker));
-}
-
-function field(data: unknown, name: string): string | undefined {
-  if (!data || typeof data !== 'object') return undefined;
-  const value = (data as Record<string, unknown>)[name];
-  return typeof value === 'string' ? value : undefined;
 }

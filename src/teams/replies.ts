@@ -8,7 +8,7 @@ import { describeOutcome, describeStatus } from '../elevation/outcome-text';
 import type { TokenRefusal } from '../elevation/ports';
 import type { ElevationRequest, Requester } from '../elevation/request';
 import type { AdaptiveCard } from './cards/card-template';
-import { noticeCard } from './cards/notice-card';
+import { noticeCard, type NoticeOptions } from './cards/notice-card';
 import { outcomeReader } from './cards/request-look';
 import { pickCard } from './cards/pick-card';
 import { signInCard, type SignInPromptOptions } from './sign-in-prompt';
@@ -44,6 +44,25 @@ export function messageResponse(text: string): AdaptiveCardInvokeResponse {
 export function invokeResponse(status: number, body?: unknown): InvokeResponse {
   return { status, body };
 }
+
+export const UNKNOWN_REQUEST = 'I no longer know this request.';
+export const SUGGESTION_NOT_RUNNABLE = 'This button no longer works; ask again.';
+export const NOT_YOUR_LIST = 'Only the person who asked can close this list.';
+export const NOT_YOUR_SUGGESTION =
+  'Only the person who wrote this can use the button. Ask me yourself.';
+export const ENVIRONMENTS_ELSEWHERE =
+  'Ask me for your environments in a personal or group chat with me, not in a channel.';
+
+/** Someone other than the requester pressed Try again. */
+export function notYourFailure(requesterName: string): string {
+  return `Only ${requesterName} can try this again. To elevate yourself, ask me yourself.`;
+}
+
+/** Cancel on a picker. */
+export const PICKER_CLOSED: NoticeOptions = {
+  title: 'Cancelled',
+  lines: ['You picked no environment, so nothing was changed.'],
+};
 
 /** Every request result other than a confirmation, as a card. */
 export function requestResultCard(

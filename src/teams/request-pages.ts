@@ -8,6 +8,7 @@ import type { ElevationService } from '../elevation/elevation-service';
 import type { Page, PageCursor } from '../elevation/ports';
 import { type ElevationRequest, outcomeTime, type Requester } from '../elevation/request';
 import type { AdaptiveCard } from './cards/card-template';
+import { field } from './action-data';
 import { historyCard } from './cards/history-card';
 
 /** Requests per page of `history` and `audit`. */
@@ -16,19 +17,13 @@ export const PAGE_SIZE = 5;
 /** Which page a button asks for: older than a request, newer than one, or (neither) the newest. */
 export type PageRequest = { before?: PageCursor; after?: PageCursor };
 
-function text(data: unknown, name: string): string | undefined {
-  if (!data || typeof data !== 'object') return undefined;
-  const value = (data as Record<string, unknown>)[name];
-  return typeof value === 'string' ? value : undefined;
-}
-
 /** The page a Newer or Older button's data asks for; anything malformed asks for the newest. */
 export function pageRequested(data: unknown): PageRequest {
   const cursor = (at?: string, id?: string): PageCursor | undefined =>
     at !== undefined && id !== undefined ? { at, id } : undefined;
-  const after = cursor(text(data, 'after'), text(data, 'afterId'));
+  const after = cursor(field(data, 'after'), field(data, 'afterId'));
   if (after) return { after };
-  const before = cursor(text(data, 'before'), text(data, 'beforeId'));
+  const before = cursor(field(data, 'before'), field(data, 'beforeId'));
   return before ? { before } : {};
 }
 
