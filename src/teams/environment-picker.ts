@@ -10,7 +10,13 @@ import { mayClosePicker } from '../elevation/who-may';
 import { field } from './action-data';
 import type { AdaptiveCard } from './cards/card-template';
 import { pickCard } from './cards/pick-card';
-import { cardResponse, messageResponse, NOT_YOUR_LIST, PICKER_CLOSED } from './replies';
+import {
+  auditPickerText,
+  cardResponse,
+  messageResponse,
+  NOT_YOUR_LIST,
+  PICKER_CLOSED,
+} from './replies';
 import { noticeCard } from './cards/notice-card';
 
 /** Cancel on a picker: closes it for the person who asked; anyone else is told so. */
@@ -37,7 +43,7 @@ export function auditPickerCard(
       ...common,
       candidates: found.candidates,
       total: found.total,
-      lines: [`Which one did you mean by "${found.query}"? Press one to read its audit.`],
+      ...auditPickerText('ambiguous', found.query),
     });
   }
   return pickCard({
@@ -45,16 +51,6 @@ export function auditPickerCard(
     candidates: found.suggestions,
     total: found.suggestions.length,
     offerEnvironments: { purpose: 'audit' },
-    ...(found.suggestions.length > 0
-      ? {
-          title: 'Did you mean one of these?',
-          lines: [
-            `No environment you can see is called "${found.query}". Press one to read its audit.`,
-          ],
-        }
-      : {
-          title: 'No environment found',
-          lines: [`No environment you can see matches "${found.query}".`],
-        }),
+    ...auditPickerText(found.suggestions.length > 0 ? 'close' : 'none', found.query),
   });
 }

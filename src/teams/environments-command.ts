@@ -11,7 +11,14 @@ import type { Requester } from '../elevation/request';
 import type { AdaptiveCard } from './cards/card-template';
 import { pickCard } from './cards/pick-card';
 import { field } from './action-data';
-import { cardResponse, ENVIRONMENTS_ELSEWHERE, loginRequest, requestResultCard } from './replies';
+import {
+  cardResponse,
+  ENVIRONMENTS_ELSEWHERE,
+  environmentsListed,
+  loginRequest,
+  noEnvironmentListed,
+  requestResultCard,
+} from './replies';
 import type { SignInPromptOptions } from './sign-in-prompt';
 
 /** Environments per page: each gets a button, and a card holds five of them comfortably. */
@@ -43,12 +50,7 @@ export async function environmentsCard(
     return {
       kind: 'card',
       card: pickCard({
-        title: 'No environment found',
-        lines: [
-          page.words
-            ? `No environment you can see matches "${page.words}".`
-            : 'You cannot see any environment: ask a Power Platform administrator for access.',
-        ],
+        ...noEnvironmentListed(page.words),
         query: page.words,
         candidates: [],
         total: 0,
@@ -68,22 +70,14 @@ export async function environmentsCard(
     purpose: page.purpose,
     requesterId,
   });
-  const range = `${offset + 1}–${offset + shown.length} of ${matching.length}`;
   return {
     kind: 'card',
     card: pickCard({
-      title:
-        page.purpose === 'audit'
-          ? 'Which environment do you want the audit of?'
-          : 'Your environments',
-      lines: [
-        page.words
-          ? `Environments you can see matching "${page.words}": ${range}.`
-          : `Environments you can see: ${range}.`,
-        page.purpose === 'audit'
-          ? 'Press one to read its audit.'
-          : 'Press one to elevate yourself in it (you confirm on the next card).',
-      ],
+      ...environmentsListed(page.purpose, page.words, {
+        first: offset + 1,
+        last: offset + shown.length,
+        total: matching.length,
+      }),
       query: page.words,
       candidates: shown,
       total: shown.length,

@@ -89,6 +89,89 @@ export const ENVIRONMENTS_ELSEWHERE =
 export const EXCHANGE_WITHOUT_TOKEN = 'The token exchange carried no token.';
 export const SIGN_IN_NOT_SET_UP = 'Sign-in is not set up in this deployment.';
 
+/** The title and lines above a list of environments to pick from. */
+export interface ListText {
+  title: string;
+  lines: string[];
+}
+
+/** `environments [words]` (or its audit variant) found nothing: why, and what to do. */
+export function noEnvironmentListed(words: string): ListText {
+  return {
+    title: 'No environment found',
+    lines: [
+      words
+        ? `No environment you can see matches "${words}".`
+        : 'You cannot see any environment: ask a Power Platform administrator for access.',
+    ],
+  };
+}
+
+/** A page of `environments [words]`: which part of the list it is, and what a button does. */
+export function environmentsListed(
+  purpose: 'elevate' | 'audit',
+  words: string,
+  range: { first: number; last: number; total: number },
+): ListText {
+  const shown = `${range.first}–${range.last} of ${range.total}`;
+  return {
+    title:
+      purpose === 'audit' ? 'Which environment do you want the audit of?' : 'Your environments',
+    lines: [
+      words
+        ? `Environments you can see matching "${words}": ${shown}.`
+        : `Environments you can see: ${shown}.`,
+      purpose === 'audit'
+        ? 'Press one to read its audit.'
+        : 'Press one to elevate yourself in it (you confirm on the next card).',
+    ],
+  };
+}
+
+/** `audit <words>` matched several environments (no title: the picker's own), or none. */
+export function auditPickerText(
+  found: 'ambiguous' | 'close' | 'none',
+  query: string,
+): { title?: string; lines: string[] } {
+  switch (found) {
+    case 'ambiguous':
+      return { lines: [`Which one did you mean by "${query}"? Press one to read its audit.`] };
+    case 'close':
+      return {
+        title: 'Did you mean one of these?',
+        lines: [`No environment you can see is called "${query}". Press one to read its audit.`],
+      };
+    case 'none':
+      return {
+        title: 'No environment found',
+        lines: [`No environment you can see matches "${query}".`],
+      };
+  }
+}
+
+/**
+ * The title of a `history` or `audit` page, and what it says when empty; `page` is the newest
+ * one, or one a Newer or Older button asked for.
+ */
+export function requestPageText(
+  of: 'history' | 'audit',
+  page: 'newest' | 'newer' | 'older',
+): { title: string; empty: string } {
+  const newest = page === 'newest';
+  const empty = newest ? undefined : page === 'newer' ? 'Nothing newer.' : 'Nothing older.';
+  return of === 'history'
+    ? {
+        title: newest ? 'Your recent elevations' : 'Your earlier elevations',
+        empty: empty ?? 'You have not asked me for any elevation yet.',
+      }
+    : {
+        title: newest
+          ? 'Recent elevations in the environment'
+          : 'Earlier elevations in the environment',
+        empty: empty ?? 'Nobody has asked me for an elevation in this environment.',
+      };
+}
+
 /** Someone other than the requester pressed Elevate or Cancel. */
 export function notRequester(requesterName: string): string {
   return `Only ${requesterName} can confirm or cancel this request.`;
