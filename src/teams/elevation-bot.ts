@@ -1,7 +1,8 @@
 /**
  * The bot's dispatch table: botbuilder's TeamsActivityHandler hooks, each handing the activity to
- * the small handler for it (message commands, sign-in, card actions). The only place (with the
- * adapter) where the bot meets botbuilder's handler; the rules live in src/elevation/.
+ * the small handler for it (message-commands.ts, token-exchange.ts for sign-in, card-actions.ts
+ * and the other buttons' files). It decides nothing: who may do what is src/elevation/who-may.ts,
+ * and every sentence is in replies.ts.
  */
 import {
   type AdaptiveCardInvokeResponse,

@@ -1,7 +1,8 @@
 /**
- * Teams' silent sign-in: the `signin/tokenExchange` invoke, and the token an Adaptive Card action
- * carries after a loginRequest. Every Teams client of a user sends its own exchange with the same
- * id: each gets an answer, one is acted on.
+ * Teams' silent sign-in: the `signin/tokenExchange` invoke, the token an Adaptive Card action
+ * carries after a loginRequest, and the `signin/verifyState` and `signin/failure` notices. Every
+ * Teams client of a user sends its own exchange with the same id: each gets an answer, one is
+ * acted on.
  *
  * The exchange is claimed only after its token was accepted, and per user: a claim taken before
  * the check would let a garbage exchange use up the id (the real one would then be dropped and
