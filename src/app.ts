@@ -149,6 +149,7 @@ export async function startApp(config: Config, deps: AppDependencies): Promise<A
     logger: logger.child({ component: 'bot' }),
     justificationRequired: config.elevation.justificationRequired,
     allowedTenantIds: config.allowedTenantIds,
+    botAdminIds: config.notifications.adminIds,
     signIn: deps.signIn,
     signInRefusals,
     exchanges: store,

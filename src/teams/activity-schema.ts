@@ -12,7 +12,7 @@
  *   wrong shape is answered 400 in the body shape Teams reads for that invoke (for a card action,
  *   an `application/vnd.microsoft.error` response, as botbuilder answers a malformed one).
  * - `signin/failure`: Teams telling that its silent sign-in failed on the client; answered 200 (a
- *   notification: nothing for Teams to show), and logged (elevation-bot.ts).
+ *   notification: nothing for Teams to show), and logged (token-exchange.ts).
  * - Any other invoke (message extensions, task modules, tabs, config, file consent, no name, an
  *   unknown name): botbuilder's answer, 501 Not Implemented, which is what it answers for features
  *   a bot does not implement; the app manifest declares none of them.

@@ -13,7 +13,7 @@ import {
 } from 'botbuilder';
 import type { ChannelSubscription, ElevationNotification } from '../elevation/notifications';
 import type { ChannelSender, SendResult } from '../elevation/ports';
-import { notificationCard, notificationSummary } from './cards/cards';
+import { notificationCard, notificationSummary } from './cards/notification-card';
 
 /** The part of botframework-connector's ConnectorClient used here. */
 interface Connector {

@@ -8,9 +8,16 @@ import { type AdaptiveCardInvokeResponse, CardFactory, type TurnContext } from '
 import { parseCommand, type Suggestion } from '../elevation/command';
 import type { ElevationService, RequestResult } from '../elevation/elevation-service';
 import type { Requester } from '../elevation/request';
-import type { AdaptiveCard } from './cards/cards';
+import { mayRunSuggestion } from '../elevation/who-may';
+import { field } from './action-data';
+import type { AdaptiveCard } from './cards/card-template';
 import didYouMeanTemplate from './cards/templates/did-you-mean.json';
-import { loginRequest, messageResponse } from './replies';
+import {
+  loginRequest,
+  messageResponse,
+  NOT_YOUR_SUGGESTION,
+  SUGGESTION_NOT_RUNNABLE,
+} from './replies';
 import type { SignInPromptOptions } from './sign-in-prompt';
 
 const template = new Template(didYouMeanTemplate);
@@ -44,13 +51,11 @@ export async function runSuggestionResponse(
   signInPrompt: SignInPromptOptions | undefined,
   answer: (result: RequestResult) => Promise<AdaptiveCardInvokeResponse>,
 ): Promise<AdaptiveCardInvokeResponse> {
-  const record = data && typeof data === 'object' ? (data as Record<string, unknown>) : {};
-  const requesterId = typeof record.requesterId === 'string' ? record.requesterId : '';
-  if (requesterId.toLowerCase() !== clicker.aadObjectId.toLowerCase()) {
-    return messageResponse('Only the person who wrote this can use the button. Ask me yourself.');
+  if (!mayRunSuggestion(clicker, field(data, 'requesterId'))) {
+    return messageResponse(NOT_YOUR_SUGGESTION);
   }
-  const command = parseCommand(typeof record.text === 'string' ? record.text : '');
-  if (command.kind !== 'elevate') return messageResponse('This button no longer works; ask again.');
+  const command = parseCommand(field(data, 'text') ?? '');
+  if (command.kind !== 'elevate') return messageResponse(SUGGESTION_NOT_RUNNABLE);
   const result = await service.requestElevation(clicker, command.target);
   if (result.kind === 'no-token' && result.reason === 'sign-in-required' && signInPrompt) {
     // Teams signs the user in and sends the same action again, with the token.

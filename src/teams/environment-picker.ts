@@ -6,25 +6,23 @@
 import type { AdaptiveCardInvokeResponse } from 'botbuilder';
 import type { Environment } from '../powerplatform/model';
 import type { Requester } from '../elevation/request';
-import { type AdaptiveCard, noticeCard, pickCard } from './cards/cards';
-import { cardResponse, messageResponse } from './replies';
+import { mayClosePicker } from '../elevation/who-may';
+import { field } from './action-data';
+import type { AdaptiveCard } from './cards/card-template';
+import { pickCard } from './cards/pick-card';
+import {
+  auditPickerText,
+  cardResponse,
+  messageResponse,
+  NOT_YOUR_LIST,
+  PICKER_CLOSED,
+} from './replies';
+import { noticeCard } from './cards/notice-card';
 
 /** Cancel on a picker: closes it for the person who asked; anyone else is told so. */
 export function pickCancelResponse(clicker: Requester, data: unknown): AdaptiveCardInvokeResponse {
-  const requesterId =
-    data && typeof data === 'object' ? (data as Record<string, unknown>).requesterId : undefined;
-  if (
-    typeof requesterId === 'string' &&
-    requesterId.toLowerCase() !== clicker.aadObjectId.toLowerCase()
-  ) {
-    return messageResponse('Only the person who asked can close this list.');
-  }
-  return cardResponse(
-    noticeCard({
-      title: 'Cancelled',
-      lines: ['You picked no environment, so nothing was changed.'],
-    }),
-  );
+  if (!mayClosePicker(clicker, field(data, 'requesterId'))) return messageResponse(NOT_YOUR_LIST);
+  return cardResponse(noticeCard(PICKER_CLOSED));
 }
 
 /** `audit <env>` matched several environments, or none: pick one to read its audit. */
@@ -45,7 +43,7 @@ export function auditPickerCard(
       ...common,
       candidates: found.candidates,
       total: found.total,
-      lines: [`Which one did you mean by "${found.query}"? Press one to read its audit.`],
+      ...auditPickerText('ambiguous', found.query),
     });
   }
   return pickCard({
@@ -53,16 +51,6 @@ export function auditPickerCard(
     candidates: found.suggestions,
     total: found.suggestions.length,
     offerEnvironments: { purpose: 'audit' },
-    ...(found.suggestions.length > 0
-      ? {
-          title: 'Did you mean one of these?',
-          lines: [
-            `No environment you can see is called "${found.query}". Press one to read its audit.`,
-          ],
-        }
-      : {
-          title: 'No environment found',
-          lines: [`No environment you can see matches "${found.query}".`],
-        }),
+    ...auditPickerText(found.suggestions.length > 0 ? 'close' : 'none', found.query),
   });
 }

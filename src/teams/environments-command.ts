@@ -8,8 +8,17 @@ import { CardFactory, type TurnContext } from 'botbuilder';
 import type { ElevationService, RequestResult } from '../elevation/elevation-service';
 import { searchEnvironments } from '../elevation/environment-search';
 import type { Requester } from '../elevation/request';
-import { type AdaptiveCard, pickCard } from './cards/cards';
-import { cardResponse, loginRequest, requestResultCard } from './replies';
+import type { AdaptiveCard } from './cards/card-template';
+import { pickCard } from './cards/pick-card';
+import { field } from './action-data';
+import {
+  cardResponse,
+  ENVIRONMENTS_ELSEWHERE,
+  environmentsListed,
+  loginRequest,
+  noEnvironmentListed,
+  requestResultCard,
+} from './replies';
 import type { SignInPromptOptions } from './sign-in-prompt';
 
 /** Environments per page: each gets a button, and a card holds five of them comfortably. */
@@ -41,12 +50,7 @@ export async function environmentsCard(
     return {
       kind: 'card',
       card: pickCard({
-        title: 'No environment found',
-        lines: [
-          page.words
-            ? `No environment you can see matches "${page.words}".`
-            : 'You cannot see any environment: ask a Power Platform administrator for access.',
-        ],
+        ...noEnvironmentListed(page.words),
         query: page.words,
         candidates: [],
         total: 0,
@@ -66,22 +70,14 @@ export async function environmentsCard(
     purpose: page.purpose,
     requesterId,
   });
-  const range = `${offset + 1}–${offset + shown.length} of ${matching.length}`;
   return {
     kind: 'card',
     card: pickCard({
-      title:
-        page.purpose === 'audit'
-          ? 'Which environment do you want the audit of?'
-          : 'Your environments',
-      lines: [
-        page.words
-          ? `Environments you can see matching "${page.words}": ${range}.`
-          : `Environments you can see: ${range}.`,
-        page.purpose === 'audit'
-          ? 'Press one to read its audit.'
-          : 'Press one to elevate yourself in it (you confirm on the next card).',
-      ],
+      ...environmentsListed(page.purpose, page.words, {
+        first: offset + 1,
+        last: offset + shown.length,
+        total: matching.length,
+      }),
       query: page.words,
       candidates: shown,
       total: shown.length,
@@ -112,9 +108,7 @@ export async function showEnvironments(
 ): Promise<void> {
   if (context.activity.conversation?.conversationType === 'channel') {
     // Listing needs the user's sign-in, which Teams does not give in channels.
-    await context.sendActivity(
-      'Ask me for your environments in a personal or group chat with me, not in a channel.',
-    );
+    await context.sendActivity(ENVIRONMENTS_ELSEWHERE);
     return;
   }
   if (!service.hasFreshEnvironments(requester)) await context.sendActivity({ type: 'typing' });
@@ -152,10 +146,4 @@ export async function environmentsPageResponse(
     return loginRequest(signInPrompt);
   }
   return cardResponse(requestResultCard(result, clicker));
-}
-
-function field(data: unknown, name: string): string | undefined {
-  if (!data || typeof data !== 'object') return undefined;
-  const value = (data as Record<string, unknown>)[name];
-  return typeof value === 'string' ? value : undefined;
 }

@@ -1,13 +1,33 @@
 /**
- * What the bot answers, built from use-case results: cards and invoke responses. Pure functions,
- * so that the handler in elevation-bot.ts stays a dispatch table.
+ * What the bot answers, built from use-case results: its sentences, cards and invoke responses.
+ * Pure functions and constants, so that the handlers only choose which answer to give; no
+ * sentence a user reads is written anywhere else (hints.ts adds the commands to write).
  */
-import type { Activity, AdaptiveCardInvokeResponse, InvokeResponse } from 'botbuilder';
+import {
+  type Activity,
+  type AdaptiveCardInvokeResponse,
+  CardFactory,
+  type InvokeResponse,
+} from 'botbuilder';
 import type { RequestResult } from '../elevation/elevation-service';
+import { describeFilter, type ChannelSubscription } from '../elevation/notifications';
+import type { SubscribeResult } from '../elevation/subscription-service';
 import { describeOutcome, describeStatus } from '../elevation/outcome-text';
 import type { TokenRefusal } from '../elevation/ports';
 import type { ElevationRequest, Requester } from '../elevation/request';
-import { type AdaptiveCard, noticeCard, outcomeReader, pickCard } from './cards/cards';
+import type { AdaptiveCard } from './cards/card-template';
+import { noticeCard, type NoticeOptions } from './cards/notice-card';
+import { pickCard } from './cards/pick-card';
+import { outcomeReader } from './cards/request-look';
+import {
+  type Audience,
+  helpLines,
+  nameNotType,
+  notifyUsage,
+  plainText,
+  type TextFormat,
+  whoAreTheAdmins,
+} from './hints';
 import { signInCard, type SignInPromptOptions } from './sign-in-prompt';
 
 export const CARD = 'application/vnd.microsoft.card.adaptive';
@@ -40,6 +60,251 @@ export function messageResponse(text: string): AdaptiveCardInvokeResponse {
 
 export function invokeResponse(status: number, body?: unknown): InvokeResponse {
   return { status, body };
+}
+
+/** A short card as a message; every line is plain text (TextRuns), whatever it contains. */
+export function noticeActivity(notice: NoticeOptions): Partial<Activity> {
+  return { attachments: [CardFactory.adaptiveCard(noticeCard(notice))] };
+}
+
+/** The activity says nobody (no Entra user): nothing is done. */
+export const NOT_A_TEAMS_USER = 'I can only act for signed-in Microsoft Teams users.';
+/** The user's tenant is not in ALLOWED_TENANT_IDS. */
+export const TENANT_NOT_ALLOWED = 'This bot is not enabled for your organisation.';
+export const CARD_WITHOUT_REQUEST = 'This card is missing its request; ask again.';
+export const CARD_WITHOUT_ENVIRONMENT = 'This card is missing its environment; ask again.';
+export const UNKNOWN_REQUEST = 'I no longer know this request.';
+export const BUTTON_NOT_SUPPORTED = 'This button is no longer supported.';
+export const SUGGESTION_NOT_RUNNABLE = 'This button no longer works; ask again.';
+export const PICK_ONE_FIRST = 'Pick one environment first.';
+export const NOT_YOUR_PICKER =
+  'Only the person who asked can pick the environment. Ask me yourself to elevate.';
+export const NOT_YOUR_LIST = 'Only the person who asked can close this list.';
+export const NOT_YOUR_SUGGESTION =
+  'Only the person who wrote this can use the button. Ask me yourself.';
+export const HISTORY_ELSEWHERE =
+  'I show your history in our personal chat only. Write `history` there.';
+export const ENVIRONMENTS_ELSEWHERE =
+  'Ask me for your environments in a personal or group chat with me, not in a channel.';
+export const EXCHANGE_WITHOUT_TOKEN = 'The token exchange carried no token.';
+export const SIGN_IN_NOT_SET_UP = 'Sign-in is not set up in this deployment.';
+
+/** The title and lines above a list of environments to pick from. */
+export interface ListText {
+  title: string;
+  lines: string[];
+}
+
+/** `environments [words]` (or its audit variant) found nothing: why, and what to do. */
+export function noEnvironmentListed(words: string): ListText {
+  return {
+    title: 'No environment found',
+    lines: [
+      words
+        ? `No environment you can see matches "${words}".`
+        : 'You cannot see any environment: ask a Power Platform administrator for access.',
+    ],
+  };
+}
+
+/** A page of `environments [words]`: which part of the list it is, and what a button does. */
+export function environmentsListed(
+  purpose: 'elevate' | 'audit',
+  words: string,
+  range: { first: number; last: number; total: number },
+): ListText {
+  const shown = `${range.first}–${range.last} of ${range.total}`;
+  return {
+    title:
+      purpose === 'audit' ? 'Which environment do you want the audit of?' : 'Your environments',
+    lines: [
+      words
+        ? `Environments you can see matching "${words}": ${shown}.`
+        : `Environments you can see: ${shown}.`,
+      purpose === 'audit'
+        ? 'Press one to read its audit.'
+        : 'Press one to elevate yourself in it (you confirm on the next card).',
+    ],
+  };
+}
+
+/** `audit <words>` matched several environments (no title: the picker's own), or none. */
+export function auditPickerText(
+  found: 'ambiguous' | 'close' | 'none',
+  query: string,
+): { title?: string; lines: string[] } {
+  switch (found) {
+    case 'ambiguous':
+      return { lines: [`Which one did you mean by "${query}"? Press one to read its audit.`] };
+    case 'close':
+      return {
+        title: 'Did you mean one of these?',
+        lines: [`No environment you can see is called "${query}". Press one to read its audit.`],
+      };
+    case 'none':
+      return {
+        title: 'No environment found',
+        lines: [`No environment you can see matches "${query}".`],
+      };
+  }
+}
+
+/**
+ * The title of a `history` or `audit` page, and what it says when empty; `page` is the newest
+ * one, or one a Newer or Older button asked for.
+ */
+export function requestPageText(
+  of: 'history' | 'audit',
+  page: 'newest' | 'newer' | 'older',
+): { title: string; empty: string } {
+  const newest = page === 'newest';
+  const empty = newest ? undefined : page === 'newer' ? 'Nothing newer.' : 'Nothing older.';
+  return of === 'history'
+    ? {
+        title: newest ? 'Your recent elevations' : 'Your earlier elevations',
+        empty: empty ?? 'You have not asked me for any elevation yet.',
+      }
+    : {
+        title: newest
+          ? 'Recent elevations in the environment'
+          : 'Earlier elevations in the environment',
+        empty: empty ?? 'Nobody has asked me for an elevation in this environment.',
+      };
+}
+
+/** Someone other than the requester pressed Elevate or Cancel. */
+export function notRequester(requesterName: string): string {
+  return `Only ${requesterName} can confirm or cancel this request.`;
+}
+
+/** Someone other than the requester pressed Try again. */
+export function notYourFailure(requesterName: string): string {
+  return `Only ${requesterName} can try this again. To elevate yourself, ask me yourself.`;
+}
+
+/** A token carried by a card action was refused (shown to the clicker). */
+export function signInRefusedOnClick(message: string): string {
+  return `Could not sign you in: ${message}`;
+}
+
+/** A token exchange was refused (told in the chat). */
+export function signInRefusedInChat(message: string): string {
+  return `I could not sign you in: ${message}`;
+}
+
+/** Cancel on a picker. */
+export const PICKER_CLOSED: NoticeOptions = {
+  title: 'Cancelled',
+  lines: ['You picked no environment, so nothing was changed.'],
+};
+
+/** A message the bot did not understand, and no command close to it. */
+export function notUnderstood(typed: string, audience: Audience): NoticeOptions {
+  return {
+    title: 'I did not understand that',
+    lines: [`You wrote: "${typed}"`, ...helpLines(plainText(audience)).filter(Boolean)],
+  };
+}
+
+const REFUSED_TITLE = 'Sorry, you cannot do that';
+
+/** `audit <environment>` from someone who is not a bot administrator. */
+export function auditNotAllowed(admins: { names: string[]; unnamed: number }): NoticeOptions {
+  return {
+    title: REFUSED_TITLE,
+    lines: [
+      "Only the bot's administrators can read the audit of an environment, and you are not one of them. Your attempt was recorded.",
+      whoAreTheAdmins(admins),
+      'Write “history” in our personal chat for your own elevations.',
+    ],
+    color: 'Warning',
+  };
+}
+
+/** A page button of an audit card, pressed by someone who is not a bot administrator. */
+export function auditPageNotAllowed(admins: { names: string[]; unnamed: number }): string {
+  return `Only the bot's administrators can read the audit of an environment. ${whoAreTheAdmins(admins)}`;
+}
+
+/** `notify ...` outside a team channel. */
+export const NOTIFY_IN_CHANNELS: NoticeOptions = {
+  title: 'Notifications go to team channels',
+  lines: [
+    'Write "@Elevation notify here" in the channel of a team that should get a card for each elevation.',
+  ],
+};
+
+const REFUSALS_POSTED =
+  'Attempts by users without a tenant admin role are posted too, whatever the filter.';
+
+/** `notify here` or `notify off` from someone who is not a bot administrator. */
+export function notifyNotAllowed(
+  f: TextFormat,
+  admins: { names: string[]; unnamed: number },
+): NoticeOptions {
+  return {
+    title: REFUSED_TITLE,
+    lines: [
+      "Only the bot's administrators can change this channel's notifications, and you are not one of them. Your attempt was recorded.",
+      whoAreTheAdmins(admins),
+      `Write ${f.command('notify status')} to see what this channel receives.`,
+    ],
+    color: 'Warning',
+  };
+}
+
+/** `notify here for ...` with a filter the bot could not read. */
+export function notifyBadFilter(f: TextFormat, problem: string): NoticeOptions {
+  return { title: 'Nothing changed', lines: [problem, notifyUsage(f)], color: 'Warning' };
+}
+
+/** `notify here` done. */
+export function subscribed(
+  f: TextFormat,
+  result: Extract<SubscribeResult, { kind: 'subscribed' }>,
+): NoticeOptions {
+  return {
+    title: result.replaced ? '🔔 Subscription updated' : '🔔 Subscribed',
+    lines: [
+      `This channel now gets a card for ${describeFilter(result.subscription.filter)}: who, where, the justification, the outcome and its correlation id, for failures too.`,
+      ...(result.closeToType ? [nameNotType(f, result.closeToType)] : []),
+      REFUSALS_POSTED,
+      `Write ${f.command('notify off')} to stop.`,
+    ],
+    color: 'Good',
+  };
+}
+
+/** `notify off` done, or nothing to stop. */
+export function unsubscribed(kind: 'unsubscribed' | 'not-subscribed'): NoticeOptions {
+  return kind === 'unsubscribed'
+    ? {
+        title: '🔕 Unsubscribed',
+        lines: ['This channel no longer gets elevation notifications.'],
+      }
+    : { title: 'Nothing to stop', lines: ['This channel was not subscribed; nothing changed.'] };
+}
+
+/** `notify status`: what the channel receives, and whether the asker may change it. */
+export function notifyStatus(
+  f: TextFormat,
+  subscription: ChannelSubscription | undefined,
+  mayChange: boolean,
+): NoticeOptions {
+  const who = mayChange
+    ? `You can change this with ${f.command('notify here')} or ${f.command('notify off')}.`
+    : "Only the bot's administrators can change this.";
+  return {
+    title: subscription ? '🔔 This channel is subscribed' : 'This channel is not subscribed',
+    lines: subscription
+      ? [
+          `It gets a card for ${describeFilter(subscription.filter)}.`,
+          REFUSALS_POSTED,
+          `Subscribed by ${subscription.createdBy.name} on ${subscription.createdAt.slice(0, 10)}.`,
+          who,
+        ]
+      : ['It gets no elevation notifications.', who],
+  };
 }
 
 /** Every request result other than a confirmation, as a card. */

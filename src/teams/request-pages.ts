@@ -7,7 +7,10 @@
 import type { ElevationService } from '../elevation/elevation-service';
 import type { Page, PageCursor } from '../elevation/ports';
 import { type ElevationRequest, outcomeTime, type Requester } from '../elevation/request';
-import { type AdaptiveCard, historyCard } from './cards/cards';
+import type { AdaptiveCard } from './cards/card-template';
+import { field } from './action-data';
+import { historyCard } from './cards/history-card';
+import { requestPageText } from './replies';
 
 /** Requests per page of `history` and `audit`. */
 export const PAGE_SIZE = 5;
@@ -15,19 +18,13 @@ export const PAGE_SIZE = 5;
 /** Which page a button asks for: older than a request, newer than one, or (neither) the newest. */
 export type PageRequest = { before?: PageCursor; after?: PageCursor };
 
-function text(data: unknown, name: string): string | undefined {
-  if (!data || typeof data !== 'object') return undefined;
-  const value = (data as Record<string, unknown>)[name];
-  return typeof value === 'string' ? value : undefined;
-}
-
 /** The page a Newer or Older button's data asks for; anything malformed asks for the newest. */
 export function pageRequested(data: unknown): PageRequest {
   const cursor = (at?: string, id?: string): PageCursor | undefined =>
     at !== undefined && id !== undefined ? { at, id } : undefined;
-  const after = cursor(text(data, 'after'), text(data, 'afterId'));
+  const after = cursor(field(data, 'after'), field(data, 'afterId'));
   if (after) return { after };
-  const before = cursor(text(data, 'before'), text(data, 'beforeId'));
+  const before = cursor(field(data, 'before'), field(data, 'beforeId'));
   return before ? { before } : {};
 }
 
@@ -57,6 +54,12 @@ async function load(
   };
 }
 
+/** The newest page, or the one a Newer or Older button asked for. */
+function whichPage(requested: PageRequest): 'newest' | 'newer' | 'older' {
+  if (requested.after) return 'newer';
+  return requested.before !== undefined ? 'older' : 'newest';
+}
+
 /** The requester's own requests. */
 export async function historyPage(
   service: ElevationService,
@@ -64,14 +67,8 @@ export async function historyPage(
   requested: PageRequest,
 ): Promise<AdaptiveCard> {
   const page = await load((p) => service.historyOf(requester, p), requested);
-  const paged = requested.before !== undefined || requested.after !== undefined;
   return historyCard(page.shown, {
-    title: paged ? 'Your earlier elevations' : 'Your recent elevations',
-    empty: !paged
-      ? 'You have not asked me for any elevation yet.'
-      : requested.after
-        ? 'Nothing newer.'
-        : 'Nothing older.',
+    ...requestPageText('history', whichPage(requested)),
     showRequester: false,
     older: page.older ? { verb: 'history-page', data: page.older } : undefined,
     newer: page.newer ? { verb: 'history-page', data: page.newer } : undefined,
@@ -86,18 +83,12 @@ export async function auditPage(
   requested: PageRequest,
 ): Promise<AdaptiveCard> {
   const page = await load((p) => service.requestsIn(requester, environmentId, p), requested);
-  const paged = requested.before !== undefined || requested.after !== undefined;
   const environment = page.shown[0]?.environment;
   const button = (data: Record<string, string> | undefined) =>
     data ? { verb: 'audit-page', data: { environmentId, ...data } } : undefined;
   return historyCard(page.shown, {
-    title: paged ? 'Earlier elevations in the environment' : 'Recent elevations in the environment',
+    ...requestPageText('audit', whichPage(requested)),
     subtitle: environment ? `${environment.displayName} (${environment.id})` : environmentId,
-    empty: !paged
-      ? 'Nobody has asked me for an elevation in this environment.'
-      : requested.after
-        ? 'Nothing newer.'
-        : 'Nothing older.',
     showRequester: true,
     older: button(page.older),
     newer: button(page.newer),

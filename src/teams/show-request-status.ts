@@ -1,7 +1,8 @@
 /** Puts a request's status card in place of the card on an existing message, for everyone. */
 import { CardFactory, type TurnContext } from 'botbuilder';
 import type { ElevationRequest } from '../elevation/request';
-import { type AdaptiveCard, requestStatusCard } from './cards/cards';
+import type { AdaptiveCard } from './cards/card-template';
+import { requestStatusCard } from './cards/request-cards';
 
 export async function showRequestStatus(
   context: TurnContext,

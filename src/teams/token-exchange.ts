@@ -1,7 +1,8 @@
 /**
- * Teams' silent sign-in: the `signin/tokenExchange` invoke, and the token an Adaptive Card action
- * carries after a loginRequest. Every Teams client of a user sends its own exchange with the same
- * id: each gets an answer, one is acted on.
+ * Teams' silent sign-in: the `signin/tokenExchange` invoke, the token an Adaptive Card action
+ * carries after a loginRequest, and the `signin/verifyState` and `signin/failure` notices. Every
+ * Teams client of a user sends its own exchange with the same id: each gets an answer, one is
+ * acted on.
  *
  * The exchange is claimed only after its token was accepted, and per user: a claim taken before
  * the check would let a garbage exchange use up the id (the real one would then be dropped and
@@ -11,13 +12,21 @@
  * send valid tokens; the claim, atomic in the store, still lets exactly one of them, on whichever
  * instance, continue the command.
  */
-import type { InvokeResponse, TurnContext } from 'botbuilder';
+import type { AdaptiveCardInvokeResponse, InvokeResponse, TurnContext } from 'botbuilder';
 import type { SignInRefusals, SignInRefusal } from '../elevation/sign-in-refusals';
 import type { ElevationStore, SignIn, SignInResult } from '../elevation/ports';
 import type { Requester } from '../elevation/request';
 import type { Logger } from '../log';
-import { invokeResponse } from './replies';
-import type { PendingCommands } from './sign-in-prompt';
+import {
+  EXCHANGE_WITHOUT_TOKEN,
+  invokeResponse,
+  messageResponse,
+  SIGN_IN_NOT_SET_UP,
+  signInRefusedInChat,
+  signInRefusedOnClick,
+  TENANT_NOT_ALLOWED,
+} from './replies';
+import { type PendingCommands, signInCard, type SignInPromptOptions } from './sign-in-prompt';
 
 /** How long a token exchange id is remembered for deduplication. */
 const EXCHANGE_DEDUP_MS = 15 * 60_000;
@@ -40,8 +49,7 @@ export class TeamsSignIn {
     requester: Requester,
     via: SignInRefusal['via'],
   ): Promise<SignInResult> {
-    if (!this.options.signIn)
-      return { ok: false, reason: 'error', message: 'Sign-in is not set up in this deployment.' };
+    if (!this.options.signIn) return { ok: false, reason: 'error', message: SIGN_IN_NOT_SET_UP };
     const result = await this.options.signIn.signIn(token, requester);
     if (!result.ok && result.reason === 'invalid-token' && this.options.refusals) {
       const { conversation } = context.activity;
@@ -84,14 +92,9 @@ export async function answerTokenExchange(
   const value = (context.activity.value ?? {}) as { id?: string; token?: string };
   const id = typeof value.id === 'string' ? value.id : '';
   if (!value.token || !requester) {
-    return invokeResponse(400, { id, failureDetail: 'The token exchange carried no token.' });
+    return invokeResponse(400, { id, failureDetail: EXCHANGE_WITHOUT_TOKEN });
   }
-  if (!allowed) {
-    return invokeResponse(403, {
-      id,
-      failureDetail: 'This bot is not enabled for your organisation.',
-    });
-  }
+  if (!allowed) return invokeResponse(403, { id, failureDetail: TENANT_NOT_ALLOWED });
   const signedIn = await options.signIn.signIn(
     context,
     value.token,
@@ -102,7 +105,7 @@ export async function answerTokenExchange(
     if (signedIn.reason === 'consent-required' || signedIn.reason === 'interaction-required') {
       return invokeResponse(412, { id, failureDetail: signedIn.message });
     }
-    await context.sendActivity(`I could not sign you in: ${signedIn.message}`);
+    await context.sendActivity(signInRefusedInChat(signedIn.message));
     return invokeResponse(500, { id, failureDetail: signedIn.message });
   }
   const { channelId, conversation } = context.activity;
@@ -115,4 +118,46 @@ export async function answerTokenExchange(
     if (pending) await options.continueCommand(context, requester, pending);
   }
   return invokeResponse(200, { id, failureDetail: '' });
+}
+
+/**
+ * A card action that came back after a loginRequest, carrying the user's SSO token: the sign-in
+ * comes first. Undefined when it succeeded (the action goes on); else the answer, 412 only when
+ * Entra needs the user's consent or interaction (Teams then shows its consent popup).
+ */
+export async function signInFromAction(
+  signIn: TeamsSignIn,
+  context: TurnContext,
+  token: string,
+  requester: Requester,
+): Promise<AdaptiveCardInvokeResponse | undefined> {
+  const signedIn = await signIn.signIn(context, token, requester, 'adaptiveCard/action');
+  if (signedIn.ok) return undefined;
+  return signedIn.reason === 'consent-required' || signedIn.reason === 'interaction-required'
+    ? {
+        statusCode: 412,
+        type: 'application/vnd.microsoft.error.preconditionFailed',
+        value: { code: '412', message: signedIn.message },
+      }
+    : messageResponse(signInRefusedOnClick(signedIn.message));
+}
+
+/** After the consent popup (`signin/verifyState`): the silent exchange is offered again. */
+export async function answerVerifyState(
+  context: TurnContext,
+  prompt: SignInPromptOptions,
+): Promise<InvokeResponse> {
+  await context.sendActivity({ attachments: [signInCard(prompt)] });
+  return invokeResponse(200);
+}
+
+/**
+ * Teams' silent sign-in failed in the client (`signin/failure`, e.g. `resourcematchfailed`: the
+ * app's SSO setup): a notification, logged and answered 200 (activity-schema.ts lists every
+ * invoke's answer).
+ */
+export function noteSignInFailure(context: TurnContext, logger: Logger): InvokeResponse {
+  const { code, message } = (context.activity.value ?? {}) as Record<string, unknown>;
+  logger.warn('Teams reported a failed sign-in', { code, message });
+  return invokeResponse(200);
 }

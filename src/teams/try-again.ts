@@ -6,9 +6,19 @@
 import { type AdaptiveCardInvokeResponse, CardFactory, TurnContext } from 'botbuilder';
 import type { ElevationService } from '../elevation/elevation-service';
 import type { ElevationRequest, Requester } from '../elevation/request';
-import { type AdaptiveCard, requestStatusCard } from './cards/cards';
+import { mayActOnRequest } from '../elevation/who-may';
+import { field } from './action-data';
+import type { AdaptiveCard } from './cards/card-template';
+import { requestStatusCard } from './cards/request-cards';
 import { askAgain, audienceOf, plainText } from './hints';
-import { cardResponse, loginRequest, messageResponse, requestResultCard } from './replies';
+import {
+  cardResponse,
+  loginRequest,
+  messageResponse,
+  notYourFailure,
+  requestResultCard,
+  UNKNOWN_REQUEST,
+} from './replies';
 import type { SignInPromptOptions } from './sign-in-prompt';
 
 export interface TryAgainOptions {
@@ -25,19 +35,11 @@ export async function tryAgain(
   data: unknown,
   options: TryAgainOptions,
 ): Promise<AdaptiveCardInvokeResponse> {
-  const requestId =
-    data && typeof data === 'object' ? (data as Record<string, unknown>).requestId : undefined;
-  const failed =
-    typeof requestId === 'string' ? await options.service.findRequest(requestId) : undefined;
-  if (!failed) {
-    return messageResponse(
-      askAgain(plainText(audienceOf(context)), 'I no longer know this request.'),
-    );
-  }
-  if (failed.requester.aadObjectId.toLowerCase() !== clicker.aadObjectId.toLowerCase()) {
-    return messageResponse(
-      `Only ${failed.requester.name} can try this again. To elevate yourself, ask me yourself.`,
-    );
+  const requestId = field(data, 'requestId');
+  const failed = requestId !== undefined ? await options.service.findRequest(requestId) : undefined;
+  if (!failed) return messageResponse(askAgain(plainText(audienceOf(context)), UNKNOWN_REQUEST));
+  if (!mayActOnRequest(clicker, failed)) {
+    return messageResponse(notYourFailure(failed.requester.name));
   }
   // Only a failure is tried again (the button is on no other card): anything else stays as it is.
   if (failed.state !== 'failed') return cardResponse(requestStatusCard(failed));

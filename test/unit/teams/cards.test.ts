@@ -1,11 +1,8 @@
-import {
-  confirmationCard,
-  historyCard,
-  noticeCard,
-  notificationCard,
-  pickCard,
-  requestStatusCard,
-} from '../../../src/teams/cards/cards';
+import { historyCard } from '../../../src/teams/cards/history-card';
+import { noticeCard } from '../../../src/teams/cards/notice-card';
+import { notificationCard } from '../../../src/teams/cards/notification-card';
+import { pickCard } from '../../../src/teams/cards/pick-card';
+import { confirmationCard, requestStatusCard } from '../../../src/teams/cards/request-cards';
 import type { ElevationRequest } from '../../../src/elevation/request';
 import type { Environment } from '../../../src/powerplatform/model';
 import { requestResultCard } from '../../../src/teams/replies';

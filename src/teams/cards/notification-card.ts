@@ -1,0 +1,106 @@
+/**
+ * What a subscribed channel sees of each elevation (or refused attempt): who, where, why, the
+ * outcome and its correlation id, on the request-status template; and its one-line summary.
+ */
+import { Template } from 'adaptivecards-templating';
+import type { ElevationNotification } from '../../elevation/notifications';
+import { type AdaptiveCard, type Color, type Fact, fact, fill } from './card-template';
+import requestStatusTemplate from './templates/request-status.json';
+
+const template = new Template(requestStatusTemplate);
+
+const NOTIFICATION_LOOK: Record<
+  ElevationNotification['kind'],
+  { icon: string; color: Color; headline: string }
+> = {
+  succeeded: { icon: '✅', color: 'Good', headline: 'Elevation succeeded' },
+  failed: { icon: '❌', color: 'Attention', headline: 'Elevation FAILED' },
+  refused: { icon: '⛔', color: 'Warning', headline: 'Elevation refused: not a tenant admin' },
+  'sign-in-refused': { icon: '🚨', color: 'Attention', headline: 'Refused sign-in tokens' },
+};
+
+function personText(person: ElevationNotification['requester']): string {
+  return person.upn && person.upn !== person.name ? `${person.name} (${person.upn})` : person.name;
+}
+
+/** One line for the activity feed and for clients without cards. */
+export function notificationSummary(notification: ElevationNotification): string {
+  const who = personText(notification.requester);
+  const where = notification.environment?.displayName ?? notification.query ?? 'an environment';
+  switch (notification.kind) {
+    case 'succeeded':
+      return `${who} elevated to System Administrator in ${where}`;
+    case 'failed':
+      return `Elevation failed: ${who} in ${where}`;
+    case 'refused':
+      return `Elevation refused: ${who} is not a tenant admin`;
+    case 'sign-in-refused':
+      return `Refused sign-in tokens for ${who}`;
+  }
+}
+
+/** What a subscribed channel sees: who, where, why, the outcome and its correlation id. */
+export function notificationCard(notification: ElevationNotification): AdaptiveCard {
+  const look = NOTIFICATION_LOOK[notification.kind];
+  const environment = notification.environment;
+  const outcome = notification.outcome;
+  const production = environment ? environment.type.toLowerCase() === 'production' : false;
+  const facts: Fact[] = [
+    ...fact('Who', personText(notification.requester), 'Default', 'Bolder'),
+    ...fact('User id', notification.requester.aadObjectId),
+    ...fact('Environment', environment?.displayName, 'Default', 'Bolder'),
+    ...fact('Environment id', environment?.id),
+    ...fact(
+      'Type',
+      environment && production ? `${environment.type} ⚠` : environment?.type,
+      production ? 'Attention' : 'Default',
+      production ? 'Bolder' : 'Default',
+    ),
+    ...fact('Asked for', notification.query),
+    ...fact('Justification', notification.justification),
+    ...fact(
+      'Outcome',
+      outcome
+        ? outcome.ok
+          ? 'Succeeded'
+          : `Failed (${outcome.kind})`
+        : notification.kind === 'sign-in-refused'
+          ? 'Sign-in refused'
+          : 'Refused before any call',
+      outcome?.ok ? 'Good' : 'Attention',
+      'Bolder',
+    ),
+    ...fact('Reason', outcome?.message ?? notification.reason),
+    ...fact('HTTP status', outcome?.status),
+    ...fact('Error code', outcome?.errorCode),
+  ];
+  if (outcome) {
+    facts.push(
+      ...fact(
+        'Correlation id',
+        outcome.correlationId ?? 'none returned by the API',
+        'Default',
+        'Bolder',
+      ),
+      ...fact('Client request id', outcome.clientRequestId),
+    );
+  }
+  facts.push(...fact('Time', preciseTime(notification.at)));
+  return fill(template, {
+    icon: look.icon,
+    color: look.color,
+    headline: look.headline,
+    explanation: notificationSummary(notification),
+    nextStep: '',
+    nextStepLabel: '',
+    facts,
+    details: [],
+    tryAgain: '',
+    requestId: '',
+  });
+}
+
+/** "2026-11-26 14:28:05 UTC": to the second, for lining up with other logs. */
+function preciseTime(iso: string): string {
+  return `${new Date(iso).toISOString().slice(0, 19).replace('T', ' ')} UTC`;
+}
