@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log';
-import type { AdminRoleOutcome, Environment, Failure } from '../powerplatform/model';
+import type { AdminRoleOutcome, Environment, Failure } from './vocabulary';
 import {
   createEnvironmentIndex,
   type EnvironmentIndex,
@@ -21,6 +21,7 @@ import type {
   Page,
   PowerPlatform,
   RoleLookup,
+  RoleLookupResult,
   TokenRefusal,
   UserTokens,
 } from './ports';
@@ -54,8 +55,6 @@ export interface ElevationServiceOptions {
    */
   executionLeaseMs: number;
 }
-
-type RoleLookupResult = Awaited<ReturnType<RoleLookup['holdsSystemAdministrator']>>;
 
 /** How long after an elevation a new card for the same environment mentions it. */
 export const RECENT_ELEVATION_MS = 24 * 60 * 60_000;

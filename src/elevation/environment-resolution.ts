@@ -7,7 +7,7 @@
  * cached) so that resolving is a few Map look-ups; only a miss scans the list, for suggestions.
  */
 
-import type { Environment } from '../powerplatform/model';
+import type { Environment } from './vocabulary';
 
 export type MatchedBy = 'id' | 'name' | 'domain' | 'url';
 

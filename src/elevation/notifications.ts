@@ -4,7 +4,7 @@
  * store fans a notification out to matching channels in the same transaction that records the
  * outcome, and the dispatcher delivers it.
  */
-import type { AdminRoleOutcome, Environment } from '../powerplatform/model';
+import type { AdminRoleOutcome, Environment } from './vocabulary';
 import { describeStatus } from './outcome-text';
 import type { ElevationRequest, Requester } from './request';
 

@@ -2,7 +2,7 @@
  * What each outcome means to the person who pressed Elevate: a headline, why it happened, and what
  * to do next. One place for the wording, so cards, messages and notifications say the same thing.
  */
-import type { AdminRoleOutcome, FailureKind } from '../powerplatform/model';
+import type { AdminRoleOutcome, FailureKind } from './vocabulary';
 
 export interface OutcomeText {
   headline: string;

@@ -2,7 +2,7 @@
  * What the use cases need from the outside world. index.ts wires real implementations; tests wire
  * real local ones (sandbox servers, a SQLite file), not mocks.
  */
-import type { AdminRoleOutcome, EnvironmentList } from '../powerplatform/model';
+import type { AdminRoleOutcome, EnvironmentList } from './vocabulary';
 import type { StoredAuditEvent } from './audit-chain';
 import type { ChannelSubscription, ElevationNotification } from './notifications';
 import type { ClosedBecause, ElevationRequest, Requester, RequestState } from './request';
@@ -42,12 +42,13 @@ export interface UserTokens {
   resourceToken?(user: Requester, resource: string): Promise<TokenResult>;
 }
 
+/** What Dataverse said: whether the user holds System Administrator, or why it could not tell. */
+export type RoleLookupResult =
+  { ok: true; holdsSystemAdministrator: boolean } | { ok: false; message: string };
+
 /** Whether a user holds System Administrator in an environment's Dataverse. */
 export interface RoleLookup {
-  holdsSystemAdministrator(
-    token: string,
-    instanceUrl: string,
-  ): Promise<{ ok: true; holdsSystemAdministrator: boolean } | { ok: false; message: string }>;
+  holdsSystemAdministrator(token: string, instanceUrl: string): Promise<RoleLookupResult>;
 }
 
 /** What a Teams SSO token exchange came to. */

@@ -13,7 +13,7 @@ import {
   type RoleCheck,
 } from '../../elevation/request';
 import { describeOutcome, describeStatus, type OutcomeReader } from '../../elevation/outcome-text';
-import type { Environment } from '../../powerplatform/model';
+import type { Environment } from '../../elevation/vocabulary';
 import confirmationTemplate from './templates/confirmation.json';
 import historyTemplate from './templates/history.json';
 import noticeTemplate from './templates/notice.json';

@@ -1,4 +1,4 @@
-import type { Environment } from '../../../src/powerplatform/model';
+import type { Environment } from '../../../src/elevation/vocabulary';
 import {
   createEnvironmentIndex,
   type MatchReason,

@@ -1,6 +1,6 @@
 /** The wording of outcomes (issue #11, answers 3 and 8). */
 import { describeOutcome, describeStatus } from '../../../src/elevation/outcome-text';
-import type { AdminRoleOutcome, Failure, FailureKind } from '../../../src/powerplatform/model';
+import type { AdminRoleOutcome, Failure, FailureKind } from '../../../src/elevation/vocabulary';
 
 function failure(kind: FailureKind, overrides: Partial<Failure> = {}): Failure {
   return {

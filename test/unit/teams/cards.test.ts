@@ -7,7 +7,7 @@ import {
   requestStatusCard,
 } from '../../../src/teams/cards/cards';
 import type { ElevationRequest } from '../../../src/elevation/request';
-import type { Environment } from '../../../src/powerplatform/model';
+import type { Environment } from '../../../src/elevation/vocabulary';
 import { requestResultCard } from '../../../src/teams/replies';
 import { markdownTexts, textRuns } from '../../support/card-inspection';
 // eslint-disable-next-line @typescript-eslint/no-require-imports

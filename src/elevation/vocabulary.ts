@@ -1,6 +1,6 @@
 /**
- * The Power Platform vocabulary shared by the client (this folder) and the use cases
- * (src/elevation/). Plain data, no behaviour.
+ * The words the use cases speak: an environment, what one API call came to, and why it failed.
+ * The domain owns them; the Power Platform adapter (src/powerplatform/) fills them in.
  */
 
 /** An environment as the list endpoint describes it (only the fields the bot uses). */
