@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log';
+import { BoundedMap } from '../support/bounded-map';
 import type { AdminRoleOutcome, Environment, Failure } from './vocabulary';
 import {
   createEnvironmentIndex,
@@ -115,7 +116,9 @@ interface CachedEnvironments {
 const STALE_AFTER_MS = 5_000;
 
 export class ElevationService {
-  private readonly environmentCache = new Map<string, CachedEnvironments>();
+  private readonly environmentCache = new BoundedMap<string, CachedEnvironments>(
+    ENVIRONMENT_CACHE_ENTRIES,
+  );
 
   constructor(private readonly options: ElevationServiceOptions) {}
 
@@ -516,12 +519,7 @@ export class ElevationService {
       expiresAt: nowMs + this.options.environmentCacheSeconds * 1000,
       fetchedAt: nowMs,
     };
-    this.environmentCache.delete(key);
     this.environmentCache.set(key, cached);
-    if (this.environmentCache.size > ENVIRONMENT_CACHE_ENTRIES) {
-      const oldest = this.environmentCache.keys().next().value;
-      if (oldest !== undefined) this.environmentCache.delete(oldest);
-    }
     return { kind: 'ok', cached };
   }
 
