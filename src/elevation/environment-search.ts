@@ -4,7 +4,7 @@
  * to occur somewhere in the environment's display name, domain name, type or id.
  */
 import type { Environment } from './vocabulary';
-import { nameKey } from './environment-resolution';
+import { nameKey } from './environment-names';
 
 const collator = new Intl.Collator('en', { sensitivity: 'base', numeric: true });
 

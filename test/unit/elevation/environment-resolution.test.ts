@@ -2,9 +2,9 @@ import type { Environment } from '../../../src/elevation/vocabulary';
 import {
   createEnvironmentIndex,
   type MatchReason,
-  nameKey,
   type Resolution,
 } from '../../../src/elevation/environment-resolution';
+import { nameKey } from '../../../src/elevation/environment-names';
 import { runResolutionBench } from '../../../bench/resolution.bench';
 import { defaultSeed, WELL_KNOWN } from '../../../src/sandbox/power-platform-simulator';
 
