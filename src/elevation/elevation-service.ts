@@ -18,13 +18,12 @@ import type {
   Page,
   PowerPlatform,
   RoleLookup,
-  TokenRefusal,
   UserTokens,
 } from './ports';
 import { Refusals } from './refusals';
 import { type ClosedBecause, type ElevationRequest, outcomeTime, type Requester } from './request';
 import { compareRole, lookUpRole } from './role-check';
-import type { AdminRoleOutcome, Environment } from './vocabulary';
+import type { AdminRoleOutcome, Environment, TokenRefusal } from './vocabulary';
 
 export interface ElevationServiceOptions {
   store: ElevationStore;

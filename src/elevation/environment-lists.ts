@@ -8,10 +8,10 @@ import {
   type EnvironmentIndex,
   type MatchReason,
 } from './environment-resolution';
-import type { Clock, PowerPlatform, TokenRefusal, UserTokens } from './ports';
+import type { Clock, PowerPlatform, UserTokens } from './ports';
 import type { Refusals } from './refusals';
 import type { Requester } from './request';
-import type { Environment, Failure } from './vocabulary';
+import type { Environment, Failure, TokenRefusal } from './vocabulary';
 
 export interface EnvironmentListsOptions {
   powerPlatform: PowerPlatform;

@@ -2,7 +2,7 @@
  * What the use cases need from the outside world. index.ts wires real implementations; tests wire
  * real local ones (sandbox servers, a SQLite file), not mocks.
  */
-import type { AdminRoleOutcome, EnvironmentList } from './vocabulary';
+import type { AdminRoleOutcome, EnvironmentList, TokenRefusal } from './vocabulary';
 import type { StoredAuditEvent } from './audit-chain';
 import type { ChannelSubscription, ElevationNotification } from './notifications';
 import type { ClosedBecause, ElevationRequest, Requester, RequestState } from './request';
@@ -15,17 +15,6 @@ export interface PowerPlatform {
     clientRequestId?: string,
   ): Promise<AdminRoleOutcome>;
 }
-
-/** Why the bot holds no usable token for the user; each is told to the user differently. */
-export type TokenRefusal =
-  /** The user must sign in (or consent) first; the bot asks Teams for the token. */
-  | 'sign-in-required'
-  /** The token lacks the delegated UserManagement.Users.Apply permission (admin consent missing). */
-  | 'permission-missing'
-  /** The sign-in shows none of the tenant admin roles that self-elevation needs. */
-  | 'not-tenant-admin'
-  /** Anything else: misconfiguration, identity provider down. Never a consent prompt. */
-  | 'error';
 
 /**
  * `upn`: the user principal name from the user's sign-in, when known (for notifications);

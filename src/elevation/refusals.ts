@@ -6,8 +6,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log';
 import { refusalNotification } from './notifications';
-import type { AuditEvent, Clock, ElevationStore, Notifier, TokenRefusal } from './ports';
+import type { AuditEvent, Clock, ElevationStore, Notifier } from './ports';
 import type { ElevationRequest, Requester } from './request';
+import type { TokenRefusal } from './vocabulary';
 
 export interface RefusalsOptions {
   store: ElevationStore;

@@ -5,7 +5,7 @@
 import type { Activity, AdaptiveCardInvokeResponse, InvokeResponse } from 'botbuilder';
 import type { RequestResult } from '../elevation/elevation-service';
 import { describeOutcome, describeStatus } from '../elevation/outcome-text';
-import type { TokenRefusal } from '../elevation/ports';
+import type { TokenRefusal } from '../elevation/vocabulary';
 import type { ElevationRequest, Requester } from '../elevation/request';
 import { type AdaptiveCard, noticeCard, outcomeReader, pickCard } from './cards/cards';
 import { signInCard, type SignInPromptOptions } from './sign-in-prompt';
