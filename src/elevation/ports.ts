@@ -1,5 +1,5 @@
 /**
- * What the use cases need from the outside world. index.ts wires real implementations; tests wire
+ * What the use cases need from the outside world. app.ts wires real implementations; tests wire
  * real local ones (sandbox servers, a SQLite file), not mocks.
  */
 import type { AdminRoleOutcome, EnvironmentList, TokenRefusal } from './vocabulary';

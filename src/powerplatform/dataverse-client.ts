@@ -8,7 +8,7 @@ import type { HttpClient } from '../http/http-client';
 import type { Logger } from '../log';
 import { silentLogger } from '../log';
 
-export const SYSTEM_ADMINISTRATOR_TEMPLATE_ID = '627090ff-40a3-4053-8790-584edc5be201';
+const SYSTEM_ADMINISTRATOR_TEMPLATE_ID = '627090ff-40a3-4053-8790-584edc5be201';
 
 export interface DataverseClientOptions {
   http: Pick<HttpClient, 'request'>;
