@@ -4,7 +4,7 @@
  */
 
 import os from 'node:os';
-import type { Environment } from '../src/powerplatform/model';
+import type { Environment } from '../src/elevation/vocabulary';
 import {
   createEnvironmentIndex,
   type EnvironmentIndex,

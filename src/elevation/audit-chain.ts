@@ -37,7 +37,7 @@ export function canonicalJson(value: unknown): string {
 }
 
 /** The hash of an event, given the hash of the event before it in its chain. */
-export function hashAuditEvent(
+function hashAuditEvent(
   prevHash: string,
   event: AuditEvent & { chain: string; seq: number },
 ): string {

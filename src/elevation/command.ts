@@ -7,7 +7,7 @@
  * whatever is not understood comes back as `unknown`, and the caller answers with help.
  */
 
-import { withoutInvisibleControls } from '../powerplatform/visible-text';
+import { withoutInvisibleControls } from './visible-text';
 
 /** Longer messages are refused before any cleaning: nobody needs 500 characters to name an environment. */
 export const MAX_COMMAND_LENGTH = 500;

@@ -3,15 +3,13 @@
  * (confirmElevation) or cancels (cancelElevation); requests left unconfirmed expire (expireDue).
  * Free of botbuilder: the Teams layer translates activities into these calls and results into cards.
  */
+import { mayActOnRequest } from './who-may';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log';
-import type { AdminRoleOutcome, Environment, Failure } from '../powerplatform/model';
-import {
-  createEnvironmentIndex,
-  type EnvironmentIndex,
-  type MatchReason,
-} from './environment-resolution';
-import { outcomeNotification, refusalNotification } from './notifications';
+import { EnvironmentLists, type ListingProblem } from './environment-lists';
+import type { MatchReason } from './environment-resolution';
+import { justificationProblem } from './justification';
+import { outcomeNotification } from './notifications';
 import type {
   AuditEvent,
   Clock,
@@ -21,16 +19,12 @@ import type {
   Page,
   PowerPlatform,
   RoleLookup,
-  TokenRefusal,
   UserTokens,
 } from './ports';
-import {
-  type ClosedBecause,
-  type ElevationRequest,
-  outcomeTime,
-  type Requester,
-  type RoleCheck,
-} from './request';
+import { Refusals } from './refusals';
+import { type ClosedBecause, type ElevationRequest, outcomeTime, type Requester } from './request';
+import { compareRole, lookUpRole } from './role-check';
+import type { AdminRoleOutcome, Environment, TokenRefusal } from './vocabulary';
 
 export interface ElevationServiceOptions {
   store: ElevationStore;
@@ -55,15 +49,8 @@ export interface ElevationServiceOptions {
   executionLeaseMs: number;
 }
 
-type RoleLookupResult = Awaited<ReturnType<RoleLookup['holdsSystemAdministrator']>>;
-
 /** How long after an elevation a new card for the same environment mentions it. */
-export const RECENT_ELEVATION_MS = 24 * 60 * 60_000;
-
-/** Longest justification kept; longer text is refused rather than cut silently. */
-export const MAX_JUSTIFICATION_LENGTH = 500;
-/** Users whose environment lists are cached at once. */
-const ENVIRONMENT_CACHE_ENTRIES = 1000;
+const RECENT_ELEVATION_MS = 24 * 60 * 60_000;
 
 export type RequestResult =
   /**
@@ -82,9 +69,7 @@ export type RequestResult =
   | { kind: 'not-found'; query: string; suggestions: Environment[] }
   | { kind: 'no-dataverse'; environment: Environment }
   | { kind: 'environment-disabled'; environment: Environment }
-  /** No usable token: sign in first, or a pre-flight check refused (nothing was called). */
-  | { kind: 'no-token'; reason: TokenRefusal; message: string }
-  | { kind: 'listing-failed'; failure: Failure };
+  | ListingProblem;
 
 export type ConfirmResult =
   | { kind: 'unknown-request' }
@@ -105,20 +90,14 @@ export type CancelResult =
   | { kind: 'already-handled'; request: ElevationRequest }
   | { kind: 'cancelled'; request: ElevationRequest };
 
-interface CachedEnvironments {
-  index: EnvironmentIndex;
-  byId: Map<string, Environment>;
-  expiresAt: number;
-  fetchedAt: number;
-}
-
-/** How old a cached list may be before a miss is checked against a fresh one. */
-const STALE_AFTER_MS = 5_000;
-
 export class ElevationService {
-  private readonly environmentCache = new Map<string, CachedEnvironments>();
+  private readonly refusals: Refusals;
+  private readonly environments: EnvironmentLists;
 
-  constructor(private readonly options: ElevationServiceOptions) {}
+  constructor(private readonly options: ElevationServiceOptions) {
+    this.refusals = new Refusals(options);
+    this.environments = new EnvironmentLists({ ...options, refusals: this.refusals });
+  }
 
   /** "elevate me in <query>": resolve the environment and open a request awaiting confirmation. */
   async requestElevation(requester: Requester, query: string): Promise<RequestResult> {
@@ -129,57 +108,28 @@ export class ElevationService {
   }
 
   /** The one environment the user means, among those they can see, or why there is none. */
-  async findEnvironment(
+  findEnvironment(
     requester: Requester,
     query: string,
   ): Promise<
     | { kind: 'found'; environment: Environment; reason?: MatchReason }
     | Exclude<RequestResult, { kind: 'confirm' }>
   > {
-    let environments = await this.environmentsFor(requester, { query });
-    if (environments.kind !== 'ok') return environments.result;
-    let resolution = environments.cached.index.resolve(query);
-    if (resolution.kind === 'not-found' && this.isStale(environments.cached)) {
-      // The environment may be new since the list was cached: look once more before saying no.
-      environments = await this.environmentsFor(requester, { refresh: true, query });
-      if (environments.kind !== 'ok') return environments.result;
-      resolution = environments.cached.index.resolve(query);
-    }
-    switch (resolution.kind) {
-      case 'found':
-        return { kind: 'found', environment: resolution.environment, reason: resolution.reason };
-      case 'ambiguous':
-        return {
-          kind: 'ambiguous',
-          query,
-          candidates: resolution.candidates,
-          total: resolution.total,
-        };
-      case 'not-found':
-        return { kind: 'not-found', query, suggestions: resolution.suggestions };
-    }
+    return this.environments.find(requester, query);
   }
 
   /** Every environment the user can see (`environments`), with their own token, as listed. */
-  async environmentsVisibleTo(
+  environmentsVisibleTo(
     requester: Requester,
   ): Promise<
     { kind: 'ok'; environments: Environment[] } | Exclude<RequestResult, { kind: 'confirm' }>
   > {
-    const environments = await this.environmentsFor(requester);
-    if (environments.kind !== 'ok') return environments.result;
-    return { kind: 'ok', environments: [...environments.cached.byId.values()] };
+    return this.environments.all(requester);
   }
 
   /** Whether the user's environment list is cached and fresh (no API call, no wait). */
   hasFreshEnvironments(requester: Requester): boolean {
-    return this.freshEnvironments(requester) !== undefined;
-  }
-
-  /** The user's cached environment list, unless there is none or it has expired. */
-  private freshEnvironments(requester: Requester): CachedEnvironments | undefined {
-    const hit = this.environmentCache.get(this.cacheKey(requester));
-    return hit && hit.expiresAt > this.options.clock.now().getTime() ? hit : undefined;
+    return this.environments.isFresh(requester);
   }
 
   /** The requester's own requests, by outcome time, newest first (`history`). */
@@ -198,11 +148,10 @@ export class ElevationService {
     environmentId: string,
     query: string,
   ): Promise<RequestResult> {
-    const environments = await this.environmentsFor(requester, { query });
-    if (environments.kind !== 'ok') return environments.result;
-    const environment = environments.cached.byId.get(environmentId.toLowerCase());
-    if (!environment) return { kind: 'not-found', query, suggestions: [] };
-    return this.openRequest(requester, environment, query);
+    const picked = await this.environments.byId(requester, environmentId, query);
+    if (picked.kind !== 'ok') return picked;
+    if (!picked.environment) return { kind: 'not-found', query, suggestions: [] };
+    return this.openRequest(requester, picked.environment, query);
   }
 
   /** Elevate was pressed. Executes the request at most once, and only for its requester. */
@@ -216,8 +165,8 @@ export class ElevationService {
     if (!request) return { kind: 'unknown-request' };
     const log = this.options.logger.child({ requestId: request.id });
 
-    if (!this.isRequester(request, input.clicker)) {
-      await this.refuse(input.clicker, 'not-requester', request);
+    if (!mayActOnRequest(input.clicker, request)) {
+      await this.refusals.refuse(input.clicker, 'not-requester', request);
       return { kind: 'not-requester', request };
     }
     if (request.state !== 'requested') return { kind: 'already-handled', request };
@@ -229,13 +178,13 @@ export class ElevationService {
     }
 
     const justification = (input.justification ?? '').trim();
-    const problem = this.justificationProblem(justification);
+    const problem = justificationProblem(justification, this.options.justificationRequired);
     if (problem) return { kind: 'justification-required', request, problem };
 
     // The token comes first: without one nothing changes, and the same card can be pressed again.
     const token = await this.options.tokens.powerPlatformToken(request.requester);
     if (!token.ok) {
-      await this.refuseToken(
+      await this.refusals.refuseToken(
         { ...request.requester, upn: token.upn ?? request.requester.upn },
         token.reason,
         { request },
@@ -278,9 +227,10 @@ export class ElevationService {
     if (!claimed) return this.currentState(request.id);
 
     log.info('calling applyAdminRole', { environmentId: claimed.environment.id, clientRequestId });
-    const before = await this.lookUpRole(claimed);
+    const before = await lookUpRole(this.options, claimed);
     const outcome = await this.callApplyAdminRole(token.token, claimed, clientRequestId);
-    const roleCheck = outcome.ok && before ? await this.compareRole(claimed, before) : undefined;
+    const roleCheck =
+      outcome.ok && before ? await compareRole(this.options, claimed, before) : undefined;
     const finishedAt = clock.now();
     const executed = this.auditEvent('executed', claimed, {
       outcome: outcome.ok ? 'succeeded' : outcome.kind,
@@ -323,7 +273,7 @@ export class ElevationService {
     };
     if (!outcome.ok && outcome.kind === 'environment-not-found') {
       // The list that offered this environment is out of date: the next request fetches a new one.
-      this.environmentCache.delete(this.cacheKey(request.requester));
+      this.environments.forget(request.requester);
     }
     log.info('elevation finished', {
       outcome: outcome.ok ? 'succeeded' : outcome.kind,
@@ -337,8 +287,8 @@ export class ElevationService {
   async cancelElevation(input: { requestId: string; clicker: Requester }): Promise<CancelResult> {
     const request = await this.options.store.findRequest(input.requestId);
     if (!request) return { kind: 'unknown-request' };
-    if (!this.isRequester(request, input.clicker)) {
-      await this.refuse(input.clicker, 'not-requester', request);
+    if (!mayActOnRequest(input.clicker, request)) {
+      await this.refusals.refuse(input.clicker, 'not-requester', request);
       return { kind: 'not-requester', request };
     }
     // The cancellation and its audit event are one write: a crash cannot keep one without the other.
@@ -477,84 +427,6 @@ export class ElevationService {
     };
   }
 
-  private cacheKey(requester: Requester): string {
-    return `${requester.tenantId}/${requester.aadObjectId}`.toLowerCase();
-  }
-
-  /** A cached list older than this is fetched again before a name is declared unknown. */
-  private isStale(cached: CachedEnvironments): boolean {
-    return this.options.clock.now().getTime() - cached.fetchedAt > STALE_AFTER_MS;
-  }
-
-  private async environmentsFor(
-    requester: Requester,
-    options: { refresh?: boolean; query?: string } = {},
-  ): Promise<
-    | { kind: 'ok'; cached: CachedEnvironments }
-    | { kind: 'failed'; result: Exclude<RequestResult, { kind: 'confirm' }> }
-  > {
-    const key = this.cacheKey(requester);
-    const nowMs = this.options.clock.now().getTime();
-    const hit = options.refresh ? undefined : this.freshEnvironments(requester);
-    if (hit) return { kind: 'ok', cached: hit };
-
-    const token = await this.options.tokens.powerPlatformToken(requester);
-    if (!token.ok) {
-      await this.refuseToken({ ...requester, upn: token.upn ?? requester.upn }, token.reason, {
-        query: options.query,
-      });
-      return {
-        kind: 'failed',
-        result: { kind: 'no-token', reason: token.reason, message: token.message },
-      };
-    }
-    const listed = await this.options.powerPlatform.listEnvironments(token.token);
-    if (!listed.ok) return { kind: 'failed', result: { kind: 'listing-failed', failure: listed } };
-
-    const cached: CachedEnvironments = {
-      index: createEnvironmentIndex(listed.environments),
-      byId: new Map(listed.environments.map((e) => [e.id.toLowerCase(), e])),
-      expiresAt: nowMs + this.options.environmentCacheSeconds * 1000,
-      fetchedAt: nowMs,
-    };
-    this.environmentCache.delete(key);
-    this.environmentCache.set(key, cached);
-    if (this.environmentCache.size > ENVIRONMENT_CACHE_ENTRIES) {
-      const oldest = this.environmentCache.keys().next().value;
-      if (oldest !== undefined) this.environmentCache.delete(oldest);
-    }
-    return { kind: 'ok', cached };
-  }
-
-  /** Whether Dataverse shows the role now; undefined when the role check is off. */
-  private async lookUpRole(request: ElevationRequest): Promise<RoleLookupResult | undefined> {
-    const lookup = this.options.roleLookup;
-    if (!lookup) return undefined;
-    const instanceUrl = request.environment.dataverseUrl;
-    if (!instanceUrl) return { ok: false, message: 'the environment has no Dataverse URL' };
-    if (!this.options.tokens.resourceToken)
-      return { ok: false, message: 'no Dataverse token source' };
-    const token = await this.options.tokens.resourceToken(request.requester, instanceUrl);
-    if (!token.ok) return { ok: false, message: token.message };
-    try {
-      return await lookup.holdsSystemAdministrator(token.token, instanceUrl);
-    } catch (error) {
-      return { ok: false, message: error instanceof Error ? error.message : String(error) };
-    }
-  }
-
-  /** Before and after, told in the user's words; never blocks or undoes the elevation. */
-  private async compareRole(
-    request: ElevationRequest,
-    before: RoleLookupResult,
-  ): Promise<RoleCheck> {
-    if (!before.ok) return { result: 'not-checked', reason: before.message };
-    if (before.holdsSystemAdministrator) return { result: 'already-admin' };
-    const after = await this.lookUpRole(request);
-    if (!after?.ok) return { result: 'not-checked', reason: after?.message ?? 'no answer' };
-    return { result: after.holdsSystemAdministrator ? 'newly-granted' : 'not-visible-yet' };
-  }
-
   /** The client returns failures as values; a throw here is a bug, reported as an unknown outcome. */
   private async callApplyAdminRole(
     token: string,
@@ -581,23 +453,6 @@ export class ElevationService {
     }
   }
 
-  private justificationProblem(justification: string): string | undefined {
-    if (justification.length > MAX_JUSTIFICATION_LENGTH) {
-      return `The justification is ${justification.length} characters long; at most ${MAX_JUSTIFICATION_LENGTH} are allowed.`;
-    }
-    if (this.options.justificationRequired && justification.length === 0) {
-      return 'A justification is required: say why you need System Administrator in this environment.';
-    }
-    return undefined;
-  }
-
-  private isRequester(request: ElevationRequest, clicker: Requester): boolean {
-    return (
-      request.requester.aadObjectId.toLowerCase() === clicker.aadObjectId.toLowerCase() &&
-      request.requester.tenantId.toLowerCase() === clicker.tenantId.toLowerCase()
-    );
-  }
-
   /** The expiry and its audit event are one write, as every transition is. */
   private expire(request: ElevationRequest, now: Date): Promise<ElevationRequest | undefined> {
     return this.options.store.transition(
@@ -613,68 +468,6 @@ export class ElevationService {
     return current.state === 'expired'
       ? { kind: 'expired', request: current }
       : { kind: 'already-handled', request: current };
-  }
-
-  /**
-   * A pre-flight refusal that matters to security (not an admin, permission missing) is audited;
-   * someone without a tenant admin role trying to elevate is also told to the subscribed channels.
-   */
-  private async refuseToken(
-    user: Requester,
-    reason: TokenRefusal,
-    context: { request?: ElevationRequest; query?: string },
-  ): Promise<void> {
-    if (reason === 'not-tenant-admin') {
-      await this.refuse(user, reason, context.request, {
-        query: context.query,
-        text: 'The sign-in shows none of the roles self-elevation needs (Global, Power Platform or Dynamics 365 Administrator).',
-      });
-    } else if (reason === 'permission-missing') {
-      await this.refuse(user, reason, context.request);
-    }
-  }
-
-  /**
-   * Something the actor was not allowed to do: logged and audited, never silent. With `notify`,
-   * the subscribed channels hear of it too (written with the audit record, in one step).
-   */
-  private async refuse(
-    actor: Requester,
-    reason: string,
-    request?: ElevationRequest,
-    notify?: { query?: string; text: string },
-  ): Promise<void> {
-    this.options.logger.warn('refused', {
-      reason,
-      actor: actor.aadObjectId,
-      requestId: request?.id,
-    });
-    const at = this.options.clock.now();
-    const event: AuditEvent = {
-      type: 'refused',
-      at,
-      requestId: request?.id,
-      actor: actor.aadObjectId,
-      tenantId: actor.tenantId,
-      environmentId: request?.environment.id,
-      details: { reason },
-    };
-    if (!notify) {
-      await this.options.store.appendAudit(event);
-      return;
-    }
-    await this.options.store.appendAudit(
-      event,
-      refusalNotification({
-        id: randomUUID(),
-        at,
-        requester: actor,
-        reason: notify.text,
-        request,
-        query: notify.query,
-      }),
-    );
-    this.options.notifier?.wake();
   }
 
   private auditEvent(

@@ -3,8 +3,8 @@
  * resolution (which must find the one environment meant), a search only filters: every word has
  * to occur somewhere in the environment's display name, domain name, type or id.
  */
-import type { Environment } from '../powerplatform/model';
-import { nameKey } from './environment-resolution';
+import type { Environment } from './vocabulary';
+import { nameKey } from './environment-names';
 
 const collator = new Intl.Collator('en', { sensitivity: 'base', numeric: true });
 

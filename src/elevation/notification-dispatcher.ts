@@ -4,6 +4,7 @@
  * never in its way: the outcome was recorded before anything here happens.
  */
 import type { Logger } from '../log';
+import { TIMED_OUT, within } from '../support/within';
 import type {
   ChannelSender,
   Clock,
@@ -33,7 +34,6 @@ export interface NotificationDispatcherOptions {
   concurrency?: number;
 }
 
-const TIMED_OUT = Symbol('timed out');
 const BATCH = 50;
 
 export class NotificationDispatcher implements Notifier {
@@ -225,27 +225,19 @@ export class NotificationDispatcher implements Notifier {
     const subscription = delivery.subscription;
     if (!subscription) return { kind: 'failed', reason: 'no subscription' };
     const abort = new AbortController();
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<typeof TIMED_OUT>((resolve) => {
-      timer = setTimeout(() => {
-        // Stops the post and the connector client's own retries of it.
-        abort.abort();
-        resolve(TIMED_OUT);
-      }, this.options.sendTimeoutMs);
-    });
     try {
-      const result = await Promise.race([
+      const result = await within(
         this.options.sender.send(subscription, delivery.notification, abort.signal),
-        timeout,
-      ]);
+        this.options.sendTimeoutMs,
+        // Stops the post and the connector client's own retries of it.
+        () => abort.abort(),
+      );
       return result === TIMED_OUT
         ? { kind: 'retry', reason: `no answer within ${this.options.sendTimeoutMs} ms` }
         : result;
     } catch (error) {
       // The sender reports failures as values; a throw is unexpected, and worth another try.
       return { kind: 'retry', reason: error instanceof Error ? error.message : String(error) };
-    } finally {
-      clearTimeout(timer);
     }
   }
 

@@ -4,7 +4,7 @@
  * store fans a notification out to matching channels in the same transaction that records the
  * outcome, and the dispatcher delivers it.
  */
-import type { AdminRoleOutcome, Environment } from '../powerplatform/model';
+import type { AdminRoleOutcome, Environment } from './vocabulary';
 import { describeStatus } from './outcome-text';
 import type { ElevationRequest, Requester } from './request';
 
@@ -42,7 +42,7 @@ export interface ElevationNotification {
 }
 
 /** Environment types the API reports; `notify here for <type>` filters on them. */
-export const ENVIRONMENT_TYPES = [
+const ENVIRONMENT_TYPES = [
   'production',
   'sandbox',
   'trial',
@@ -73,7 +73,7 @@ export interface ChannelSubscription {
 const MAX_MESSAGE_LENGTH = 500;
 
 /** Longest name pattern accepted. */
-export const MAX_PATTERN_LENGTH = 100;
+const MAX_PATTERN_LENGTH = 100;
 
 type EnvironmentType = (typeof ENVIRONMENT_TYPES)[number];
 
@@ -89,7 +89,7 @@ const TYPE_ALIASES: Record<string, EnvironmentType> = {
  * The environment type a word names: the type itself, its plural, a known short name (`prod`,
  * `dev`) or a prefix of at least three letters that fits one type only (`sand`, `devel`).
  */
-export function environmentTypeNamed(word: string): EnvironmentType | undefined {
+function environmentTypeNamed(word: string): EnvironmentType | undefined {
   const value = word.toLowerCase().replace(/\s+environments?$/, '');
   const exact = ENVIRONMENT_TYPES.find(
     (t) => t === value || `${t}s` === value || `${t}es` === value,

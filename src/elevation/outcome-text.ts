@@ -1,8 +1,9 @@
 /**
- * What each outcome means to the person who pressed Elevate: a headline, why it happened, and what
- * to do next. One place for the wording, so cards, messages and notifications say the same thing.
+ * What each outcome and each problem means to the person who asked: a headline, why it happened,
+ * and what to do next. One table for every Problem, so cards, messages and notifications say the
+ * same thing whether the sign-in or the API found it.
  */
-import type { AdminRoleOutcome, FailureKind } from '../powerplatform/model';
+import type { AdminRoleOutcome, Problem, TokenRefusal } from './vocabulary';
 
 export interface OutcomeText {
   headline: string;
@@ -59,9 +60,16 @@ function voiceOf(reader: OutcomeReader): Voice {
   };
 }
 
-type FailureText = (v: Voice) => { headline: string; nextStep?: string };
+/**
+ * `headline`: an elevation that ended with the problem; `beforeAnyCall`: the title when the
+ * sign-in found it and nothing was called (the headline otherwise).
+ */
+type ProblemText = (v: Voice) => { headline: string; nextStep?: string; beforeAnyCall?: string };
 
-const FAILURES: Record<FailureKind, FailureText> = {
+const PROBLEMS: Record<Problem, ProblemText> = {
+  // Found by the sign-in only: the details are in the refusal's own message.
+  'sign-in-required': () => ({ headline: 'Sign-in needed' }),
+  error: () => ({ headline: 'Could not sign you in' }),
   // The API answered 2xx but reported an error: the headline says so before any status does.
   'functional-error': () => ({
     headline: 'Elevation failed: the API reported an error in its answer',
@@ -86,10 +94,12 @@ const FAILURES: Record<FailureKind, FailureText> = {
   }),
   'permission-missing': (v) => ({
     headline: 'Elevation failed: the bot lacks a permission',
+    beforeAnyCall: 'The bot lacks a permission',
     nextStep: `Either the bot's Entra app lacks the delegated Power Platform API permission UserManagement.Users.Apply (an administrator must add it and grant admin consent), or ${v.your} account lacks a tenant admin role: check both.`,
   }),
   'not-tenant-admin': (v) => ({
     headline: `Elevation refused: ${v.you} ${v.are} not a tenant administrator`,
+    beforeAnyCall: `${v.You} ${v.are} not a tenant administrator`,
     nextStep:
       'Only Global, Power Platform or Dynamics 365 administrators can self-elevate, with the role assigned directly (not through a group). If the role is eligible in PIM, activate it first; it can take a while to reach Power Platform.',
   }),
@@ -164,7 +174,7 @@ const BY_ERROR_CODE: Record<
 };
 
 /** "1 second", "2 seconds". */
-export function countOf(count: number, unit: string): string {
+function countOf(count: number, unit: string): string {
   return `${count} ${unit}${count === 1 ? '' : 's'}`;
 }
 
@@ -185,7 +195,7 @@ export function describeOutcome(
       nextStep: `The role stays until it is removed; if ${v.their} admin role came from PIM, Microsoft removes it when that assignment ends.`,
     };
   }
-  const text = FAILURES[outcome.kind](v);
+  const text = PROBLEMS[outcome.kind](v);
   const retryAfterMs = outcome.response.retryAfterMs;
   if (outcome.kind === 'throttled' && retryAfterMs !== undefined) {
     // The API said how long to wait: repeat it rather than guess.
@@ -207,6 +217,12 @@ export function describeOutcome(
     explanation: outcome.message,
     nextStep: specific?.nextStep ?? text.nextStep,
   };
+}
+
+/** The title of a refusal found by the sign-in, before anything was called (told to the user). */
+export function describeRefusal(reason: TokenRefusal): string {
+  const text = PROBLEMS[reason](voiceOf({}));
+  return text.beforeAnyCall ?? text.headline;
 }
 
 /**

@@ -1,8 +1,8 @@
 /**
- * What the use cases need from the outside world. index.ts wires real implementations; tests wire
+ * What the use cases need from the outside world. app.ts wires real implementations; tests wire
  * real local ones (sandbox servers, a SQLite file), not mocks.
  */
-import type { AdminRoleOutcome, EnvironmentList } from '../powerplatform/model';
+import type { AdminRoleOutcome, EnvironmentList, TokenRefusal } from './vocabulary';
 import type { StoredAuditEvent } from './audit-chain';
 import type { ChannelSubscription, ElevationNotification } from './notifications';
 import type { ClosedBecause, ElevationRequest, Requester, RequestState } from './request';
@@ -15,17 +15,6 @@ export interface PowerPlatform {
     clientRequestId?: string,
   ): Promise<AdminRoleOutcome>;
 }
-
-/** Why the bot holds no usable token for the user; each is told to the user differently. */
-export type TokenRefusal =
-  /** The user must sign in (or consent) first; the bot asks Teams for the token. */
-  | 'sign-in-required'
-  /** The token lacks the delegated UserManagement.Users.Apply permission (admin consent missing). */
-  | 'permission-missing'
-  /** The sign-in shows none of the tenant admin roles that self-elevation needs. */
-  | 'not-tenant-admin'
-  /** Anything else: misconfiguration, identity provider down. Never a consent prompt. */
-  | 'error';
 
 /**
  * `upn`: the user principal name from the user's sign-in, when known (for notifications);
@@ -42,12 +31,13 @@ export interface UserTokens {
   resourceToken?(user: Requester, resource: string): Promise<TokenResult>;
 }
 
+/** What Dataverse said: whether the user holds System Administrator, or why it could not tell. */
+export type RoleLookupResult =
+  { ok: true; holdsSystemAdministrator: boolean } | { ok: false; message: string };
+
 /** Whether a user holds System Administrator in an environment's Dataverse. */
 export interface RoleLookup {
-  holdsSystemAdministrator(
-    token: string,
-    instanceUrl: string,
-  ): Promise<{ ok: true; holdsSystemAdministrator: boolean } | { ok: false; message: string }>;
+  holdsSystemAdministrator(token: string, instanceUrl: string): Promise<RoleLookupResult>;
 }
 
 /** What a Teams SSO token exchange came to. */

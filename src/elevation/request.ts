@@ -3,7 +3,7 @@
  * requested -> executing -> succeeded | failed, or requested -> cancelled | expired.
  * Each arrow is a conditional write in the store, so it happens at most once.
  */
-import type { AdminRoleOutcome, Environment } from '../powerplatform/model';
+import type { AdminRoleOutcome, Environment } from './vocabulary';
 
 export type RequestState =
   'requested' | 'executing' | 'succeeded' | 'failed' | 'cancelled' | 'expired';

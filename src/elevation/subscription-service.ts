@@ -3,6 +3,7 @@
  * administrators (BOT_ADMIN_IDS, Entra object ids) may subscribe or unsubscribe a channel; anyone
  * may ask what a channel receives. Every change and every refusal is audited.
  */
+import { mayChangeNotifications } from './who-may';
 import type { Logger } from '../log';
 import { type ChannelSubscription, parseSubscriptionFilter } from './notifications';
 import type { AuditEvent, Clock, ElevationStore } from './ports';
@@ -53,7 +54,7 @@ export class SubscriptionService {
 
   /** Whether this user may change notifications. */
   mayManage(user: Requester): boolean {
-    return this.admins.has(user.aadObjectId.toLowerCase());
+    return mayChangeNotifications(user, this.options.adminIds);
   }
 
   /**

@@ -247,7 +247,7 @@ export class HttpClient {
 }
 
 /** The path and query of a URL with every query value masked except well-known harmless ones. */
-export function loggablePath(url: URL): string {
+function loggablePath(url: URL): string {
   const parts = [...url.searchParams].map(([name, value]) =>
     LOGGABLE_QUERY.has(name.toLowerCase())
       ? `${name}=${encodeURIComponent(value)}`

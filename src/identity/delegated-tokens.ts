@@ -49,9 +49,9 @@ export interface DelegatedTokensOptions {
 }
 
 /** The permission applyAdminRole needs; without admin consent `.default` does not include it. */
-export const APPLY_PERMISSION = 'UserManagement.Users.Apply';
+const APPLY_PERMISSION = 'UserManagement.Users.Apply';
 /** Where an eligible admin activates their role. */
-export const PIM_URL =
+const PIM_URL =
   'https://portal.azure.com/#view/Microsoft_Azure_PIMCommon/ActivationMenuBlade/~/aadmigratedroles';
 
 const DEFAULTS = { maxSessions: 10_000 };

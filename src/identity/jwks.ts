@@ -11,6 +11,7 @@ import type { Clock } from '../elevation/ports';
 import { systemClock } from '../elevation/ports';
 import type { HttpClient } from '../http/http-client';
 import { Logger, silentLogger } from '../log';
+import { BoundedMap } from '../support/bounded-map';
 
 export interface JwksSourceOptions {
   /** Where keys are published, e.g. `https://login.microsoftonline.com` (a trailing slash is ignored). */
@@ -86,16 +87,12 @@ export function createJwksSource(options: JwksSourceOptions): JwksSource {
   const host = options.authorityHost.replace(/\/+$/, '');
   const logger = options.logger ?? silentLogger;
   const clock = options.clock ?? systemClock;
-  const tenants = new Map<string, TenantKeys>();
+  const tenants = new BoundedMap<string, TenantKeys>(settings.maxTenants);
   const now = () => clock.now().getTime();
 
   function tenantKeys(tenantId: string): TenantKeys {
     const existing = tenants.get(tenantId);
     if (existing) return existing;
-    if (tenants.size >= settings.maxTenants) {
-      const oldest = tenants.keys().next().value;
-      if (oldest !== undefined) tenants.delete(oldest);
-    }
     const created: TenantKeys = { imported: new Map() };
     tenants.set(tenantId, created);
     return created;
@@ -145,8 +142,7 @@ export function createJwksSource(options: JwksSourceOptions): JwksSource {
     tenant.fetchedAt = now();
     tenant.failedAt = undefined;
     tenant.imported.clear();
-    // Re-inserted so that the map's order is "least recently fetched first" for eviction.
-    tenants.delete(tenantId);
+    // Written again, so that the least recently fetched tenant is the first to go.
     tenants.set(tenantId, tenant);
     logger.info('jwks fetched', { tenantId, cause, keyCount: keys.size });
     return { ok: true };

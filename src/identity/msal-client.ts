@@ -16,6 +16,7 @@ import {
 } from '@azure/msal-node';
 import type { Clock } from '../elevation/ports';
 import type { Logger } from '../log';
+import { BoundedMap } from '../support/bounded-map';
 import type { ClientCertificate } from './client-certificate';
 import type { OnBehalfOfClient, OnBehalfOfClients } from './delegated-tokens';
 import { type SharedSecrets, tokenCacheKey, type UserKey } from './shared-secrets';
@@ -93,20 +94,21 @@ export function createOnBehalfOfClients(options: OnBehalfOfClientsOptions): OnBe
 }
 
 class PerUserClients implements OnBehalfOfClients {
-  private readonly clients = new Map<string, UserClient>();
+  private readonly clients: BoundedMap<string, UserClient>;
 
-  constructor(private readonly options: OnBehalfOfClientsOptions) {}
+  constructor(private readonly options: OnBehalfOfClientsOptions) {
+    this.clients = new BoundedMap(options.maxClients ?? DEFAULT_MAX_CLIENTS);
+  }
 
   forUser(user: UserKey): OnBehalfOfClient {
     const key = tokenCacheKey(user);
     const known = this.clients.get(key);
     if (known) {
-      // Most recently used last.
-      this.clients.delete(key);
+      // Written again: the most recently used goes last.
       this.clients.set(key, known);
       return known;
     }
-    const { shared, maxClients, clock, ...clientOptions } = this.options;
+    const { shared, maxClients: _notAnMsalOption, clock, ...clientOptions } = this.options;
     const cache = shared
       ? new StoredTokenCache({ ...shared, key, logger: this.options.logger, clock })
       : undefined;
@@ -115,10 +117,6 @@ class PerUserClients implements OnBehalfOfClients {
       cache,
     );
     this.clients.set(key, client);
-    if (this.clients.size > (maxClients ?? DEFAULT_MAX_CLIENTS)) {
-      const oldest = this.clients.keys().next().value;
-      if (oldest !== undefined) this.clients.delete(oldest);
-    }
     return client;
   }
 }

@@ -7,6 +7,7 @@
  */
 import type { Clock } from '../elevation/ports';
 import type { Logger } from '../log';
+import { BoundedMap } from '../support/bounded-map';
 import { sessionKey, type SharedSecrets, type UserKey } from './shared-secrets';
 
 export interface Session {
@@ -30,9 +31,11 @@ export interface SessionsOptions {
 }
 
 export class Sessions {
-  private readonly memory = new Map<string, Session>();
+  private readonly memory: BoundedMap<string, Session>;
 
-  constructor(private readonly options: SessionsOptions) {}
+  constructor(private readonly options: SessionsOptions) {
+    this.memory = new BoundedMap(options.maxSessions);
+  }
 
   /** The user's live session: from memory, else from the store (then kept in memory). */
   async get(user: UserKey): Promise<Session | undefined> {
@@ -89,12 +92,7 @@ export class Sessions {
   }
 
   private keep(key: string, session: Session): void {
-    this.memory.delete(key);
     this.memory.set(key, session);
-    if (this.memory.size > this.options.maxSessions) {
-      const oldest = this.memory.keys().next().value;
-      if (oldest !== undefined) this.memory.delete(oldest);
-    }
   }
 
   private async read(key: string): Promise<Session | undefined> {

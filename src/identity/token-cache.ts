@@ -23,7 +23,7 @@ import type { SharedSecrets } from './shared-secrets';
  * Largest sealed value written (characters). An Azure Table string property holds 64 KiB, which
  * is 32 Ki UTF-16 characters; this leaves room for the other properties' overhead.
  */
-export const MAX_SEALED_CHARS = 30_000;
+const MAX_SEALED_CHARS = 30_000;
 /** Expiry of a cache whose access tokens carry no usable expiry. */
 const FALLBACK_TTL_MS = 24 * 3600_000;
 

@@ -3,11 +3,12 @@
  * "newly granted" from "already had it" (applyAdminRole answers the same for both). Roles are
  * matched by the role template id, constant across business units and languages, never by name.
  */
+import type { RoleLookup, RoleLookupResult } from '../elevation/ports';
 import type { HttpClient } from '../http/http-client';
 import type { Logger } from '../log';
 import { silentLogger } from '../log';
 
-export const SYSTEM_ADMINISTRATOR_TEMPLATE_ID = '627090ff-40a3-4053-8790-584edc5be201';
+const SYSTEM_ADMINISTRATOR_TEMPLATE_ID = '627090ff-40a3-4053-8790-584edc5be201';
 
 export interface DataverseClientOptions {
   http: Pick<HttpClient, 'request'>;
@@ -16,16 +17,13 @@ export interface DataverseClientOptions {
   rewriteInstanceUrl?: (instanceUrl: string) => string;
 }
 
-export type RoleCheck =
-  { ok: true; holdsSystemAdministrator: boolean } | { ok: false; message: string };
-
 /** Dataverse's answer before a user has any role in the instance: not an error, just "no". */
 const NOT_A_MEMBER = /not a member of the organization|has not been assigned any roles/i;
 
-export class DataverseClient {
+export class DataverseClient implements RoleLookup {
   constructor(private readonly options: DataverseClientOptions) {}
 
-  async holdsSystemAdministrator(token: string, instanceUrl: string): Promise<RoleCheck> {
+  async holdsSystemAdministrator(token: string, instanceUrl: string): Promise<RoleLookupResult> {
     const base = (this.options.rewriteInstanceUrl?.(instanceUrl) ?? instanceUrl).replace(
       /\/+$/,
       '',

@@ -17,9 +17,9 @@ import type {
   Failure,
   FailureKind,
   ResponseFacts,
-} from './model';
+} from '../elevation/vocabulary';
 import { field, isRecord, parseResultDescription, readResultEnvelope } from './result-envelope';
-import { withoutInvisibleControls } from './visible-text';
+import { withoutInvisibleControls } from '../elevation/visible-text';
 
 export interface PowerPlatformClientOptions {
   /** API root from configuration, e.g. https://api.powerplatform.com; sovereign clouds differ. */

@@ -21,7 +21,6 @@ import {
   loginRequest,
   MESSAGE,
   messageResponse,
-  NO_TOKEN_TITLE,
   NOT_YOUR_PICKER,
   notRequester,
   PICK_ONE_FIRST,
@@ -34,22 +33,9 @@ import {
   requestCardInPlace,
   showClosed,
 } from './request-answers';
+import { describeRefusal } from '../elevation/outcome-text';
 import { showRequestStatus } from './show-request-status';
-
-const TIMED_OUT = Symbol('timed out');
-
-/** The promise's value, or TIMED_OUT when it takes longer than `ms` (it keeps running). */
-async function within<T>(promise: Promise<T>, ms: number): Promise<T | typeof TIMED_OUT> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<typeof TIMED_OUT>((resolve) => {
-    timer = setTimeout(() => resolve(TIMED_OUT), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+import { TIMED_OUT, within } from '../support/within';
 
 /** Elevate: the outcome within the invoke budget, else "in progress" now and the outcome later. */
 export async function elevateAction(
@@ -122,7 +108,7 @@ async function confirmResponse(
         // Teams signs the user in and sends the same action again, with the token.
         return loginRequest(bot.signInPrompt);
       }
-      return messageResponse(`${NO_TOKEN_TITLE[result.reason]}: ${result.message}`);
+      return messageResponse(`${describeRefusal(result.reason)}: ${result.message}`);
     case 'already-handled':
       return cardResponse(requestStatusCard(result.request));
     case 'expired':

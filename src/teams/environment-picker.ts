@@ -4,7 +4,7 @@
  * the audit instead; `audit-page` checks the bot-admin rule again on every click).
  */
 import type { AdaptiveCardInvokeResponse } from 'botbuilder';
-import type { Environment } from '../powerplatform/model';
+import type { Environment } from '../elevation/vocabulary';
 import type { Requester } from '../elevation/request';
 import { mayClosePicker } from '../elevation/who-may';
 import { field } from './action-data';

@@ -12,8 +12,7 @@ import {
 import type { RequestResult } from '../elevation/elevation-service';
 import { describeFilter, type ChannelSubscription } from '../elevation/notifications';
 import type { SubscribeResult } from '../elevation/subscription-service';
-import { describeOutcome, describeStatus } from '../elevation/outcome-text';
-import type { TokenRefusal } from '../elevation/ports';
+import { describeOutcome, describeRefusal, describeStatus } from '../elevation/outcome-text';
 import type { ElevationRequest, Requester } from '../elevation/request';
 import type { AdaptiveCard } from './cards/card-template';
 import { noticeCard, type NoticeOptions } from './cards/notice-card';
@@ -32,13 +31,6 @@ import { signInCard, type SignInPromptOptions } from './sign-in-prompt';
 
 export const CARD = 'application/vnd.microsoft.card.adaptive';
 export const MESSAGE = 'application/vnd.microsoft.activity.message';
-
-export const NO_TOKEN_TITLE: Record<TokenRefusal, string> = {
-  'sign-in-required': 'Sign-in needed',
-  'permission-missing': 'The bot lacks a permission',
-  'not-tenant-admin': 'You are not a tenant administrator',
-  error: 'Could not sign you in',
-};
 
 /** Universal Actions' "sign in first": Teams signs the user in and retries the action. */
 export function loginRequest(options: SignInPromptOptions): AdaptiveCardInvokeResponse {
@@ -354,7 +346,7 @@ export function requestResultCard(
       });
     case 'no-token':
       return noticeCard({
-        title: NO_TOKEN_TITLE[result.reason],
+        title: describeRefusal(result.reason),
         lines: [result.message],
         color: result.reason === 'sign-in-required' ? 'Warning' : 'Attention',
       });

@@ -21,7 +21,7 @@ import {
   startPowerPlatformSimulator,
   WELL_KNOWN,
 } from '../../src/sandbox/power-platform-simulator';
-import type { FailureKind } from '../../src/powerplatform/model';
+import type { FailureKind } from '../../src/elevation/vocabulary';
 import type { RequestState } from '../../src/elevation/request';
 import { textRuns } from '../support/card-inspection';
 import type { ConnectorCall } from '../support/connector-stub';

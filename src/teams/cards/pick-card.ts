@@ -3,7 +3,7 @@
  * Cancel. Used for names that match several environments or none, and for the `environments` list.
  */
 import { Template } from 'adaptivecards-templating';
-import type { Environment } from '../../powerplatform/model';
+import type { Environment } from '../../elevation/vocabulary';
 import { type AdaptiveCard, fill } from './card-template';
 import { isProduction } from './request-look';
 import pickTemplate from './templates/pick.json';

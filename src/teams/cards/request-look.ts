@@ -4,7 +4,7 @@
  */
 import { type ClosedBecause, type ElevationRequest } from '../../elevation/request';
 import type { OutcomeReader } from '../../elevation/outcome-text';
-import type { Environment } from '../../powerplatform/model';
+import type { Environment } from '../../elevation/vocabulary';
 import { type Color, type Fact, fact } from './card-template';
 
 export function isProduction(environment: Environment): boolean {

@@ -1,5 +1,5 @@
 import { HttpClient } from '../../../src/http/http-client';
-import type { FailureKind } from '../../../src/powerplatform/model';
+import type { FailureKind } from '../../../src/elevation/vocabulary';
 import { PowerPlatformClient } from '../../../src/powerplatform/power-platform-client';
 import {
   PowerPlatformSimulator,

@@ -1,10 +1,10 @@
-import type { Environment } from '../../../src/powerplatform/model';
+import type { Environment } from '../../../src/elevation/vocabulary';
 import {
   createEnvironmentIndex,
   type MatchReason,
-  nameKey,
   type Resolution,
 } from '../../../src/elevation/environment-resolution';
+import { nameKey } from '../../../src/elevation/environment-names';
 import { runResolutionBench } from '../../../bench/resolution.bench';
 import { defaultSeed, WELL_KNOWN } from '../../../src/sandbox/power-platform-simulator';
 

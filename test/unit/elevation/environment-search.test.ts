@@ -1,5 +1,5 @@
 import { searchEnvironments } from '../../../src/elevation/environment-search';
-import type { Environment } from '../../../src/powerplatform/model';
+import type { Environment } from '../../../src/elevation/vocabulary';
 
 const env = (displayName: string, fields: Partial<Environment> = {}): Environment => ({
   id: fields.id ?? `${displayName.toLowerCase().replace(/\W+/g, '-')}-id`,

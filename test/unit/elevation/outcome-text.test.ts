@@ -1,6 +1,10 @@
 /** The wording of outcomes (issue #11, answers 3 and 8). */
-import { describeOutcome, describeStatus } from '../../../src/elevation/outcome-text';
-import type { AdminRoleOutcome, Failure, FailureKind } from '../../../src/powerplatform/model';
+import {
+  describeOutcome,
+  describeRefusal,
+  describeStatus,
+} from '../../../src/elevation/outcome-text';
+import type { AdminRoleOutcome, Failure, FailureKind } from '../../../src/elevation/vocabulary';
 
 function failure(kind: FailureKind, overrides: Partial<Failure> = {}): Failure {
   return {
@@ -135,5 +139,21 @@ describe('outcome wording', () => {
       'Elevation refused: Alex Wilber is not a tenant administrator',
     );
     expect(securityGroup(undefined).headline).toContain('you are not');
+  });
+});
+
+describe('one table for every problem, whichever side found it', () => {
+  it('a refusal found by the sign-in before any call has the title the bot shows', () => {
+    expect(describeRefusal('sign-in-required')).toBe('Sign-in needed');
+    expect(describeRefusal('error')).toBe('Could not sign you in');
+    expect(describeRefusal('permission-missing')).toBe('The bot lacks a permission');
+    expect(describeRefusal('not-tenant-admin')).toBe('You are not a tenant administrator');
+  });
+
+  it('the same problem found by the API heads a failed elevation in the same words', () => {
+    for (const kind of ['permission-missing', 'not-tenant-admin'] as const) {
+      const headline = describeOutcome(failure(kind)).headline;
+      expect(headline.toLowerCase()).toContain(describeRefusal(kind).toLowerCase());
+    }
   });
 });

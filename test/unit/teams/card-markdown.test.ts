@@ -18,7 +18,7 @@ import { pickCard } from '../../../src/teams/cards/pick-card';
 import { confirmationCard, requestStatusCard } from '../../../src/teams/cards/request-cards';
 import type { ElevationNotification } from '../../../src/elevation/notifications';
 import type { ElevationRequest, RoleCheck } from '../../../src/elevation/request';
-import type { AdminRoleOutcome, Environment, FailureKind } from '../../../src/powerplatform/model';
+import type { AdminRoleOutcome, Environment, FailureKind } from '../../../src/elevation/vocabulary';
 import { requestResultCard } from '../../../src/teams/replies';
 import { signInCard } from '../../../src/teams/sign-in-prompt';
 import { textRuns } from '../../support/card-inspection';

@@ -4,7 +4,7 @@ import { notificationCard } from '../../../src/teams/cards/notification-card';
 import { pickCard } from '../../../src/teams/cards/pick-card';
 import { confirmationCard, requestStatusCard } from '../../../src/teams/cards/request-cards';
 import type { ElevationRequest } from '../../../src/elevation/request';
-import type { Environment } from '../../../src/powerplatform/model';
+import type { Environment } from '../../../src/elevation/vocabulary';
 import { requestResultCard } from '../../../src/teams/replies';
 import { markdownTexts, textRuns } from '../../support/card-inspection';
 // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -1,6 +1,6 @@
 /**
- * The Power Platform vocabulary shared by the client (this folder) and the use cases
- * (src/elevation/). Plain data, no behaviour.
+ * The words the use cases speak: an environment, what one API call came to, and why it failed.
+ * The domain owns them; the Power Platform adapter (src/powerplatform/) fills them in.
  */
 
 /** An environment as the list endpoint describes it (only the fields the bot uses). */
@@ -42,8 +42,28 @@ export interface ResponseFacts {
   retryAfterMs?: number;
 }
 
-/** Why an upstream call failed, in words the user-facing layer can explain. */
-export type FailureKind =
+/**
+ * Every reason an elevation does not happen that the user is told, whichever side found it: the
+ * sign-in, before any call (a TokenRefusal), or the Power Platform API's answer (a FailureKind).
+ * A problem both can find (a missing permission, no tenant admin role) is one word, explained once
+ * (outcome-text.ts).
+ */
+export type Problem =
+  /** The user must sign in (or consent) first; the bot asks Teams for the token. */
+  | 'sign-in-required'
+  /** The sign-in failed otherwise: misconfiguration, identity provider down. Never a consent prompt. */
+  | 'error'
+  /**
+   * The bot's app lacks the delegated UserManagement.Users.Apply permission (admin consent missing):
+   * seen in the token before any call, or a 403 InsufficientPrincipalPermissions /
+   * InsufficientDelegatedPermissions from the API.
+   */
+  | 'permission-missing'
+  /**
+   * The user is not Global, Power Platform or Dynamics 365 admin: seen in the sign-in before any
+   * call, or a 401/403 from the API saying so.
+   */
+  | 'not-tenant-admin'
   /** 2xx whose body carries a non-empty `errors[]` (e.g. userNotPartOfSecurityGroup). */
   | 'functional-error'
   /** 400 ApiVersionInvalid: an operator problem (configured api-version). */
@@ -52,10 +72,6 @@ export type FailureKind =
   | 'bad-request'
   /** 401. */
   | 'unauthorized'
-  /** 403 InsufficientPrincipalPermissions / InsufficientDelegatedPermissions. */
-  | 'permission-missing'
-  /** 401/403 saying the caller is not Global, Power Platform or Dynamics 365 admin. */
-  | 'not-tenant-admin'
   /** Any other 403. */
   | 'forbidden'
   /** 404: the environment is unknown or deleted. */
@@ -74,6 +90,15 @@ export type FailureKind =
   | 'invalid-request'
   /** The bot stopped (crash, restart) while the call was in flight: the outcome is unknown. */
   | 'interrupted';
+
+/** Why the bot holds no usable token for the user, found before any call. */
+export type TokenRefusal = Extract<
+  Problem,
+  'sign-in-required' | 'error' | 'permission-missing' | 'not-tenant-admin'
+>;
+
+/** Why an upstream call failed: every problem but those only the sign-in finds. */
+export type FailureKind = Exclude<Problem, 'sign-in-required' | 'error'>;
 
 /** A failed upstream call, as a value. */
 export interface Failure {
