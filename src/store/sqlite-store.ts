@@ -20,11 +20,10 @@ import type {
   WindowCount,
 } from '../elevation/ports';
 import type { ElevationRequest, Requester } from '../elevation/request';
-import type { DeliveryState } from './deliveries';
-import { type AuditRow, SqliteAudit, toAuditEvent } from './sqlite/audit';
+import { SqliteAudit } from './sqlite/audit';
 import { SqliteConversations } from './sqlite/conversations';
 import { SqliteOutbox } from './sqlite/outbox';
-import { LIST_QUERIES, SqliteRequests } from './sqlite/requests';
+import { SqliteRequests } from './sqlite/requests';
 import { openDatabase } from './sqlite/schema';
 import { SqliteSecrets } from './sqlite/secrets';
 import { SqliteWindowCounts } from './sqlite/window-counts';
@@ -32,16 +31,6 @@ import { SqliteWindowCounts } from './sqlite/window-counts';
 export interface SqliteStoreOptions {
   /** Path of the database file; ':memory:' for a private in-memory database. */
   path: string;
-}
-
-/** What the outbox holds for one delivery (for tests and diagnostics). */
-export interface DeliveryRecord {
-  id: number;
-  notificationId: string;
-  channelId: string;
-  state: DeliveryState;
-  attempts: number;
-  lastError?: string;
 }
 
 export class SqliteStore implements ElevationStore {
@@ -252,55 +241,6 @@ export class SqliteStore implements ElevationStore {
 
   async takeEndedCounts(prefix: string, now: Date, limit: number): Promise<WindowCount[]> {
     return this.windowCounts.takeEndedCounts(prefix, now, limit);
-  }
-
-  // For tests and diagnostics
-
-  /** The outbox's rows in order (for tests and diagnostics). */
-  deliveries(): DeliveryRecord[] {
-    const rows = this.db
-      .prepare(
-        'SELECT id, notification_id, channel_id, state, attempts, last_error FROM deliveries ORDER BY id',
-      )
-      .all() as Array<{
-      id: number;
-      notification_id: string;
-      channel_id: string;
-      state: DeliveryRecord['state'];
-      attempts: number;
-      last_error: string | null;
-    }>;
-    return rows.map((r) => ({
-      id: r.id,
-      notificationId: r.notification_id,
-      channelId: r.channel_id,
-      state: r.state,
-      attempts: r.attempts,
-      lastError: r.last_error ?? undefined,
-    }));
-  }
-
-  /**
-   * How SQLite runs the history, audit and open-card queries (for tests and diagnostics): the
-   * EXPLAIN QUERY PLAN lines of each, so that a scan instead of an index search shows.
-   */
-  queryPlans(): Record<string, string[]> {
-    return Object.fromEntries(
-      Object.entries(LIST_QUERIES).map(([name, source]) => {
-        const parameters = (source.match(/\?/g) ?? []).map(() => 'x');
-        const plan = this.db.prepare(`EXPLAIN QUERY PLAN ${source}`).all(...parameters) as Array<{
-          detail: string;
-        }>;
-        return [name, plan.map((step) => step.detail)];
-      }),
-    );
-  }
-
-  /** Every audit event, in the order written (for tests). */
-  auditEvents(): StoredAuditEvent[] {
-    return (this.db.prepare('SELECT * FROM audit_log ORDER BY id').all() as AuditRow[]).map(
-      toAuditEvent,
-    );
   }
 
   async close(): Promise<void> {

@@ -42,7 +42,7 @@
  * effects goes through transaction.ts, every read through tables.ts, every record through
  * entities.ts. This class composes them.
  */
-import { odata, TableClient } from '@azure/data-tables';
+import { TableClient } from '@azure/data-tables';
 import type { StoredAuditEvent } from '../elevation/audit-chain';
 import type { ChannelSubscription, ElevationNotification } from '../elevation/notifications';
 import type {
@@ -57,10 +57,8 @@ import type {
   WindowCount,
 } from '../elevation/ports';
 import type { ElevationRequest, Requester } from '../elevation/request';
-import type { DeliveryRecord } from './sqlite-store';
 import { TableAudit } from './table/audit';
 import { TableConversations } from './table/conversations';
-import { toAuditEvent, toDeliveryRow } from './table/entities';
 import { FanOut } from './table/fan-out';
 import { TableOutbox } from './table/outbox';
 import { TableRequests } from './table/requests';
@@ -303,35 +301,6 @@ export class TableStore implements ElevationStore {
 
   async takeEndedCounts(prefix: string, now: Date, limit: number): Promise<WindowCount[]> {
     return this.windowCounts.takeEndedCounts(prefix, now, limit);
-  }
-
-  // For tests and diagnostics
-
-  /** The outbox's rows in id order. */
-  async deliveries(): Promise<DeliveryRecord[]> {
-    const rows = (
-      await this.tables.inEveryTenant(
-        (pk) => odata`PartitionKey eq ${pk} and RowKey ge ${'deliv|'} and RowKey lt ${'deliv}'}`,
-      )
-    )
-      .map(toDeliveryRow)
-      .sort((a, b) => a.id - b.id);
-    return rows.map((r) => ({
-      id: r.id,
-      notificationId: r.notificationId,
-      channelId: r.channelId,
-      state: r.state,
-      attempts: r.attempts,
-      lastError: r.lastError,
-    }));
-  }
-
-  /** Every audit event, chain by chain, in seq order. */
-  async auditEvents(): Promise<StoredAuditEvent[]> {
-    const events = await this.tables.inEveryTenant(
-      (pk) => odata`PartitionKey eq ${pk} and RowKey gt ${'audit|'} and RowKey lt ${'audit}'}`,
-    );
-    return events.map(toAuditEvent);
   }
 
   async close(): Promise<void> {
