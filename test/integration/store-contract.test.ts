@@ -469,7 +469,7 @@ describe.each<Kind>(['sqlite', 'azure-table'])('store contract: %s', (kind) => {
         if (!isDeepStrictEqual(actual, expected)) {
           throw breach(
             kind,
-            `transition(set: { roleCheck }) must store the RoleCheck given (${where}). SqliteStore merges it into the old value (src/store/sqlite-store.ts, prepared statement "transition": SET data = json_patch(data, ?); json_patch is an RFC 7396 merge), so an "already-admin" RoleCheck keeps the old "reason" of a "not-checked" one. Fix: replace each given top-level field, e.g. json_set per field, or merge in JS.`,
+            `transition(set: { roleCheck }) must store the RoleCheck given (${where}). SqliteStore merges it into the old value (src/store/sqlite/requests.ts, prepared statement "transition": SET data = json_patch(data, ?); json_patch is an RFC 7396 merge), so an "already-admin" RoleCheck keeps the old "reason" of a "not-checked" one. Fix: replace each given top-level field, e.g. json_set per field, or merge in JS.`,
             expected,
             actual,
           );
@@ -486,7 +486,7 @@ describe.each<Kind>(['sqlite', 'azure-table'])('store contract: %s', (kind) => {
       if (!isDeepStrictEqual(found?.conversation, { bot: { id: 'b1' } })) {
         throw breach(
           kind,
-          'setCardMessage must store the conversation reference given. SqliteStore merges it into the old one (src/store/sqlite-store.ts, prepared statement "setCard": SET data = json_patch(data, ?)), so the result is a mix of two conversation references.',
+          'setCardMessage must store the conversation reference given. SqliteStore merges it into the old one (src/store/sqlite/requests.ts, prepared statement "setCard": SET data = json_patch(data, ?)), so the result is a mix of two conversation references.',
           { bot: { id: 'b1' } },
           found?.conversation,
         );
