@@ -3,7 +3,6 @@
  * CloudAdapter, the simulated Power Platform API, a SQLite file, replies captured by a connector stub.
  */
 import { WELL_KNOWN } from '../../src/sandbox/power-platform-simulator/seed';
-import type { SqliteStore } from '../../src/store/sqlite-store';
 import {
   actionData,
   executeActions,
@@ -17,6 +16,7 @@ import {
   type TestUser,
 } from '../support/test-bot';
 import { markdownTexts, textRuns } from '../support/card-inspection';
+import { auditEvents } from '../support/store-rows';
 
 let bot: TestBot;
 
@@ -152,9 +152,7 @@ describe('elevation flow', () => {
     expect(click.calls).toHaveLength(0);
     expect(applyAdminRoleCalls()).toBe(0);
     expect((await bot.app.service.findRequest(requestId))?.state).toBe('requested');
-    const refused = (bot.app.store as SqliteStore)
-      .auditEvents()
-      .filter((e) => e.type === 'refused');
+    const refused = auditEvents(bot).filter((e) => e.type === 'refused');
     expect(refused).toMatchObject([
       { requestId, actor: MEGAN.aadObjectId, details: { reason: 'not-requester' } },
     ]);

@@ -3,7 +3,6 @@
  * administrators), as paged cards, over the real bot and store.
  */
 import { WELL_KNOWN } from '../../src/sandbox/power-platform-simulator/seed';
-import type { SqliteStore } from '../../src/store/sqlite-store';
 import {
   actionData,
   executeActions,
@@ -16,6 +15,7 @@ import {
   type TestBot,
   type TestUser,
 } from '../support/test-bot';
+import { auditEvents } from '../support/store-rows';
 
 let bot: TestBot;
 
@@ -206,9 +206,9 @@ describe('audit <environment>', () => {
     expect(JSON.stringify(page.body)).toContain("Only the bot's administrators");
     expect(JSON.stringify(page.body)).not.toContain('alex dev');
 
-    const refusals = (bot.app.store as SqliteStore)
-      .auditEvents()
-      .filter((e) => e.type === 'refused' && e.actor === MEGAN.aadObjectId);
+    const refusals = auditEvents(bot).filter(
+      (e) => e.type === 'refused' && e.actor === MEGAN.aadObjectId,
+    );
     expect(refusals.map((e) => e.details)).toEqual([
       { reason: 'not-bot-admin', command: 'audit' },
       { reason: 'not-bot-admin', command: 'audit' },

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SANDBOX_USERS } from '../../src/sandbox/directory';
 import { WELL_KNOWN } from '../../src/sandbox/power-platform-simulator/seed';
-import type { SqliteStore } from '../../src/store/sqlite-store';
+import type { ElevationStore } from '../../src/elevation/ports';
 import { markdownTexts, textRuns } from '../support/card-inspection';
 import { type ConnectorCall, startConnectorStub } from '../support/connector-stub';
 import {
@@ -27,6 +27,7 @@ import {
   type TestUser,
 } from '../support/test-bot';
 import { waitFor } from '../support/wait-for';
+import { auditEvents, outbox } from '../support/store-rows';
 
 const TEAM = '19:team-general@thread.tacv2';
 const SECURITY = '19:security@thread.tacv2';
@@ -57,8 +58,8 @@ afterEach(async () => {
   for (const b of started.splice(0)) await b.stop();
 });
 
-function store(of: TestBot = bot): SqliteStore {
-  return of.app.store as SqliteStore;
+function store(of: TestBot = bot): ElevationStore {
+  return of.app.store;
 }
 
 /** The bot's answer to a command typed in a channel, as text. */
@@ -137,9 +138,9 @@ describe('subscriptions', () => {
     expect(await inChannel(ALEX, SECURITY, 'notify off')).toContain('was not subscribed');
     expect(await inChannel(ALEX, SECURITY, 'notify status')).toContain('not subscribed');
 
-    const audit = store()
-      .auditEvents()
-      .filter((e) => e.type === 'subscribed' || e.type === 'unsubscribed');
+    const audit = auditEvents(bot).filter(
+      (e) => e.type === 'subscribed' || e.type === 'unsubscribed',
+    );
     expect(audit.map((e) => e.type)).toEqual(['subscribed', 'subscribed', 'unsubscribed']);
     expect(audit.every((e) => e.actor === ALEX.aadObjectId)).toBe(true);
   });
@@ -153,9 +154,7 @@ describe('subscriptions', () => {
     expect(await inChannel(MEGAN, SECURITY, 'notify off')).toContain('you are not one of them');
     expect(await store().findSubscription(SECURITY)).toBeDefined();
 
-    const refusals = store()
-      .auditEvents()
-      .filter((e) => e.type === 'refused');
+    const refusals = auditEvents(bot).filter((e) => e.type === 'refused');
     expect(refusals.map((e) => [e.actor, e.details?.reason, e.details?.command])).toEqual([
       [MEGAN.aadObjectId, 'not-bot-admin', 'notify here'],
       [MEGAN.aadObjectId, 'not-bot-admin', 'notify off'],
@@ -273,12 +272,7 @@ describe('notification cards', () => {
       'two production notifications and one by name',
     );
     await waitFor(
-      () =>
-        store()
-          .deliveries()
-          .every((d) => d.state === 'delivered')
-          ? true
-          : undefined,
+      () => (outbox(bot).every((d) => d.state === 'delivered') ? true : undefined),
       'every delivery recorded',
     );
     expect(postedTo(SECURITY).map((t) => /Contoso Prod|Northwind Sales/.exec(t)?.[0])).toEqual([
@@ -302,7 +296,7 @@ describe('delivery', () => {
     expect(outcomeText).toContain('✅');
     await waitFor(() => (postedTo(SECURITY).length ? true : undefined), 'the notification');
     await waitFor(
-      () => (store().deliveries()[0]?.state === 'delivered' ? true : undefined),
+      () => (outbox(bot)[0]?.state === 'delivered' ? true : undefined),
       'the delivery recorded',
     );
     const attempts = bot.connector.requests.filter((r) => r.conversationId === SECURITY);
@@ -321,10 +315,10 @@ describe('delivery', () => {
 
     await waitFor(() => (postedTo(SECURITY).length ? true : undefined), 'the notification', 30_000);
     await waitFor(
-      () => (store().deliveries()[0]?.state === 'delivered' ? true : undefined),
+      () => (outbox(bot)[0]?.state === 'delivered' ? true : undefined),
       'the delivery recorded',
     );
-    const [delivery] = store().deliveries();
+    const [delivery] = outbox(bot);
     expect(delivery!.attempts).toBeGreaterThan(1);
     expect(postedTo(SECURITY)).toHaveLength(1);
     expect(
@@ -339,11 +333,11 @@ describe('delivery', () => {
     await elevate(ALEX, 'Contoso Dev');
     await waitFor(() => (postedTo(SECURITY).length ? true : undefined), 'the notification');
     await waitFor(
-      () => (store().deliveries()[0]?.state === 'delivered' ? true : undefined),
+      () => (outbox(bot)[0]?.state === 'delivered' ? true : undefined),
       'the delivery recorded',
     );
-    expect(store().deliveries()[0]!.attempts).toBe(2);
-    expect(store().deliveries()[0]!.lastError).toContain('no answer within 300 ms');
+    expect(outbox(bot)[0]!.attempts).toBe(2);
+    expect(outbox(bot)[0]!.lastError).toContain('no answer within 300 ms');
   });
 
   it('403 BotNotInConversationRoster unsubscribes that channel; the others and the user are unaffected', async () => {
@@ -359,19 +353,13 @@ describe('delivery', () => {
     await waitFor(() => (postedTo(PLATFORM).length ? true : undefined), 'the other channel');
     await waitFor(
       () =>
-        store()
-          .deliveries()
-          .every((d) => d.state !== 'pending' && d.state !== 'sending')
-          ? true
-          : undefined,
+        outbox(bot).every((d) => d.state !== 'pending' && d.state !== 'sending') ? true : undefined,
       'both deliveries finished',
     );
     expect(await store().findSubscription(SECURITY)).toBeUndefined();
     expect(await store().findSubscription(PLATFORM)).toBeDefined();
     expect(bot.logs.some((l) => l.includes('unsubscribed it') && l.includes(SECURITY))).toBe(true);
-    const dropped = store()
-      .auditEvents()
-      .filter((e) => e.type === 'notification-dropped');
+    const dropped = auditEvents(bot).filter((e) => e.type === 'notification-dropped');
     expect(dropped.map((e) => e.details?.channelId)).toEqual([SECURITY]);
 
     // Nothing more is posted there.
@@ -391,9 +379,7 @@ describe('delivery', () => {
       await elevate(ALEX, 'Contoso Dev');
       await waitFor(
         () =>
-          store().deliveries()[0]?.state === 'pending' && store().deliveries()[0]!.attempts > 0
-            ? true
-            : undefined,
+          outbox(bot)[0]?.state === 'pending' && outbox(bot)[0]!.attempts > 0 ? true : undefined,
         'a failed first attempt, waiting for its retry',
         20_000,
       );
@@ -430,7 +416,7 @@ describe('delivery', () => {
       connector.failNext(504, 1, { conversationId: SECURITY, delayMs: 3_000 });
       await elevate(ALEX, 'Contoso Dev');
       await waitFor(
-        () => (store(first).deliveries()[0]?.state === 'sending' ? true : undefined),
+        () => (outbox(first)[0]?.state === 'sending' ? true : undefined),
         'the post in flight',
       );
 
@@ -438,14 +424,13 @@ describe('delivery', () => {
       const second = await start({ env, connector });
       second.clock.advance(10 * 60_000);
       await waitFor(
-        () => (store(second).deliveries()[0]?.state === 'dropped' ? true : undefined),
+        () => (outbox(second)[0]?.state === 'dropped' ? true : undefined),
         'the abandoned delivery dropped',
       );
-      const [delivery] = store(second).deliveries();
+      const [delivery] = outbox(second);
       expect(delivery!.lastError).toContain('not sent again');
       expect(
-        store(second)
-          .auditEvents()
+        auditEvents(second)
           .filter((e) => e.type === 'notification-dropped')
           .map((e) => e.details?.channelId),
       ).toEqual([SECURITY]);
@@ -456,7 +441,7 @@ describe('delivery', () => {
       await new Promise((resolve) => setTimeout(resolve, 500));
       expect(postedTo(SECURITY, second)).toHaveLength(1);
       // A late success is the truth: the record says delivered after all.
-      expect(store(second).deliveries()[0]!.state).toBe('delivered');
+      expect(outbox(second)[0]!.state).toBe('delivered');
     } finally {
       await connector.stop();
       rmSync(dir, { recursive: true, force: true });
@@ -499,12 +484,7 @@ describe('delivery', () => {
       );
     }
     await waitFor(
-      () =>
-        store()
-          .deliveries()
-          .every((d) => d.state === 'delivered')
-          ? true
-          : undefined,
+      () => (outbox(bot).every((d) => d.state === 'delivered') ? true : undefined),
       'every delivery recorded',
     );
     for (const channelId of [SECURITY, PLATFORM]) {
@@ -513,7 +493,7 @@ describe('delivery', () => {
       const justifications = cards.map((t) => /burst \d+/.exec(t)?.[0]);
       expect(new Set(justifications).size).toBe(50);
     }
-    expect(store().deliveries()).toHaveLength(100);
+    expect(outbox(bot)).toHaveLength(100);
   });
 });
 

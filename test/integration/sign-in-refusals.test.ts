@@ -8,7 +8,6 @@ import { randomUUID } from 'node:crypto';
 import { verifyChain } from '../../src/elevation/audit-chain';
 import type { StoredAuditEvent } from '../../src/elevation/audit-chain';
 import type { MintOptions } from '../../src/sandbox/identity-provider';
-import type { SqliteStore } from '../../src/store/sqlite-store';
 import {
   ALEX,
   cardOf,
@@ -22,6 +21,7 @@ import {
   type TestUser,
 } from '../support/test-bot';
 import { waitFor } from '../support/wait-for';
+import { auditEvents as storedAuditEvents, outbox } from '../support/store-rows';
 
 const WINDOW_MS = 15 * 60_000;
 const SECURITY = '19:security@thread.tacv2';
@@ -60,7 +60,7 @@ function forgedToken(user: TestUser): Promise<string> {
 }
 
 function auditEvents(): StoredAuditEvent[] {
-  return (bot.app.store as SqliteStore).auditEvents();
+  return storedAuditEvents(bot);
 }
 
 function signInRefusals(): StoredAuditEvent[] {
@@ -240,9 +240,8 @@ describe('channels', () => {
     const forged = await forgedToken(ALEX);
     await Promise.all(Array.from({ length: 12 }, () => exchange(ALEX, forged, GROUP_CHAT)));
 
-    const store = bot.app.store as SqliteStore;
     await waitFor(() => {
-      const deliveries = store.deliveries();
+      const deliveries = outbox(bot);
       return deliveries.length > 0 && deliveries.every((d) => d.state === 'delivered')
         ? deliveries
         : undefined;

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { verifyAudit } from '../../src/audit/audit-cli';
 import { SqliteStore } from '../../src/store/sqlite-store';
+import { auditEvents, queryPlans } from '../support/store-rows';
 
 it('old audit_events rows become hash-chained audit_log events, nothing lost', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'migrate-'));
@@ -36,7 +37,7 @@ it('old audit_events rows become hash-chained audit_log events, nothing lost', a
 
     const store = new SqliteStore({ path });
     try {
-      const events = store.auditEvents();
+      const events = auditEvents(path);
       expect(events.map((e) => [e.chain, e.seq, e.type, e.requestId ?? null])).toEqual([
         ['tenant-a', 1, 'requested', 'r1'],
         ['no-tenant', 1, 'refused', null],
@@ -61,7 +62,7 @@ it('old audit_events rows become hash-chained audit_log events, nothing lost', a
     }
     // Opening again does not migrate twice.
     const again = new SqliteStore({ path });
-    expect(again.auditEvents()).toHaveLength(5);
+    expect(auditEvents(path)).toHaveLength(5);
     await again.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -95,7 +96,7 @@ it('requests stored before the lookup columns are found by history and audit aft
     try {
       // history, audit and the open cards are searches of the new indexes, never a scan; the
       // pages read their index in order, with no sort of everything before the page.
-      const plans = store.queryPlans();
+      const plans = queryPlans(path);
       const search = (index: string) =>
         expect.stringMatching(new RegExp(`^SEARCH elevation_requests USING INDEX ${index} `));
       expect(plans).toEqual({

@@ -6,7 +6,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import { WELL_KNOWN } from '../../src/sandbox/power-platform-simulator/seed';
-import type { SqliteStore } from '../../src/store/sqlite-store';
 import type { ConnectorCall } from '../support/connector-stub';
 import {
   actionData,
@@ -18,6 +17,7 @@ import {
   type TestBot,
   type TestUser,
 } from '../support/test-bot';
+import { auditEvents } from '../support/store-rows';
 
 let bot: TestBot;
 
@@ -96,7 +96,7 @@ it('four cards for one environment: the three older close, say why for everyone,
   expect(applyAdminRoleCalls()).toBe(1);
 
   // Audited: each closing is a `cancelled` event saying why and by which request.
-  const events = (bot.app.store as SqliteStore).auditEvents();
+  const events = auditEvents(bot);
   const closings = events.filter((e) => e.type === 'cancelled');
   expect(closings.map((e) => [e.requestId, e.details])).toEqual(
     cards

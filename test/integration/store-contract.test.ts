@@ -14,9 +14,10 @@ import { NO_TENANT_CHAIN, verifyChain } from '../../src/elevation/audit-chain';
 import type { ChannelSubscription, ElevationNotification } from '../../src/elevation/notifications';
 import type { AuditEvent, CloseOthers, Delivery, ElevationStore } from '../../src/elevation/ports';
 import { type ElevationRequest, outcomeTime, type RequestState } from '../../src/elevation/request';
-import { type DeliveryRecord, SqliteStore } from '../../src/store/sqlite-store';
+import { SqliteStore } from '../../src/store/sqlite-store';
 import { TableStore } from '../../src/store/table-store';
 import { type Azurite, startAzurite } from '../support/azurite';
+import { type DeliveryRecord, outbox, tableOutbox } from '../support/store-rows';
 import {
   AUDIT_EVENT_WRITE,
   refuseSqliteAuditEvents,
@@ -39,7 +40,7 @@ type Kind = 'sqlite' | 'azure-table';
 
 interface Subject {
   store: ElevationStore;
-  /** The outbox as the store holds it (both stores have such a helper for tests). */
+  /** The outbox as the store holds it, read from its storage (test/support/store-rows.ts). */
   outbox(): Promise<DeliveryRecord[]>;
 }
 
@@ -74,7 +75,7 @@ async function open(kind: Kind): Promise<Opened> {
     const store = new SqliteStore({ path });
     return {
       store,
-      outbox: async () => store.deliveries(),
+      outbox: async () => outbox(path),
       another: async () => {
         const other = new SqliteStore({ path });
         others.push(other);
@@ -97,7 +98,7 @@ async function open(kind: Kind): Promise<Opened> {
   const store = await TableStore.open(options);
   return {
     store,
-    outbox: () => store.deliveries(),
+    outbox: () => tableOutbox(options),
     another: async () => {
       const other = await TableStore.open(options);
       others.push(other);
@@ -468,7 +469,7 @@ describe.each<Kind>(['sqlite', 'azure-table'])('store contract: %s', (kind) => {
         if (!isDeepStrictEqual(actual, expected)) {
           throw breach(
             kind,
-            `transition(set: { roleCheck }) must store the RoleCheck given (${where}). SqliteStore merges it into the old value (src/store/sqlite-store.ts, prepared statement "transition": SET data = json_patch(data, ?); json_patch is an RFC 7396 merge), so an "already-admin" RoleCheck keeps the old "reason" of a "not-checked" one. Fix: replace each given top-level field, e.g. json_set per field, or merge in JS.`,
+            `transition(set: { roleCheck }) must store the RoleCheck given (${where}). SqliteStore merges it into the old value (src/store/sqlite/requests.ts, prepared statement "transition": SET data = json_patch(data, ?); json_patch is an RFC 7396 merge), so an "already-admin" RoleCheck keeps the old "reason" of a "not-checked" one. Fix: replace each given top-level field, e.g. json_set per field, or merge in JS.`,
             expected,
             actual,
           );
@@ -485,7 +486,7 @@ describe.each<Kind>(['sqlite', 'azure-table'])('store contract: %s', (kind) => {
       if (!isDeepStrictEqual(found?.conversation, { bot: { id: 'b1' } })) {
         throw breach(
           kind,
-          'setCardMessage must store the conversation reference given. SqliteStore merges it into the old one (src/store/sqlite-store.ts, prepared statement "setCard": SET data = json_patch(data, ?)), so the result is a mix of two conversation references.',
+          'setCardMessage must store the conversation reference given. SqliteStore merges it into the old one (src/store/sqlite/requests.ts, prepared statement "setCard": SET data = json_patch(data, ?)), so the result is a mix of two conversation references.',
           { bot: { id: 'b1' } },
           found?.conversation,
         );
@@ -1526,7 +1527,11 @@ describe('TableStore: what Table Storage cannot hold is refused, never cut', () 
         .map((d) => d.channelId)
         .sort(),
     ).toEqual(channels);
-    expect((await store.deliveries()).filter((d) => d.notificationId === sent.id)).toHaveLength(3);
+    const outboxRows = await tableOutbox({
+      connectionString: azurite!.connectionString,
+      tablePrefix: `c${RUN}n${prefixRun}`,
+    });
+    expect(outboxRows.filter((d) => d.notificationId === sent.id)).toHaveLength(3);
   });
 
   it('requests written before the index rows are indexed on open: history, audit and open cards find them', async () => {

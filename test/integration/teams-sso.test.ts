@@ -4,7 +4,6 @@
  * and the pre-flight checks, all over HTTP with the real CloudAdapter.
  */
 import { WELL_KNOWN } from '../../src/sandbox/power-platform-simulator';
-import type { SqliteStore } from '../../src/store/sqlite-store';
 import type { MintOptions } from '../../src/sandbox/identity-provider';
 import {
   actionData,
@@ -18,6 +17,7 @@ import {
   type TestBot,
   type TestUser,
 } from '../support/test-bot';
+import { auditEvents } from '../support/store-rows';
 
 const OAUTH_CARD = 'application/vnd.microsoft.card.oauth';
 let bot: TestBot;
@@ -306,9 +306,7 @@ describe('pre-flight checks from the tokens', () => {
     expect(text).toContain('You are not a tenant administrator');
     expect(text).toContain('Privileged Identity Management');
     expect(powerPlatformCalls()).toBe(0);
-    const refused = (bot.app.store as SqliteStore)
-      .auditEvents()
-      .filter((e) => e.type === 'refused');
+    const refused = auditEvents(bot).filter((e) => e.type === 'refused');
     expect(refused).toMatchObject([
       { actor: ALEX.aadObjectId, details: { reason: 'not-tenant-admin' } },
     ]);

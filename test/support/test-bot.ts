@@ -101,6 +101,8 @@ export interface TestBotOptions {
 
 export interface TestBot {
   app: App;
+  /** The SQLite file of the bot's store (undefined on Azure Table Storage); see store-rows.ts. */
+  storePath?: string;
   connector: ConnectorStub;
   simulator: PowerPlatformSimulator;
   /** The local identity provider and the production sign-in code pointed at it. */
@@ -209,6 +211,7 @@ export async function startTestBot(options: TestBotOptions = {}): Promise<TestBo
 
   return {
     app,
+    storePath: config.storage.kind === 'sqlite' ? config.storage.path : undefined,
     connector,
     simulator,
     identity,

@@ -11,7 +11,6 @@ import {
   type PowerPlatformSimulator,
   startPowerPlatformSimulator,
 } from '../../../src/sandbox/power-platform-simulator';
-import type { SqliteStore } from '../../../src/store/sqlite-store';
 import { type ConnectorStub, startConnectorStub } from '../../support/connector-stub';
 import {
   actionData,
@@ -21,6 +20,7 @@ import {
   startTestBot,
   type TestBot,
 } from '../../support/test-bot';
+import { auditEvents } from '../../support/store-rows';
 
 let dir: string;
 let simulator: PowerPlatformSimulator;
@@ -152,9 +152,7 @@ describe('one token exchange, seen by two instances', () => {
     );
     expect(second.calls).toHaveLength(0);
     expect(confirmationsPosted()).toBe(1);
-    const requested = (a.app.store as SqliteStore)
-      .auditEvents()
-      .filter((e) => e.type === 'requested');
+    const requested = auditEvents(a).filter((e) => e.type === 'requested');
     expect(requested).toHaveLength(1);
   });
 
@@ -201,9 +199,7 @@ describe('one token exchange, seen by two instances', () => {
       ),
     );
     expect(answers.every((x) => x.status === 500)).toBe(true);
-    const refusals = (a.app.store as SqliteStore)
-      .auditEvents()
-      .filter((e) => e.details?.reason === 'sign-in-token-refused');
+    const refusals = auditEvents(a).filter((e) => e.details?.reason === 'sign-in-token-refused');
     expect(refusals.map((e) => e.details?.refusalsInWindow ?? e.details?.refusalsOfUser)).toEqual([
       1, 5,
     ]);

@@ -1,0 +1,191 @@
+/**
+ * Steps on Table Storage: what a write decides from a fresh read, and its effects (audit links,
+ * notification and outbox rows), as ONE entity group transaction in one tenant partition. Every
+ * write in it is conditional (an ETag, or an insert that fails when the entity exists); on a
+ * conflict the whole transaction is void and the step is retried from a fresh read.
+ */
+import type { TransactionAction } from '@azure/data-tables';
+import type { AuditEvent, Effects } from '../../elevation/ports';
+import { stageAuditLinks } from './audit';
+import {
+  chainPartition,
+  fromKeyPart,
+  MAX_TRANSACTION_BYTES,
+  notificationRow,
+  tenantPartition,
+  tooBig,
+  wireBytes,
+} from './entities';
+import type { FanOut } from './fan-out';
+import { retriable, RETRY, retrying, type Tables } from './tables';
+
+/** What one attempt of a step writes into its partition. */
+export interface Step<T> {
+  actions: TransactionAction[];
+  result: T;
+  /** Whether the step's effects go with it (false: nothing happened, so nothing is recorded). */
+  withEffects: boolean;
+  /** Audit events the step decided on (requests it closed), linked after the effects' own. */
+  audits?: AuditEvent[];
+}
+
+export class Transactions {
+  constructor(
+    private readonly tables: Tables,
+    private readonly fanOut: FanOut,
+  ) {}
+
+  /**
+   * One step in partition `pk`: what `read` decides to write and, in the same transaction, the
+   * effects that belong to this partition. Effects of another partition (an audit event without
+   * the tenant of the subscription it is about, say) cannot join the transaction: `strict`
+   * refuses them (a transition's effects must be atomic with it); otherwise they are written
+   * right after, as a step of their own.
+   */
+  async step<T>(
+    pk: string,
+    what: string,
+    effects: Effects | undefined,
+    at: Date,
+    strict: boolean,
+    read: () => Promise<Step<T>>,
+  ): Promise<T> {
+    const { here, elsewhere } = splitEffects(pk, effects);
+    if (strict && elsewhere) {
+      throw new Error(
+        `TableStore: ${what}: its audit event and notification must be of the request's tenant (${fromKeyPart(pk)}), to be written in one transaction with it`,
+      );
+    }
+    await this.tables.register(pk);
+    let followUp: (() => Promise<void>) | undefined;
+    let withEffects = false;
+    const attempt = () =>
+      retrying(what, async () => {
+        const step = await read();
+        const staged =
+          step.withEffects && (here || step.audits?.length)
+            ? await this.stageEffects(pk, here ?? {}, at, step.actions, step.audits ?? [])
+            : undefined;
+        const actions = [...step.actions, ...(staged?.actions ?? [])];
+        if (actions.length > 0) {
+          try {
+            await this.tables.tenants.submitTransaction(actions);
+          } catch (error) {
+            // The request, the chain head or the notification moved since they were read.
+            if (retriable(error)) return RETRY;
+            throw error;
+          }
+        }
+        followUp = staged?.followUp;
+        withEffects = step.withEffects;
+        return step.result;
+      });
+    // Writes with effects move the tenant's audit chain head: inside this process they take
+    // turns, so that only other instances can make them retry (optimistic concurrency between
+    // fifty local writers would mostly retry).
+    const result = here ? await this.oneAtATime(pk, attempt) : await attempt();
+    if (followUp) await followUp();
+    if (withEffects && elsewhere) await this.writeEffects(elsewhere, at);
+    return result;
+  }
+
+  private readonly partitionTurns = new Map<string, Promise<void>>();
+
+  /** Runs `work` after every earlier call for the same partition in this process has finished. */
+  private async oneAtATime<T>(pk: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.partitionTurns.get(pk) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((resolve) => (release = resolve));
+    const turn = previous.then(() => mine);
+    this.partitionTurns.set(pk, turn);
+    await previous;
+    try {
+      return await work();
+    } finally {
+      release();
+      if (this.partitionTurns.get(pk) === turn) this.partitionTurns.delete(pk);
+    }
+  }
+
+  /** Effects alone: the audit event's chain and the notification's tenant, together when they are one partition. */
+  async writeEffects(effects: Effects, at: Date): Promise<void> {
+    const auditPk = effects.audit ? chainPartition(effects.audit) : undefined;
+    const notificationPk = effects.notification
+      ? tenantPartition(effects.notification.tenantId)
+      : undefined;
+    if (auditPk && notificationPk && auditPk !== notificationPk) {
+      await this.writeEffects({ audit: effects.audit }, at);
+      await this.writeEffects({ notification: effects.notification }, at);
+      return;
+    }
+    const pk = auditPk ?? notificationPk;
+    if (!pk) return;
+    await this.step(pk, 'writing an audit event', effects, at, true, async () => ({
+      actions: [],
+      result: undefined,
+      withEffects: true,
+    }));
+  }
+
+  /**
+   * The operations that write `effects` into partition `pk`, after `primary`: the chain's next
+   * link (head ETag-conditional, event inserted), and the notification with one outbox row per
+   * matching subscription, for as many as the transaction can hold. A transaction holds at most
+   * 100 operations (and 4 MiB): with a request, the chain head, the event and the notification,
+   * 96 channels fit. The notification of more channels is written with `fanoutPending`, and the
+   * other rows right after the transaction, by `completeFanout`: creates that skip rows already
+   * there, so doing it twice is harmless. Should the process stop before it is done,
+   * `repairFanouts` (before every claim) finishes it, for the channels subscribed then.
+   */
+  private async stageEffects(
+    pk: string,
+    effects: Effects,
+    at: Date,
+    primary: TransactionAction[],
+    moreAudits: AuditEvent[] = [],
+  ): Promise<{ actions: TransactionAction[]; followUp?: () => Promise<void> }> {
+    const actions: TransactionAction[] = [];
+    const audits = [...(effects.audit ? [effects.audit] : []), ...moreAudits];
+    if (audits.length > 0) actions.push(...(await stageAuditLinks(this.tables, pk, audits)));
+    let followUp: (() => Promise<void>) | undefined;
+    const notification = effects.notification;
+    if (
+      notification &&
+      !(await this.tables.get(this.tables.tenants, pk, notificationRow(notification.id)))
+    ) {
+      const staged = await this.fanOut.stage(pk, notification, at, [...primary, ...actions]);
+      actions.push(...staged.actions);
+      followUp = staged.followUp;
+    } else if (actions.length > 0) {
+      const bytes = [...primary, ...actions].reduce((sum, a) => sum + wireBytes(a[1]), 0);
+      if (bytes > MAX_TRANSACTION_BYTES) throw tooBig(bytes);
+    }
+    return { actions, followUp };
+  }
+}
+
+/** Which effects can join a transaction in partition `pk`, and which cannot. */
+export function splitEffects(
+  pk: string,
+  effects: Effects | undefined,
+): { here?: Effects; elsewhere?: Effects } {
+  if (!effects) return {};
+  const here: Effects = {};
+  const elsewhere: Effects = {};
+  if (effects.audit) {
+    if (chainPartition(effects.audit) === pk) here.audit = effects.audit;
+    else elsewhere.audit = effects.audit;
+  }
+  if (effects.notification) {
+    if (tenantPartition(effects.notification.tenantId) === pk) {
+      here.notification = effects.notification;
+    } else {
+      elsewhere.notification = effects.notification;
+    }
+  }
+  const some = (e: Effects) => e.audit !== undefined || e.notification !== undefined;
+  return {
+    here: some(here) ? here : undefined,
+    elsewhere: some(elsewhere) ? elsewhere : undefined,
+  };
+}
