@@ -15,6 +15,7 @@ import {
   MAX_TRANSACTION_OPERATIONS,
   num,
   paddedSeq,
+  type Stored,
   text,
   toAuditEvent,
 } from './entities';
@@ -23,17 +24,24 @@ import { compare, retriable, RETRY, retrying, type Tables } from './tables';
 const HEAD = 'audithead';
 const ANCHOR = 'auditanchor';
 
+/** The chain head of partition `pk` as it is now (absent before the first event). */
+export async function readAuditHead(tables: Tables, pk: string): Promise<Stored | undefined> {
+  return tables.get(tables.tenants, pk, HEAD);
+}
+
 /**
  * The operations that append `audits` to the chain of partition `pk`, in a step's transaction:
- * the chain's next links (head ETag-conditional, events inserted).
+ * the chain's next links (head ETag-conditional, events inserted). `knownHead`: the head as read
+ * before the step read anything else, so that the ETag condition also covers those reads.
  */
 export async function stageAuditLinks(
   tables: Tables,
   pk: string,
   audits: AuditEvent[],
+  knownHead?: { entity: Stored | undefined },
 ): Promise<TransactionAction[]> {
   const actions: TransactionAction[] = [];
-  const head = await tables.get(tables.tenants, pk, HEAD);
+  const head = knownHead ? knownHead.entity : await readAuditHead(tables, pk);
   const anchor = head ? undefined : await tables.get(tables.tenants, pk, ANCHOR);
   const last = head ?? anchor;
   let previous = last ? { seq: num(last, 'seq'), hash: text(last, 'hash') } : undefined;

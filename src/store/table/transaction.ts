@@ -6,8 +6,9 @@
  */
 import type { TransactionAction } from '@azure/data-tables';
 import type { AuditEvent, Effects } from '../../elevation/ports';
-import { stageAuditLinks } from './audit';
+import { readAuditHead, stageAuditLinks } from './audit';
 import {
+  type Stored,
   chainPartition,
   fromKeyPart,
   MAX_TRANSACTION_BYTES,
@@ -61,10 +62,14 @@ export class Transactions {
     let withEffects = false;
     const attempt = () =>
       retrying(what, async () => {
+        // The chain head first: every write with effects moves it, so its ETag in the transaction
+        // fails the step if anything the step reads next (another card's index rows, say) was
+        // changed by a write that committed after this read.
+        const head = here ? { entity: await readAuditHead(this.tables, pk) } : undefined;
         const step = await read();
         const staged =
           step.withEffects && (here || step.audits?.length)
-            ? await this.stageEffects(pk, here ?? {}, at, step.actions, step.audits ?? [])
+            ? await this.stageEffects(pk, here ?? {}, at, step.actions, step.audits ?? [], head)
             : undefined;
         const actions = [...step.actions, ...(staged?.actions ?? [])];
         if (actions.length > 0) {
@@ -143,10 +148,11 @@ export class Transactions {
     at: Date,
     primary: TransactionAction[],
     moreAudits: AuditEvent[] = [],
+    head?: { entity: Stored | undefined },
   ): Promise<{ actions: TransactionAction[]; followUp?: () => Promise<void> }> {
     const actions: TransactionAction[] = [];
     const audits = [...(effects.audit ? [effects.audit] : []), ...moreAudits];
-    if (audits.length > 0) actions.push(...(await stageAuditLinks(this.tables, pk, audits)));
+    if (audits.length > 0) actions.push(...(await stageAuditLinks(this.tables, pk, audits, head)));
     let followUp: (() => Promise<void>) | undefined;
     const notification = effects.notification;
     if (
