@@ -62,3 +62,18 @@ const collator = new Intl.Collator('en', { sensitivity: 'base', numeric: true })
 export function byDisplayName(a: Environment, b: Environment): number {
   return collator.compare(a.displayName, b.displayName) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }
+
+/**
+ * Which of several texts joined into one string holds `position`, given where each starts
+ * (ascending): a binary search, so that a substring found in the joined text maps back to its part.
+ */
+export function partAt(starts: readonly number[], position: number): number {
+  let low = 0;
+  let high = starts.length - 1;
+  while (low < high) {
+    const middle = (low + high + 1) >> 1;
+    if (starts[middle]! <= position) low = middle;
+    else high = middle - 1;
+  }
+  return low;
+}

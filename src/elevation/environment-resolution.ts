@@ -7,7 +7,7 @@
  * cached) so that resolving is a few Map look-ups; only a miss scans the list, for suggestions.
  */
 
-import { byDisplayName, nameKey } from './environment-names';
+import { byDisplayName, nameKey, partAt } from './environment-names';
 import { createSuggestionTable, type SuggestionTable } from './environment-suggestions';
 import type { Environment } from './vocabulary';
 
@@ -200,16 +200,7 @@ function createWordSearch(environments: Iterable<Environment>): WordSearch {
     return part;
   });
   const joined = parts.join('\n');
-  const environmentAt = (position: number): number => {
-    let low = 0;
-    let high = starts.length - 1;
-    while (low < high) {
-      const middle = (low + high + 1) >> 1;
-      if (starts[middle]! <= position) low = middle;
-      else high = middle - 1;
-    }
-    return low;
-  };
+  const environmentAt = (position: number): number => partAt(starts, position);
   return {
     containing(key, except) {
       if (key === '' || /\s/.test(key)) return [];

@@ -5,7 +5,7 @@
  * over all keys joined, look-ups of the query's own substrings, and the edit distance only for
  * keys of about the query's length whose letters could be that close.
  */
-import { byDisplayName, nameKey } from './environment-names';
+import { byDisplayName, nameKey, partAt } from './environment-names';
 import type { Environment } from './vocabulary';
 
 /** Prefix and substring suggestions need this many characters, or "co" would suggest half the tenant. */
@@ -66,16 +66,7 @@ export function createSuggestionTable(
   });
 
   /** The key that `joined[position]` belongs to. */
-  const keyAt = (position: number): number => {
-    let low = 0;
-    let high = starts.length - 1;
-    while (low < high) {
-      const middle = (low + high + 1) >> 1;
-      if (starts[middle]! <= position) low = middle;
-      else high = middle - 1;
-    }
-    return low;
-  };
+  const keyAt = (position: number): number => partAt(starts, position);
 
   const suggest = (query: string, max: number): Environment[] => {
     if (query === '' || max <= 0 || keys.length === 0) return [];
