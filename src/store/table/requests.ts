@@ -85,10 +85,11 @@ export class TableRequests {
       effects,
       at,
       true,
-      async () => {
+      async (afterHead) => {
+        // Its own row (the create fails if it exists) beside the chain head's read.
         if (await this.tables.get(this.tables.tenants, pk, entity.rowKey!))
           throw duplicateRequest(request.id);
-        const closing = await this.closing(pk, request, effects?.closeOthers, at);
+        const closing = await this.closing(pk, request, effects?.closeOthers, at, afterHead);
         return {
           actions: [
             ['create', entity],
@@ -158,7 +159,8 @@ export class TableRequests {
     const nothing: Step<undefined> = { actions: [], result: undefined, withEffects: false };
     const moved = await this.transactions.step<
       { request: ElevationRequest; closed: ElevationRequest[] } | undefined
-    >(pk, `moving request ${id} to ${change.to}`, effects, change.at, true, async () => {
+    >(pk, `moving request ${id} to ${change.to}`, effects, change.at, true, async (afterHead) => {
+      // Its own row (updated on its ETag) beside the chain head's read.
       const stored = await this.tables.get(this.tables.tenants, pk, rk);
       if (!stored) return nothing;
       const current = toRequest(stored);
@@ -175,7 +177,7 @@ export class TableRequests {
       };
       const entity = requestEntity(pk, next);
       checkEntity(entity, `request ${id}`);
-      const closing = await this.closing(pk, next, effects?.closeOthers, change.at);
+      const closing = await this.closing(pk, next, effects?.closeOthers, change.at, afterHead);
       return {
         actions: [
           ['update', entity, 'Replace', { etag: stored.etag }],
@@ -193,16 +195,20 @@ export class TableRequests {
 
   /**
    * What closes the requester's other open requests in the environment of `request` (read from
-   * its `open|` index rows), each conditional on its ETag, with its audit event.
+   * its `open|` index rows), each conditional on its ETag, with its audit event. The index is
+   * read after the chain head (`afterHead`): a card opened after this read moves the head, and
+   * so voids the transaction that would have missed it.
    */
   private async closing(
     pk: string,
     request: ElevationRequest,
     close: CloseOthers | undefined,
     at: Date,
+    afterHead: Promise<void>,
   ): Promise<Closing> {
     const closing: Closing = { actions: [], audits: [], closed: [] };
     if (!close) return closing;
+    await afterHead;
     for (const id of await this.indexed(pk, openPrefix(request))) {
       if (id === request.id) continue;
       const stored = await this.tables.get(this.tables.tenants, pk, requestRow(id));

@@ -49,7 +49,7 @@ export class Transactions {
     effects: Effects | undefined,
     at: Date,
     strict: boolean,
-    read: () => Promise<Step<T>>,
+    read: (afterHead: Promise<void>) => Promise<Step<T>>,
   ): Promise<T> {
     const { here, elsewhere } = splitEffects(pk, effects);
     if (strict && elsewhere) {
@@ -63,10 +63,17 @@ export class Transactions {
     const attempt = () =>
       retrying(what, async () => {
         // The chain head first: every write with effects moves it, so its ETag in the transaction
-        // fails the step if anything the step reads next (another card's index rows, say) was
-        // changed by a write that committed after this read.
-        const head = here ? { entity: await readAuditHead(this.tables, pk) } : undefined;
-        const step = await read();
+        // fails the step if anything the step reads after it (another card's index rows, say)
+        // was changed by a write that committed after this read. A read of a row the transaction
+        // writes with its own ETag condition needs no such cover: `read` starts those at once,
+        // beside the head's read (one round trip, not two), and awaits `afterHead` before the
+        // others.
+        const headRead = here ? readAuditHead(this.tables, pk) : Promise.resolve(undefined);
+        const afterHead = headRead.then(() => undefined);
+        // Reported through headRead below; a step that returns early never awaits afterHead.
+        afterHead.catch(() => undefined);
+        const [headEntity, step] = await Promise.all([headRead, read(afterHead)]);
+        const head = here ? { entity: headEntity } : undefined;
         const staged =
           step.withEffects && (here || step.audits?.length)
             ? await this.stageEffects(pk, here ?? {}, at, step.actions, step.audits ?? [], head)
