@@ -17,7 +17,7 @@ type Seen = TableEdge['seen'][number];
  * lower these as requests are removed.
  */
 const CARD_ROUND_TRIPS = 4;
-const OUTCOME_ROUND_TRIPS = 9;
+const OUTCOME_ROUND_TRIPS = 8;
 
 /** Requests whose time in flight overlaps count as one round trip. */
 function sequentialRoundTrips(requests: Seen[]): number {
