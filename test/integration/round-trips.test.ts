@@ -16,7 +16,7 @@ type Seen = TableEdge['seen'][number];
  * issue's targets are 2 (`elevate me in` → card) and 3 (Elevate → outcome, the API call aside);
  * lower these as requests are removed.
  */
-const CARD_ROUND_TRIPS = 4;
+const CARD_ROUND_TRIPS = 3;
 const OUTCOME_ROUND_TRIPS = 8;
 
 /** Requests whose time in flight overlaps count as one round trip. */
