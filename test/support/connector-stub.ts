@@ -13,6 +13,8 @@ export interface ConnectorCall {
   /** The id the stub gave the activity (POST). */
   assignedId?: string;
   activity: Record<string, unknown>;
+  /** When the stub received it (performance.now()), to order it against other edges' requests. */
+  receivedAt: number;
 }
 
 export interface FailureOptions {
@@ -55,6 +57,7 @@ export async function startConnectorStub(): Promise<ConnectorStub> {
   const rules: FailureRule[] = [];
   let next = 1;
   const server: Server = createServer(async (req, res) => {
+    const receivedAt = performance.now();
     const body = await readBody(req);
     const match = /^\/v3\/conversations\/([^/]+)\/activities(?:\/([^/?]+))?/.exec(req.url ?? '');
     if (!match) {
@@ -83,6 +86,7 @@ export async function startConnectorStub(): Promise<ConnectorStub> {
       activityId: match[2] ? decodeURIComponent(match[2]) : undefined,
       assignedId,
       activity: body ? (JSON.parse(body) as Record<string, unknown>) : {},
+      receivedAt,
     });
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ id: assignedId ?? match[2] }));

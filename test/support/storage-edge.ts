@@ -19,8 +19,12 @@ export interface TableEdge {
   allow(): void;
   /** How many requests were refused so far. */
   refused(): number;
-  /** Every request that went through, in order: method and decoded path with its query. */
-  seen: Array<{ method: string; url: string }>;
+  /**
+   * Every request that went through, in order: method and decoded path with its query, and when
+   * it arrived and when its answer was sent (performance.now(), to tell sequential requests from
+   * requests in flight at the same time).
+   */
+  seen: Array<{ method: string; url: string; start: number; end?: number }>;
   stop(): Promise<void>;
 }
 
@@ -32,7 +36,15 @@ export async function startTableEdge(azurite: Azurite): Promise<TableEdge> {
   let refusedCount = 0;
   const seen: TableEdge['seen'] = [];
   const server: Server = createServer((req, res) => {
-    seen.push({ method: req.method ?? '', url: decodeURIComponent(req.url ?? '') });
+    const entry: TableEdge['seen'][number] = {
+      method: req.method ?? '',
+      url: decodeURIComponent(req.url ?? ''),
+      start: performance.now(),
+    };
+    seen.push(entry);
+    res.on('finish', () => {
+      entry.end = performance.now();
+    });
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {

@@ -137,7 +137,13 @@ export interface TestBot {
       /** What Teams adds when it retries an action after a loginRequest. */
       authentication?: { id: string; token: string };
     },
-  ): Promise<{ status: number; body: InvokeBody; calls: ConnectorCall[] }>;
+  ): Promise<{
+    status: number;
+    body: InvokeBody;
+    calls: ConnectorCall[];
+    /** When the invoke response's headers arrived (performance.now()). */
+    answeredAt: number;
+  }>;
   /** Posts any activity (installationUpdate, conversationUpdate, ...) from `user`. */
   send(
     user: TestUser,
@@ -205,8 +211,9 @@ export async function startTestBot(options: TestBotOptions = {}): Promise<TestBo
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(body),
     });
+    const answeredAt = performance.now();
     const text = await response.text();
-    return { status: response.status, text };
+    return { status: response.status, text, answeredAt };
   };
 
   return {
@@ -248,7 +255,7 @@ export async function startTestBot(options: TestBotOptions = {}): Promise<TestBo
     },
     async click(user, verb, data, clickOptions = {}) {
       const before = connector.calls.length;
-      const { status, text } = await postJson({
+      const { status, text, answeredAt } = await postJson({
         ...baseActivity(connector.url, user, clickOptions.conversation ?? personalChat(user)),
         type: 'invoke',
         name: 'adaptiveCard/action',
@@ -263,6 +270,7 @@ export async function startTestBot(options: TestBotOptions = {}): Promise<TestBo
         status,
         body: (text ? JSON.parse(text) : {}) as InvokeBody,
         calls: connector.calls.slice(before),
+        answeredAt,
       };
     },
     async send(user, activity, conversation = personalChat(user)) {

@@ -148,7 +148,8 @@ export class TableConversations {
       effects,
       new Date(),
       false,
-      async () => {
+      async (afterHead) => {
+        await afterHead;
         const current = await this.tables.get(this.tables.tenants, pk, rk);
         return {
           actions: [
@@ -171,7 +172,8 @@ export class TableConversations {
       effects,
       new Date(),
       false,
-      async () => {
+      async (afterHead) => {
+        await afterHead;
         const current = await this.tables.get(this.tables.tenants, pk, rk);
         if (!current) return { actions: [], result: false, withEffects: false };
         // A delete in a transaction is unconditional; a 404 (removed meanwhile) voids it and the

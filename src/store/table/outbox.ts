@@ -69,7 +69,8 @@ export class TableOutbox {
       effects,
       result.at,
       false,
-      async () => {
+      async (afterHead) => {
+        await afterHead;
         const stored = await this.tables.get(this.tables.tenants, location.pk, location.rk);
         const row = stored ? toDeliveryRow(stored) : undefined;
         // A late success counts even after the delivery was given up as abandoned.
@@ -123,14 +124,22 @@ export class TableOutbox {
     const pk = await this.conversations.partitionOfSubscription(channelId);
     if (pk) {
       const rk = subscriptionRow(channelId);
-      await this.transactions.step(pk, `dropping ${channelId}`, effects, at, false, async () => {
-        const current = await this.tables.get(this.tables.tenants, pk, rk);
-        return {
-          actions: current ? [['delete', { partitionKey: pk, rowKey: rk }]] : [],
-          result: undefined,
-          withEffects: true,
-        };
-      });
+      await this.transactions.step(
+        pk,
+        `dropping ${channelId}`,
+        effects,
+        at,
+        false,
+        async (afterHead) => {
+          await afterHead;
+          const current = await this.tables.get(this.tables.tenants, pk, rk);
+          return {
+            actions: current ? [['delete', { partitionKey: pk, rowKey: rk }]] : [],
+            result: undefined,
+            withEffects: true,
+          };
+        },
+      );
     } else if (effects) {
       await this.transactions.writeEffects(effects, at);
     }
@@ -186,7 +195,8 @@ export class TableOutbox {
         delivery && effectsOf?.(delivery),
         now,
         false,
-        async () => {
+        async (afterHead) => {
+          await afterHead;
           const current = await this.tables.get(this.tables.tenants, row.partitionKey, row.rowKey);
           if (!current || current.etag !== row.etag) {
             return { actions: [], result: false, withEffects: false };

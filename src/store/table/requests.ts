@@ -64,19 +64,12 @@ export class TableRequests {
     const entity = requestEntity(pk, request);
     checkEntity(entity, `request ${request.id}`);
     await this.tables.register(pk);
-    // The index first: a request is never in the table without a way to find it by id.
-    const index: Entity = {
-      partitionKey: REQUEST_INDEX,
-      rowKey: keyPart(request.id),
-      partition: pk,
-    };
-    try {
-      await this.tables.shared.createEntity(index);
-    } catch (error) {
-      if (statusOf(error) !== 409) throw error;
-      const existing = await this.tables.get(this.tables.shared, REQUEST_INDEX, index.rowKey);
-      if (existing && text(existing, 'partition') !== pk) throw duplicateRequest(request.id);
-    }
+    // The index before the request: a request is never in the table without a way to find it by
+    // id. Written beside the step's first reads (a round trip less), and awaited before its
+    // transaction is sent.
+    const indexed = this.writeIndex(pk, request.id);
+    // Should the step fail before it awaits the index, the step's error is the one reported.
+    indexed.catch(() => undefined);
     // The request, its index rows, its audit link and the requests it closes: one transaction.
     const at = new Date(request.createdAt);
     const closed = await this.transactions.step(
@@ -85,10 +78,14 @@ export class TableRequests {
       effects,
       at,
       true,
-      async () => {
-        if (await this.tables.get(this.tables.tenants, pk, entity.rowKey!))
-          throw duplicateRequest(request.id);
-        const closing = await this.closing(pk, request, effects?.closeOthers, at);
+      async (afterHead) => {
+        // Its own row (the create fails if it exists) beside the chain head's read.
+        const [existing] = await Promise.all([
+          this.tables.get(this.tables.tenants, pk, entity.rowKey!),
+          indexed,
+        ]);
+        if (existing) throw duplicateRequest(request.id);
+        const closing = await this.closing(pk, request, effects?.closeOthers, at, afterHead);
         return {
           actions: [
             ['create', entity],
@@ -103,6 +100,18 @@ export class TableRequests {
     );
     if (effects?.closeOthers) effects.closeOthers.closed = closed;
     this.remember(request.id, pk);
+  }
+
+  /** The shared index row that finds request `id` in partition `pk`; refuses an id of another. */
+  private async writeIndex(pk: string, id: string): Promise<void> {
+    const index: Entity = { partitionKey: REQUEST_INDEX, rowKey: keyPart(id), partition: pk };
+    try {
+      await this.tables.shared.createEntity(index);
+    } catch (error) {
+      if (statusOf(error) !== 409) throw error;
+      const existing = await this.tables.get(this.tables.shared, REQUEST_INDEX, index.rowKey);
+      if (existing && text(existing, 'partition') !== pk) throw duplicateRequest(id);
+    }
   }
 
   /**
@@ -158,7 +167,8 @@ export class TableRequests {
     const nothing: Step<undefined> = { actions: [], result: undefined, withEffects: false };
     const moved = await this.transactions.step<
       { request: ElevationRequest; closed: ElevationRequest[] } | undefined
-    >(pk, `moving request ${id} to ${change.to}`, effects, change.at, true, async () => {
+    >(pk, `moving request ${id} to ${change.to}`, effects, change.at, true, async (afterHead) => {
+      // Its own row (updated on its ETag) beside the chain head's read.
       const stored = await this.tables.get(this.tables.tenants, pk, rk);
       if (!stored) return nothing;
       const current = toRequest(stored);
@@ -175,7 +185,7 @@ export class TableRequests {
       };
       const entity = requestEntity(pk, next);
       checkEntity(entity, `request ${id}`);
-      const closing = await this.closing(pk, next, effects?.closeOthers, change.at);
+      const closing = await this.closing(pk, next, effects?.closeOthers, change.at, afterHead);
       return {
         actions: [
           ['update', entity, 'Replace', { etag: stored.etag }],
@@ -193,16 +203,20 @@ export class TableRequests {
 
   /**
    * What closes the requester's other open requests in the environment of `request` (read from
-   * its `open|` index rows), each conditional on its ETag, with its audit event.
+   * its `open|` index rows), each conditional on its ETag, with its audit event. The index is
+   * read after the chain head (`afterHead`): a card opened after this read moves the head, and
+   * so voids the transaction that would have missed it.
    */
   private async closing(
     pk: string,
     request: ElevationRequest,
     close: CloseOthers | undefined,
     at: Date,
+    afterHead: Promise<void>,
   ): Promise<Closing> {
     const closing: Closing = { actions: [], audits: [], closed: [] };
     if (!close) return closing;
+    await afterHead;
     for (const id of await this.indexed(pk, openPrefix(request))) {
       if (id === request.id) continue;
       const stored = await this.tables.get(this.tables.tenants, pk, requestRow(id));

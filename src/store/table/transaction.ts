@@ -49,7 +49,7 @@ export class Transactions {
     effects: Effects | undefined,
     at: Date,
     strict: boolean,
-    read: () => Promise<Step<T>>,
+    read: (afterHead: Promise<void>) => Promise<Step<T>>,
   ): Promise<T> {
     const { here, elsewhere } = splitEffects(pk, effects);
     if (strict && elsewhere) {
@@ -60,16 +60,33 @@ export class Transactions {
     await this.tables.register(pk);
     let followUp: (() => Promise<void>) | undefined;
     let withEffects = false;
+    let attempts = 0;
     const attempt = () =>
       retrying(what, async () => {
+        attempts += 1;
         // The chain head first: every write with effects moves it, so its ETag in the transaction
-        // fails the step if anything the step reads next (another card's index rows, say) was
-        // changed by a write that committed after this read.
-        const head = here ? { entity: await readAuditHead(this.tables, pk) } : undefined;
-        const step = await read();
+        // fails the step if anything the step reads after it (another card's index rows, say)
+        // was changed by a write that committed after this read. A read of a row the transaction
+        // writes with its own ETag condition needs no such cover: `read` starts those at once,
+        // beside the head's read (one round trip, not two), and awaits `afterHead` before the
+        // others.
+        const headRead = here ? readAuditHead(this.tables, pk) : Promise.resolve(undefined);
+        const afterHead = headRead.then(() => undefined);
+        // Reported through headRead below; a step that returns early never awaits afterHead.
+        afterHead.catch(() => undefined);
+        const [headEntity, step] = await Promise.all([headRead, read(afterHead)]);
+        const head = here ? { entity: headEntity } : undefined;
         const staged =
           step.withEffects && (here || step.audits?.length)
-            ? await this.stageEffects(pk, here ?? {}, at, step.actions, step.audits ?? [], head)
+            ? await this.stageEffects(
+                pk,
+                here ?? {},
+                at,
+                step.actions,
+                step.audits ?? [],
+                head,
+                attempts > 1,
+              )
             : undefined;
         const actions = [...step.actions, ...(staged?.actions ?? [])];
         if (actions.length > 0) {
@@ -141,6 +158,7 @@ export class Transactions {
    * other rows right after the transaction, by `completeFanout`: creates that skip rows already
    * there, so doing it twice is harmless. Should the process stop before it is done,
    * `repairFanouts` (before every claim) finishes it, for the channels subscribed then.
+   * `retry`: an earlier attempt of the step may have written the notification.
    */
   private async stageEffects(
     pk: string,
@@ -149,15 +167,19 @@ export class Transactions {
     primary: TransactionAction[],
     moreAudits: AuditEvent[] = [],
     head?: { entity: Stored | undefined },
+    retry = false,
   ): Promise<{ actions: TransactionAction[]; followUp?: () => Promise<void> }> {
     const actions: TransactionAction[] = [];
     const audits = [...(effects.audit ? [effects.audit] : []), ...moreAudits];
     if (audits.length > 0) actions.push(...(await stageAuditLinks(this.tables, pk, audits, head)));
     let followUp: (() => Promise<void>) | undefined;
     const notification = effects.notification;
+    // Is it there already (an earlier attempt's transaction committed, though its answer was
+    // lost)? Only a retry can tell: a first attempt creates it, and the create fails the
+    // transaction if it exists.
     if (
       notification &&
-      !(await this.tables.get(this.tables.tenants, pk, notificationRow(notification.id)))
+      !(retry && (await this.tables.get(this.tables.tenants, pk, notificationRow(notification.id))))
     ) {
       const staged = await this.fanOut.stage(pk, notification, at, [...primary, ...actions]);
       actions.push(...staged.actions);

@@ -1,0 +1,101 @@
+/**
+ * Storage round trips on a turn's critical path (issue #12, item 4): how many Azure Table requests
+ * the bot makes before it answers, counted at a proxy in front of Azurite, with the bot warm (a
+ * first request asked, signed in, caches filled). Requests in flight at the same time count once:
+ * what the user waits for is the number of sequential round trips.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { type Azurite, startAzurite } from '../support/azurite';
+import { startTableEdge, type TableEdge } from '../support/storage-edge';
+import { actionData, ALEX, cardOf, startTestBot, type TestBot } from '../support/test-bot';
+
+type Seen = TableEdge['seen'][number];
+
+/**
+ * The lowest numbers reached so far: a ratchet that fails when a change adds a round trip. The
+ * issue's targets are 2 (`elevate me in` → card) and 3 (Elevate → outcome, the API call aside);
+ * lower these as requests are removed.
+ */
+const CARD_ROUND_TRIPS = 3;
+const OUTCOME_ROUND_TRIPS = 8;
+
+/** Requests whose time in flight overlaps count as one round trip. */
+function sequentialRoundTrips(requests: Seen[]): number {
+  const sorted = [...requests].sort((a, b) => a.start - b.start);
+  let trips = 0;
+  let busyUntil = -Infinity;
+  for (const r of sorted) {
+    const end = r.end ?? Infinity;
+    if (r.start >= busyUntil) trips += 1;
+    busyUntil = Math.max(busyUntil, end);
+  }
+  return trips;
+}
+
+function listing(requests: Seen[]): string {
+  return requests.map((r) => `${r.method} ${r.url}`).join('\n');
+}
+
+/** Fails unless `requests` make at most `limit` sequential round trips; the message lists them. */
+function expectRoundTrips(requests: Seen[], limit: number): void {
+  const sequential = sequentialRoundTrips(requests);
+  if (sequential > limit || process.env.SHOW_ROUND_TRIPS) {
+    throw new Error(
+      `${sequential} sequential Table round trips (at most ${limit}), ${requests.length} requests:\n${listing(requests)}`,
+    );
+  }
+}
+
+describe('storage round trips before the answer, on Azure Table Storage', () => {
+  let azurite: Azurite;
+  let edge: TableEdge;
+  let bot: TestBot;
+
+  beforeAll(async () => {
+    azurite = await startAzurite();
+    edge = await startTableEdge(azurite);
+    bot = await startTestBot({
+      env: {
+        STORAGE: 'azure-table',
+        AZURE_STORAGE_CONNECTION_STRING: edge.connectionString,
+        AZURE_TABLE_PREFIX: `r${randomUUID().replace(/-/g, '').slice(0, 20)}`,
+        TOKEN_CACHE_KEY: randomBytes(32).toString('base64'),
+      },
+    });
+    // Warm: asked once, signed in, the request cancelled so that the next one is new.
+    const first = await bot.say(ALEX, 'elevate me in Contoso Dev');
+    const requestId = actionData(cardOf(first.calls[0]!.activity), 'elevate')!.requestId;
+    await bot.click(ALEX, 'cancel', { requestId });
+    // The outbox's delivery runs beside the answer (woken on a later turn of the event loop), not
+    // before it: stopped, so that only what the answer waits for is counted.
+    await bot.app.dispatcher.stop();
+  });
+
+  afterAll(async () => {
+    await bot?.stop();
+    await edge?.stop();
+    await azurite?.stop();
+  });
+
+  it(`\`elevate me in\` shows its card after at most ${CARD_ROUND_TRIPS} sequential Table requests`, async () => {
+    const from = edge.seen.length;
+    const asked = await bot.say(ALEX, 'elevate me in Contoso Dev');
+    const card = asked.calls.find((call) => cardOf(call.activity));
+    expect(card).toBeDefined();
+    const before = edge.seen.slice(from).filter((r) => r.start < card!.receivedAt);
+    expectRoundTrips(before, CARD_ROUND_TRIPS);
+  });
+
+  it(`Elevate answers with the outcome after at most ${OUTCOME_ROUND_TRIPS} sequential Table requests`, async () => {
+    const asked = await bot.say(ALEX, 'elevate me in Contoso Dev');
+    const requestId = actionData(cardOf(asked.calls[0]!.activity), 'elevate')!.requestId;
+    const from = edge.seen.length;
+    const click = await bot.click(ALEX, 'elevate', {
+      requestId,
+      justification: 'INC-1042: restore a broken flow',
+    });
+    expect(JSON.stringify(click.body)).toContain('Elevated: you are System Administrator');
+    const before = edge.seen.slice(from).filter((r) => r.start < click.answeredAt);
+    expectRoundTrips(before, OUTCOME_ROUND_TRIPS);
+  });
+});
