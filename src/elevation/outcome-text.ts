@@ -174,7 +174,7 @@ const BY_ERROR_CODE: Record<
 };
 
 /** "1 second", "2 seconds". */
-function countOf(count: number, unit: string): string {
+export function countOf(count: number, unit: string): string {
   return `${count} ${unit}${count === 1 ? '' : 's'}`;
 }
 

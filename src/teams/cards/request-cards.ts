@@ -5,7 +5,12 @@
 import { Template } from 'adaptivecards-templating';
 import type { MatchReason } from '../../elevation/environment-resolution';
 import { type ElevationRequest, outcomeTime, type RoleCheck } from '../../elevation/request';
-import { describeOutcome, describeStatus, type OutcomeReader } from '../../elevation/outcome-text';
+import {
+  countOf,
+  describeOutcome,
+  describeStatus,
+  type OutcomeReader,
+} from '../../elevation/outcome-text';
 import { type AdaptiveCard, type Fact, fact, fill } from './card-template';
 import {
   clockTime,
@@ -64,7 +69,7 @@ function timeBetween(from: string, to: string): string {
       : minutes < 48 * 60
         ? [Math.floor(minutes / 60), 'hour']
         : [Math.floor(minutes / 1440), 'day'];
-  return `${count} ${unit}${count === 1 ? '' : 's'}`;
+  return countOf(count, unit);
 }
 
 /**
