@@ -13,7 +13,7 @@ import { field } from './action-data';
 import type { AdaptiveCard } from './cards/card-template';
 import didYouMeanTemplate from './cards/templates/did-you-mean.json';
 import {
-  loginRequest,
+  signInFirst,
   messageResponse,
   NOT_YOUR_SUGGESTION,
   SUGGESTION_NOT_RUNNABLE,
@@ -57,11 +57,7 @@ export async function runSuggestionResponse(
   const command = parseCommand(field(data, 'text') ?? '');
   if (command.kind !== 'elevate') return messageResponse(SUGGESTION_NOT_RUNNABLE);
   const result = await service.requestElevation(clicker, command.target);
-  if (result.kind === 'no-token' && result.reason === 'sign-in-required' && signInPrompt) {
-    // Teams signs the user in and sends the same action again, with the token.
-    return loginRequest(signInPrompt);
-  }
-  return answer(result);
+  return signInFirst(result, signInPrompt) ?? answer(result);
 }
 
 export async function suggestCommand(

@@ -15,7 +15,7 @@ import {
   cardResponse,
   ENVIRONMENTS_ELSEWHERE,
   environmentsListed,
-  loginRequest,
+  signInFirst,
   noEnvironmentListed,
   requestResultCard,
 } from './replies';
@@ -142,8 +142,5 @@ export async function environmentsPageResponse(
   });
   if (answer.kind === 'card') return cardResponse(answer.card);
   const { result } = answer;
-  if (result.kind === 'no-token' && result.reason === 'sign-in-required' && signInPrompt) {
-    return loginRequest(signInPrompt);
-  }
-  return cardResponse(requestResultCard(result, clicker));
+  return signInFirst(result, signInPrompt) ?? cardResponse(requestResultCard(result, clicker));
 }

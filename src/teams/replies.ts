@@ -41,6 +41,20 @@ export function loginRequest(options: SignInPromptOptions): AdaptiveCardInvokeRe
   };
 }
 
+/**
+ * A button pressed while the bot holds no token for the user (the sign-in ran out): the
+ * loginRequest that makes Teams sign them in and send the same click again, with the token;
+ * undefined when the result is anything else or sign-in is not set up.
+ */
+export function signInFirst(
+  result: { kind: string; reason?: unknown },
+  prompt: SignInPromptOptions | undefined,
+): AdaptiveCardInvokeResponse | undefined {
+  return result.kind === 'no-token' && result.reason === 'sign-in-required' && prompt
+    ? loginRequest(prompt)
+    : undefined;
+}
+
 export function cardResponse(card: AdaptiveCard): AdaptiveCardInvokeResponse {
   return { statusCode: 200, type: CARD, value: card };
 }

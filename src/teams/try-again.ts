@@ -13,7 +13,7 @@ import { requestStatusCard } from './cards/request-cards';
 import { askAgain, audienceOf, plainText } from './hints';
 import {
   cardResponse,
-  loginRequest,
+  signInFirst,
   messageResponse,
   notYourFailure,
   requestResultCard,
@@ -48,10 +48,8 @@ export async function tryAgain(
     failed.environment.id,
     failed.query,
   );
-  if (result.kind === 'no-token' && result.reason === 'sign-in-required' && options.signInPrompt) {
-    // Teams signs the user in and sends the same click again, with the token.
-    return loginRequest(options.signInPrompt);
-  }
+  const signIn = signInFirst(result, options.signInPrompt);
+  if (signIn) return signIn;
   const card =
     result.kind === 'confirm'
       ? options.confirmation(result.request)
