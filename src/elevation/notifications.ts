@@ -14,8 +14,17 @@ export interface ElevationNotification {
   /**
    * succeeded / failed: an elevation finished. refused: a user without an admin role tried.
    * sign-in-refused: a user's refused sign-in tokens passed the threshold (sign-in-refusals.ts).
+   * role-removed / removal-failed / removal-overdue: the end of a time-boxed elevation
+   * (`removal` says how it went).
    */
-  kind: 'succeeded' | 'failed' | 'refused' | 'sign-in-refused';
+  kind:
+    | 'succeeded'
+    | 'failed'
+    | 'refused'
+    | 'sign-in-refused'
+    | 'role-removed'
+    | 'removal-failed'
+    | 'removal-overdue';
   /** When it happened (ISO 8601). */
   at: string;
   tenantId: string;
@@ -39,6 +48,17 @@ export interface ElevationNotification {
   };
   /** Why a refusal happened, in words. */
   reason?: string;
+  /** For the removal kinds: what Dataverse said, when the elevation was to end, how late. */
+  removal?: {
+    /** RemovalResult kind, or `token-unavailable`, `kept`, `removed-by-microsoft`. */
+    kind: string;
+    message?: string;
+    status?: number;
+    requestId?: string;
+    endsAt: string;
+    /** Whether the user ended it early (I'm done, Remove now). */
+    early?: boolean;
+  };
 }
 
 /** Environment types the API reports; `notify here for <type>` filters on them. */

@@ -2,7 +2,7 @@
  * What the use cases need from the outside world. app.ts wires real implementations; tests wire
  * real local ones (sandbox servers, a SQLite file), not mocks.
  */
-import type { AdminRoleOutcome, EnvironmentList, TokenRefusal } from './vocabulary';
+import type { AdminRoleOutcome, EnvironmentList, RemovalResult, TokenRefusal } from './vocabulary';
 import type { StoredAuditEvent } from './audit-chain';
 import type { ChannelSubscription, ElevationNotification } from './notifications';
 import type { ClosedBecause, ElevationRequest, Requester, RequestState } from './request';
@@ -40,6 +40,35 @@ export interface RoleLookup {
   holdsSystemAdministrator(token: string, instanceUrl: string): Promise<RoleLookupResult>;
 }
 
+/** Removes the user's System Administrator role in an environment's Dataverse (time-boxing). */
+export interface RoleRemoval {
+  /** With the user's own delegated Dataverse token; failures come back as values, never thrown. */
+  removeSystemAdministrator(token: string, instanceUrl: string): Promise<RemovalResult>;
+}
+
+/** A delegated token obtained while the user is not present, or why there is none. */
+export type LaterTokenResult =
+  | { ok: true; token: string; adminRoles?: string[] }
+  /**
+   * not-kept: nothing was kept for this user (or it ran out). refused: the identity provider
+   * refused the refresh (consent, sign-in frequency, revoked session): the user must act.
+   * unavailable: the identity provider could not answer now; worth trying again later.
+   */
+  | { ok: false; reason: 'not-kept' | 'refused' | 'unavailable'; message: string };
+
+/**
+ * What lets the bot act as the user later, when they are not in the chat (the end of a
+ * time-boxed elevation): kept at the grant, used at the end, forgotten when nothing needs it.
+ */
+export interface LaterTokens {
+  /** Keeps what is needed to get the user's delegated tokens until `until`, from their current sign-in. */
+  keep(user: Requester, until: Date): Promise<{ ok: true } | { ok: false; message: string }>;
+  /** A delegated token of the user for `resource` (a Dataverse instance URL), from what was kept. */
+  tokenFor(user: Requester, resource: string): Promise<LaterTokenResult>;
+  /** Forgets what was kept for the user (no elevation of theirs needs it any more). */
+  forget(user: Requester): Promise<void>;
+}
+
 /** What a Teams SSO token exchange came to. */
 export type SignInResult =
   | { ok: true }
@@ -56,10 +85,20 @@ export interface SignIn {
   signIn(ssoToken: string, user: Requester): Promise<SignInResult>;
 }
 
+/**
+ * A conditional change of one request. With `to` equal to the current state (a time box moving
+ * on a succeeded request), `updatedAt` and the outcome-time order (history, audit) stay as they
+ * were: only the fields in `set` change.
+ */
 export interface Transition {
   from: readonly RequestState[];
   to: RequestState;
   at: Date;
+  /**
+   * Read inside the same store write, on the request as it is stored: the change happens only if
+   * it returns true (e.g. "the time box is still active and not leased").
+   */
+  guard?: (current: ElevationRequest) => boolean;
   /** When set, the transition only happens if the request has not expired at this time. */
   unexpiredAt?: Date;
   /** Fields written together with the new state. */
@@ -74,6 +113,8 @@ export interface Transition {
       | 'requester'
       | 'executionDeadline'
       | 'closedBecause'
+      | 'minutes'
+      | 'timeBox'
     >
   >;
 }
@@ -88,7 +129,15 @@ export type AuditEventType =
   | 'subscribed'
   | 'unsubscribed'
   | 'notification-delivered'
-  | 'notification-dropped';
+  | 'notification-dropped'
+  /** Time-boxed elevation: the reminder was sent, the end moved, the role removed or kept. */
+  | 'reminded'
+  | 'extended'
+  | 'removal-attempted'
+  | 'role-removed'
+  | 'role-kept'
+  | 'removal-failed'
+  | 'removal-overdue';
 
 export interface AuditEvent {
   type: AuditEventType;
@@ -265,6 +314,26 @@ export interface WindowCountStore {
    * ended at or before `now`. Each counter is handed to exactly one caller.
    */
   takeEndedCounts(prefix: string, now: Date, limit: number): Promise<WindowCount[]>;
+}
+
+/** The time boxes of granted elevations, found by their due time (time-boxed elevation). */
+export interface TimeBoxStore {
+  /**
+   * Requests whose time box is due (`timeBox.dueAt` at or before `now`) and not leased at `now`
+   * (`leaseUntil` absent or past), soonest first. An index lookup, never a scan of all requests:
+   * it runs every few seconds with 100,000 elevations active.
+   */
+  findDueTimeBoxes(now: Date, limit: number): Promise<ElevationRequest[]>;
+  /** When the soonest time box is due, leased or not; undefined when none is pending. */
+  nextTimeBoxDue(): Promise<Date | undefined>;
+  /**
+   * Requests whose time box is not final (active, removing, overdue) in a tenant, or of one user
+   * of it, soonest end first (an index).
+   */
+  activeElevations(
+    tenantId: string,
+    user?: Pick<Requester, 'aadObjectId'>,
+  ): Promise<ElevationRequest[]>;
 }
 
 export interface ElevationStore

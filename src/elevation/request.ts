@@ -3,7 +3,7 @@
  * requested -> executing -> succeeded | failed, or requested -> cancelled | expired.
  * Each arrow is a conditional write in the store, so it happens at most once.
  */
-import type { AdminRoleOutcome, Environment } from './vocabulary';
+import type { AdminRoleOutcome, Environment, RemovalResult } from './vocabulary';
 
 export type RequestState =
   'requested' | 'executing' | 'succeeded' | 'failed' | 'cancelled' | 'expired';
@@ -54,6 +54,54 @@ export interface ElevationRequest {
   cardMessageId?: string;
   /** Why a request was cancelled without anyone pressing its Cancel (absent: Cancel was pressed). */
   closedBecause?: ClosedBecause;
+  /** How long the elevation was asked for, in minutes (time-boxed elevation). */
+  minutes?: number;
+  /** After a granted elevation: when it ends, and where its removal stands. */
+  timeBox?: TimeBox;
+}
+
+/**
+ * A granted elevation's time box. The request row is its own durable timer: `dueAt` is the next
+ * moment the bot must act (the reminder, the end, or the next removal attempt), indexed by the
+ * store; `leaseUntil` keeps other instances off it while one works on it.
+ *
+ * active -> removing -> removed | overdue (-> removing again, with backoff) ; kept: the user held
+ * the role before the elevation, so nothing is removed at the end.
+ */
+export type TimeBoxPhase = 'active' | 'removing' | 'overdue' | 'removed' | 'kept';
+
+export const FINAL_TIME_BOX_PHASES: readonly TimeBoxPhase[] = ['removed', 'kept'];
+
+export interface TimeBox {
+  phase: TimeBoxPhase;
+  /** When the role was granted (ISO 8601). */
+  grantedAt: string;
+  /** When the elevation ends; extensions move it. */
+  endsAt: string;
+  /** No extension goes past this: the first grant plus ELEVATION_MAX_MINUTES. */
+  latestEnd: string;
+  /** When the reminder is due; absent once sent, or when there is none. */
+  remindAt?: string;
+  /** The next moment the bot must act; absent once the phase is final. */
+  dueAt?: string;
+  /** While an instance works on it (reminding, removing): until when no other may. */
+  leaseUntil?: string;
+  /** Removal attempts so far. */
+  attempts: number;
+  /** Each extension: when, by how many minutes, and why. */
+  extensions: Array<{ at: string; minutes: number; justification: string }>;
+  /** The last removal attempt's result. */
+  lastRemoval?: RemovalResult & { at: string };
+  /** When the user and the channels were told that the removal needs them (Remove now), once. */
+  overdueSince?: string;
+  /** When the role was removed, or found gone (phase removed). */
+  endedAt?: string;
+  /** Who ended it early (I'm done, Remove now): the requester's object id. */
+  endedEarlyBy?: string;
+}
+
+export function isTimeBoxFinal(timeBox: TimeBox): boolean {
+  return FINAL_TIME_BOX_PHASES.includes(timeBox.phase);
 }
 
 /**

@@ -132,3 +132,30 @@ export interface AdminRoleGranted {
 export type AdminRoleOutcome = AdminRoleGranted | Failure;
 
 export type EnvironmentList = { ok: true; environments: Environment[]; pages: number } | Failure;
+
+/**
+ * What one attempt to remove the System Administrator role through an environment's Dataverse
+ * Web API came to (time-boxed elevation). `requestId`: Dataverse's `x-ms-service-request-id` of
+ * the last response, when one arrived; `status`: its HTTP status.
+ */
+export type RemovalResult =
+  /** DELETE .../systemuserroles_association(<roleid>)/$ref answered 204. */
+  | { kind: 'removed'; status: number; requestId?: string }
+  /**
+   * Nothing to remove: the user holds no System Administrator role (no association found, or the
+   * DELETE answered 404). A success. `detail` says which.
+   */
+  | { kind: 'already-gone'; status: number; requestId?: string; detail: string }
+  /** 401/403: Dataverse refused the caller; `message` is Dataverse's reason. Not retried soon. */
+  | { kind: 'refused'; status: number; requestId?: string; message: string }
+  /**
+   * Throttled (429), 5xx, timeout or no connection: worth another attempt, after `retryAfterMs`
+   * when Dataverse said (Retry-After).
+   */
+  | {
+      kind: 'unavailable';
+      status?: number;
+      requestId?: string;
+      retryAfterMs?: number;
+      message: string;
+    };

@@ -17,6 +17,9 @@ const NOTIFICATION_LOOK: Record<
   failed: { icon: '❌', color: 'Attention', headline: 'Elevation FAILED' },
   refused: { icon: '⛔', color: 'Warning', headline: 'Elevation refused: not a tenant admin' },
   'sign-in-refused': { icon: '🚨', color: 'Attention', headline: 'Refused sign-in tokens' },
+  'role-removed': { icon: '🔒', color: 'Good', headline: 'Role removed' },
+  'removal-failed': { icon: '❌', color: 'Attention', headline: 'Role removal FAILED' },
+  'removal-overdue': { icon: '🚨', color: 'Attention', headline: 'Role removal OVERDUE' },
 };
 
 function personText(person: ElevationNotification['requester']): string {
@@ -36,6 +39,12 @@ export function notificationSummary(notification: ElevationNotification): string
       return `Elevation refused: ${who} is not a tenant admin`;
     case 'sign-in-refused':
       return `Refused sign-in tokens for ${who}`;
+    case 'role-removed':
+      return `System Administrator removed: ${who} in ${where}`;
+    case 'removal-failed':
+      return `Role removal failed: ${who} in ${where}`;
+    case 'removal-overdue':
+      return `Role removal overdue: ${who} in ${where}`;
   }
 }
 
