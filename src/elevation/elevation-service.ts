@@ -24,6 +24,7 @@ import type {
 import { Refusals } from './refusals';
 import { type ClosedBecause, type ElevationRequest, outcomeTime, type Requester } from './request';
 import { compareRole, lookUpRole } from './role-check';
+import { chosenMinutes, openTimeBox, type TimeBoxService } from './time-boxes';
 import type { AdminRoleOutcome, Environment, TokenRefusal } from './vocabulary';
 
 export interface ElevationServiceOptions {
@@ -47,6 +48,8 @@ export interface ElevationServiceOptions {
    * that was left by a process that died, and is reconciled as "outcome unknown".
    */
   executionLeaseMs: number;
+  /** Time-boxed elevation: every grant gets a time box (absent: the role stays until removed). */
+  timeBoxes?: TimeBoxService;
 }
 
 /** How long after an elevation a new card for the same environment mentions it. */
@@ -69,6 +72,8 @@ export type RequestResult =
   | { kind: 'not-found'; query: string; suggestions: Environment[] }
   | { kind: 'no-dataverse'; environment: Environment }
   | { kind: 'environment-disabled'; environment: Environment }
+  /** The duration asked for is longer than ELEVATION_MAX_MINUTES (or not a whole minute). */
+  | { kind: 'duration-refused'; minutes: number; maxMinutes: number }
   | ListingProblem;
 
 export type ConfirmResult =
@@ -76,6 +81,8 @@ export type ConfirmResult =
   /** Someone other than the requester clicked: nothing is called. */
   | { kind: 'not-requester'; request: ElevationRequest }
   | { kind: 'justification-required'; request: ElevationRequest; problem: string }
+  /** The duration chosen on the card is not allowed (longer than the maximum). */
+  | { kind: 'duration-refused'; request: ElevationRequest; maxMinutes: number }
   | { kind: 'expired'; request: ElevationRequest }
   /** Already executing or finished: the request as it stands, nothing called again. */
   | { kind: 'already-handled'; request: ElevationRequest }
@@ -100,10 +107,16 @@ export class ElevationService {
   }
 
   /** "elevate me in <query>": resolve the environment and open a request awaiting confirmation. */
-  async requestElevation(requester: Requester, query: string): Promise<RequestResult> {
+  async requestElevation(
+    requester: Requester,
+    query: string,
+    minutes?: number,
+  ): Promise<RequestResult> {
+    const duration = this.duration(minutes);
+    if (!duration.ok) return duration.refused;
     const found = await this.findEnvironment(requester, query);
     if (found.kind !== 'found') return found;
-    const opened = await this.openRequest(requester, found.environment, query);
+    const opened = await this.openRequest(requester, found.environment, query, duration.minutes);
     return opened.kind === 'confirm' && found.reason ? { ...opened, reason: found.reason } : opened;
   }
 
@@ -147,11 +160,30 @@ export class ElevationService {
     requester: Requester,
     environmentId: string,
     query: string,
+    minutes?: number,
   ): Promise<RequestResult> {
+    const duration = this.duration(minutes);
+    if (!duration.ok) return duration.refused;
     const picked = await this.environments.byId(requester, environmentId, query);
     if (picked.kind !== 'ok') return picked;
     if (!picked.environment) return { kind: 'not-found', query, suggestions: [] };
-    return this.openRequest(requester, picked.environment, query);
+    return this.openRequest(requester, picked.environment, query, duration.minutes);
+  }
+
+  /** The duration asked for, or the default; a refusal naming the maximum when too long. */
+  private duration(
+    minutes: number | undefined,
+  ):
+    | { ok: true; minutes: number | undefined }
+    | { ok: false; refused: Extract<RequestResult, { kind: 'duration-refused' }> } {
+    const timeBoxes = this.options.timeBoxes;
+    if (!timeBoxes) return { ok: true, minutes: undefined };
+    const chosen = chosenMinutes(minutes, timeBoxes.settings);
+    if (chosen.ok) return { ok: true, minutes: chosen.minutes };
+    return {
+      ok: false,
+      refused: { kind: 'duration-refused', minutes: minutes ?? 0, maxMinutes: chosen.maxMinutes },
+    };
   }
 
   /** Elevate was pressed. Executes the request at most once, and only for its requester. */
@@ -159,6 +191,8 @@ export class ElevationService {
     requestId: string;
     clicker: Requester;
     justification?: string;
+    /** The duration chosen on the card; absent: what was asked with the request. */
+    minutes?: number;
   }): Promise<ConfirmResult> {
     const { store, clock } = this.options;
     const request = await store.findRequest(input.requestId);
@@ -180,6 +214,9 @@ export class ElevationService {
     const justification = (input.justification ?? '').trim();
     const problem = justificationProblem(justification, this.options.justificationRequired);
     if (problem) return { kind: 'justification-required', request, problem };
+    const duration = this.duration(input.minutes ?? request.minutes);
+    if (!duration.ok)
+      return { kind: 'duration-refused', request, maxMinutes: duration.refused.maxMinutes };
 
     // The token comes first: without one nothing changes, and the same card can be pressed again.
     const token = await this.options.tokens.powerPlatformToken(request.requester);
@@ -213,12 +250,14 @@ export class ElevationService {
           justification: justification || undefined,
           clientRequestId,
           executionDeadline: new Date(now.getTime() + this.options.executionLeaseMs).toISOString(),
+          minutes: duration.minutes,
         },
       },
       {
         audit: this.auditEvent('confirmed', request, {
           justification: justification || undefined,
           clientRequestId,
+          minutes: duration.minutes,
         }),
         closeOthers,
       },
@@ -229,9 +268,16 @@ export class ElevationService {
     log.info('calling applyAdminRole', { environmentId: claimed.environment.id, clientRequestId });
     const before = await lookUpRole(this.options, claimed);
     const outcome = await this.callApplyAdminRole(token.token, claimed, clientRequestId);
-    const roleCheck =
-      outcome.ok && before ? await compareRole(this.options, claimed, before) : undefined;
+    // What removes the role later is kept while Dataverse is asked again: side by side.
+    const [roleCheck] = await Promise.all([
+      outcome.ok && before ? compareRole(this.options, claimed, before) : undefined,
+      outcome.ok ? this.options.timeBoxes?.keepTokens(claimed, now) : undefined,
+    ]);
     const finishedAt = clock.now();
+    const timeBox =
+      outcome.ok && this.options.timeBoxes && claimed.minutes
+        ? openTimeBox(claimed.minutes, roleCheck, finishedAt, this.options.timeBoxes.settings)
+        : undefined;
     const executed = this.auditEvent('executed', claimed, {
       outcome: outcome.ok ? 'succeeded' : outcome.kind,
       status: outcome.response.status,
@@ -246,10 +292,15 @@ export class ElevationService {
         from: ['executing'],
         to: outcome.ok ? 'succeeded' : 'failed',
         at: finishedAt,
-        set: roleCheck ? { outcome, roleCheck, requester } : { outcome, requester },
+        set: { outcome, requester, ...(roleCheck && { roleCheck }), ...(timeBox && { timeBox }) },
       },
       {
-        audit: executed,
+        audit: timeBox
+          ? {
+              ...executed,
+              details: { ...executed.details, endsAt: timeBox.endsAt, timeBox: timeBox.phase },
+            }
+          : executed,
         notification: outcomeNotification({
           id: randomUUID(),
           at: finishedAt,
@@ -379,6 +430,7 @@ export class ElevationService {
     requester: Requester,
     environment: Environment,
     query: string,
+    minutes: number | undefined,
   ): Promise<RequestResult> {
     // Without Dataverse there is no System Administrator role to receive.
     if (!environment.dataverseUrl) return { kind: 'no-dataverse', environment };
@@ -395,6 +447,7 @@ export class ElevationService {
       createdAt: now.toISOString(),
       updatedAt: now.toISOString(),
       expiresAt: new Date(now.getTime() + this.options.requestTtlMinutes * 60_000).toISOString(),
+      minutes,
     };
     // The new card replaces the requester's older open ones for this environment, in one write;
     // their last elevation there is looked up meanwhile (the write cannot change it).

@@ -18,6 +18,7 @@ import { askAgain, audienceOf, plainText } from './hints';
 import {
   CARD_WITHOUT_REQUEST,
   cardResponse,
+  durationRefusedText,
   loginRequest,
   MESSAGE,
   messageResponse,
@@ -102,6 +103,13 @@ async function confirmResponse(
     case 'justification-required':
       return cardResponse(
         confirmation(bot, result.request, context, { problem: result.problem, justification }),
+      );
+    case 'duration-refused':
+      return cardResponse(
+        confirmation(bot, result.request, context, {
+          problem: durationRefusedText(result.maxMinutes),
+          justification,
+        }),
       );
     case 'no-token':
       if (result.reason === 'sign-in-required' && bot.signIn) {

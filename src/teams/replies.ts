@@ -12,7 +12,12 @@ import {
 import type { RequestResult } from '../elevation/elevation-service';
 import { describeFilter, type ChannelSubscription } from '../elevation/notifications';
 import type { SubscribeResult } from '../elevation/subscription-service';
-import { describeOutcome, describeRefusal, describeStatus } from '../elevation/outcome-text';
+import {
+  countOf,
+  describeOutcome,
+  describeRefusal,
+  describeStatus,
+} from '../elevation/outcome-text';
 import type { ElevationRequest, Requester } from '../elevation/request';
 import type { AdaptiveCard } from './cards/card-template';
 import { noticeCard, type NoticeOptions } from './cards/notice-card';
@@ -313,6 +318,21 @@ export function notifyStatus(
   };
 }
 
+/** Why a duration was refused, naming the maximum. */
+export function durationRefusedText(maxMinutes: number): string {
+  return `An elevation lasts at most ${formatDuration(maxMinutes)} (ELEVATION_MAX_MINUTES). Ask again for ${formatDuration(maxMinutes)} or less, for example: elevate me in <environment> for 1h`;
+}
+
+/** "1 hour 30 minutes", "45 minutes". */
+export function formatDuration(minutes: number): string {
+  const hours = Math.floor(minutes / 60);
+  const rest = minutes % 60;
+  const parts = [];
+  if (hours > 0) parts.push(countOf(hours, 'hour'));
+  if (rest > 0 || hours === 0) parts.push(countOf(rest, 'minute'));
+  return parts.join(' ');
+}
+
 /** Every request result other than a confirmation, as a card. */
 export function requestResultCard(
   result: Exclude<RequestResult, { kind: 'confirm' }>,
@@ -356,6 +376,12 @@ export function requestResultCard(
         lines: [
           `${result.environment.displayName} (${result.environment.id}) is in state "${result.environment.state}". Elevation is only possible in an enabled environment.`,
         ],
+        color: 'Warning',
+      });
+    case 'duration-refused':
+      return noticeCard({
+        title: 'That is longer than allowed',
+        lines: [durationRefusedText(result.maxMinutes)],
         color: 'Warning',
       });
     case 'no-token':

@@ -1,0 +1,611 @@
+/**
+ * Time-boxed elevation: every granted elevation ends by itself. This use case opens the time box
+ * at the grant, reminds before the end, removes the System Administrator role at the end with the
+ * user's own delegated Dataverse token (kept for that, see LaterTokens), retries with backoff when
+ * removal cannot be done now, and lets the requester end it early (I'm done, Remove now) or extend
+ * it up to the maximum counted from the first grant.
+ *
+ * The request row is the timer: `timeBox.dueAt` is indexed by the store, and every move is a
+ * guarded transition, so with several instances each step happens once. A removal is claimed with
+ * a lease (`removing`, `leaseUntil`): a process that dies mid-removal leaves it due again when the
+ * lease runs out, and the next one redoes it; removal is idempotent (nothing to remove is a
+ * success). Each outcome is told in the chat, written to the audit chain and sent to the channels.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '../log';
+import { justificationProblem } from './justification';
+import type { ElevationNotification } from './notifications';
+import type {
+  AuditEvent,
+  AuditEventType,
+  Clock,
+  ElevationStore,
+  LaterTokenResult,
+  LaterTokens,
+  Notifier,
+  RoleRemoval,
+  TimeBoxStore,
+  UserTokens,
+} from './ports';
+import {
+  type ElevationRequest,
+  isTimeBoxFinal,
+  type Requester,
+  type RoleCheck,
+  type TimeBox,
+} from './request';
+import { mayActOnRequest } from './who-may';
+import type { RemovalResult } from './vocabulary';
+
+export interface TimeBoxSettings {
+  /** ELEVATION_DEFAULT_MINUTES: without a duration asked, and the step of Extend. */
+  defaultMinutes: number;
+  /** ELEVATION_MAX_MINUTES: no elevation lasts longer, from its first grant, extensions included. */
+  maxMinutes: number;
+  /** ELEVATION_REMINDER_MINUTES before the end the user is reminded; 0: never. */
+  reminderMinutes: number;
+}
+
+export interface TimeBoxServiceOptions extends TimeBoxSettings {
+  store: ElevationStore & TimeBoxStore;
+  /** The user's tokens while they are present (I'm done, Remove now). */
+  tokens: UserTokens;
+  /** The user's tokens while they are not (the end of the time box). */
+  later: LaterTokens;
+  removal: RoleRemoval;
+  clock: Clock;
+  logger: Logger;
+  notifier?: Notifier;
+  /** How long one removal may take, all timeouts included; its lease. */
+  removalLeaseMs: number;
+  /** First retry after a failed removal; doubles per attempt up to `retryMaxMs`. */
+  retryBaseMs: number;
+  retryMaxMs: number;
+}
+
+/** How an elevation ended, or why its role is still there: what the user and channels are told. */
+export type Ending =
+  | { kind: 'removed'; result: Extract<RemovalResult, { kind: 'removed' }> }
+  | { kind: 'already-gone'; result: Extract<RemovalResult, { kind: 'already-gone' }> }
+  /** Gone, and the user's token no longer shows a tenant admin role: the PIM activation ended. */
+  | { kind: 'removed-by-microsoft'; result: Extract<RemovalResult, { kind: 'already-gone' }> }
+  | { kind: 'refused'; result: Extract<RemovalResult, { kind: 'refused' }> }
+  | { kind: 'unavailable'; result: Extract<RemovalResult, { kind: 'unavailable' }> }
+  /** No delegated token could be had without the user (consent, MFA, revoked, nothing kept). */
+  | { kind: 'token-unavailable'; message: string; retryable: boolean };
+
+/** What the bot must tell after a step of the timers ran (the Teams layer posts it). */
+export type TimeBoxEvent =
+  | { kind: 'reminder'; request: ElevationRequest }
+  /**
+   * A removal attempt ended: `request` as it is now (removed, or overdue with its next attempt).
+   * `tell`: whether the user is told now (the first failure and the final result are; the
+   * retries in between are audited only).
+   */
+  | { kind: 'ended'; request: ElevationRequest; ending: Ending; tell: boolean; early: boolean };
+
+export type EndNowResult =
+  | { kind: 'unknown-request' }
+  | { kind: 'not-requester'; request: ElevationRequest }
+  /** No time box (not granted), or already final (removed, or kept because held before). */
+  | { kind: 'not-active'; request: ElevationRequest }
+  /** Another instance or click is removing it right now. */
+  | { kind: 'in-progress'; request: ElevationRequest }
+  | { kind: 'sign-in-required'; request: ElevationRequest }
+  | { kind: 'ended'; event: Extract<TimeBoxEvent, { kind: 'ended' }> };
+
+export type ExtendResult =
+  | { kind: 'unknown-request' }
+  | { kind: 'not-requester'; request: ElevationRequest }
+  | { kind: 'not-active'; request: ElevationRequest }
+  | { kind: 'justification-required'; request: ElevationRequest; problem: string }
+  /** The end is already the latest the maximum allows. */
+  | { kind: 'at-limit'; request: ElevationRequest }
+  | { kind: 'extended'; request: ElevationRequest; minutes: number };
+
+/** The reminder is skipped when the elevation is shorter than this many reminders. */
+const MIN_MINUTES_FOR_REMINDER_FACTOR = 2;
+/** What is kept to act later outlives the latest end by this much (retries after the end). */
+const KEEP_MARGIN_MS = 24 * 3600_000;
+
+/** The minutes asked for, or the default; undefined with the longest allowed when too long. */
+export function chosenMinutes(
+  asked: number | undefined,
+  settings: TimeBoxSettings,
+): { ok: true; minutes: number } | { ok: false; maxMinutes: number } {
+  const minutes = asked ?? settings.defaultMinutes;
+  if (!Number.isInteger(minutes) || minutes < 1 || minutes > settings.maxMinutes)
+    return { ok: false, maxMinutes: settings.maxMinutes };
+  return { ok: true, minutes };
+}
+
+/**
+ * The time box of an elevation granted at `now`. Held before (the role check says so): kept, and
+ * nothing is removed at the end. Otherwise active, due at the reminder, or at the end.
+ */
+export function openTimeBox(
+  minutes: number,
+  roleCheck: RoleCheck | undefined,
+  now: Date,
+  settings: TimeBoxSettings,
+): TimeBox {
+  const endsAt = new Date(now.getTime() + minutes * 60_000);
+  const latestEnd = new Date(now.getTime() + settings.maxMinutes * 60_000);
+  const base = {
+    grantedAt: now.toISOString(),
+    endsAt: endsAt.toISOString(),
+    latestEnd: latestEnd.toISOString(),
+    attempts: 0,
+    extensions: [],
+  };
+  if (roleCheck?.result === 'already-admin') return { ...base, phase: 'kept' };
+  const remindAt = reminderTime(now, endsAt, settings);
+  return {
+    ...base,
+    phase: 'active',
+    remindAt: remindAt?.toISOString(),
+    dueAt: (remindAt ?? endsAt).toISOString(),
+  };
+}
+
+/** When to remind: `reminderMinutes` before the end, if that is still well after `now`. */
+function reminderTime(now: Date, endsAt: Date, settings: TimeBoxSettings): Date | undefined {
+  const ms = settings.reminderMinutes * 60_000;
+  if (ms <= 0) return undefined;
+  if (endsAt.getTime() - now.getTime() < ms * MIN_MINUTES_FOR_REMINDER_FACTOR) return undefined;
+  return new Date(endsAt.getTime() - ms);
+}
+
+function leaseFree(box: TimeBox, now: Date): boolean {
+  return !box.leaseUntil || Date.parse(box.leaseUntil) <= now.getTime();
+}
+
+function isDue(box: TimeBox, now: Date): boolean {
+  return !!box.dueAt && Date.parse(box.dueAt) <= now.getTime();
+}
+
+export class TimeBoxService {
+  constructor(private readonly options: TimeBoxServiceOptions) {}
+
+  get settings(): TimeBoxSettings {
+    const { defaultMinutes, maxMinutes, reminderMinutes } = this.options;
+    return { defaultMinutes, maxMinutes, reminderMinutes };
+  }
+
+  /**
+   * Right after a grant: keeps what is needed to remove the role later as the user. A failure is
+   * logged, not fatal: at the end the user is asked to press Remove now.
+   */
+  async keepTokens(request: ElevationRequest, grantedAt: Date): Promise<void> {
+    const until = new Date(grantedAt.getTime() + this.options.maxMinutes * 60_000 + KEEP_MARGIN_MS);
+    const kept = await this.options.later
+      .keep(request.requester, until)
+      .catch((error: unknown) => ({ ok: false as const, message: String(error) }));
+    if (!kept.ok) {
+      this.options.logger.warn('could not keep a token for the end of the elevation', {
+        requestId: request.id,
+        message: kept.message,
+      });
+    }
+  }
+
+  /** The requester's elevations not yet ended, soonest end first (`elevations`). */
+  activeOf(user: Requester): Promise<ElevationRequest[]> {
+    return this.options.store.activeElevations(user.tenantId, user);
+  }
+
+  /** Every elevation not yet ended in the tenant (`who is elevated`; the caller checks who asks). */
+  activeIn(tenantId: string): Promise<ElevationRequest[]> {
+    return this.options.store.activeElevations(tenantId);
+  }
+
+  /** The next time any time box needs the bot, so that the runner can sleep until then. */
+  nextDue(): Promise<Date | undefined> {
+    return this.options.store.nextTimeBoxDue();
+  }
+
+  /**
+   * Runs what is due: reminders, removals at the end, retries, and removals a stopped process left
+   * (their lease ran out). Each is claimed by one instance with a guarded write.
+   */
+  async runDue(limit = 50): Promise<TimeBoxEvent[]> {
+    const now = this.options.clock.now();
+    const due = await this.options.store.findDueTimeBoxes(now, limit);
+    const events = await Promise.all(due.map((request) => this.runOne(request, now)));
+    return events.filter((event): event is TimeBoxEvent => event !== undefined);
+  }
+
+  /** I'm done (active) or Remove now (overdue): the requester ends it at once with a fresh token. */
+  async endNow(input: { requestId: string; clicker: Requester }): Promise<EndNowResult> {
+    const { store, clock } = this.options;
+    const request = await store.findRequest(input.requestId);
+    if (!request) return { kind: 'unknown-request' };
+    if (!mayActOnRequest(input.clicker, request)) return { kind: 'not-requester', request };
+    const box = request.timeBox;
+    if (!box || isTimeBoxFinal(box)) return { kind: 'not-active', request };
+    if (!leaseFree(box, clock.now())) return { kind: 'in-progress', request };
+    const url = request.environment.dataverseUrl;
+    if (!url) return { kind: 'not-active', request };
+    // The token first: without one nothing changes and the button can be pressed again.
+    const fresh = this.options.tokens.resourceToken
+      ? await this.options.tokens.resourceToken(request.requester, url)
+      : undefined;
+    if (fresh && !fresh.ok && fresh.reason === 'sign-in-required')
+      return { kind: 'sign-in-required', request };
+    const now = clock.now();
+    const claimed = await this.claimRemoval(request, now, true, (current) => {
+      const b = current.timeBox;
+      return !!b && !isTimeBoxFinal(b) && leaseFree(b, now);
+    });
+    if (!claimed) {
+      const current = (await store.findRequest(request.id)) ?? request;
+      return current.timeBox && !isTimeBoxFinal(current.timeBox)
+        ? { kind: 'in-progress', request: current }
+        : { kind: 'not-active', request: current };
+    }
+    const token = fresh?.ok
+      ? { ok: true as const, token: fresh.token, adminRoles: fresh.adminRoles }
+      : await this.options.later.tokenFor(request.requester, url);
+    const event = await this.removeClaimed(claimed, token, now, true);
+    return { kind: 'ended', event };
+  }
+
+  /** Extend: the end moves by the default duration, never past the latest end; audited with why. */
+  async extend(input: {
+    requestId: string;
+    clicker: Requester;
+    justification?: string;
+  }): Promise<ExtendResult> {
+    const { store, clock } = this.options;
+    const request = await store.findRequest(input.requestId);
+    if (!request) return { kind: 'unknown-request' };
+    if (!mayActOnRequest(input.clicker, request)) return { kind: 'not-requester', request };
+    const justification = (input.justification ?? '').trim();
+    const problem = justificationProblem(justification, true);
+    if (problem) return { kind: 'justification-required', request, problem };
+    const now = clock.now();
+    const box = request.timeBox;
+    if (!box || box.phase !== 'active' || Date.parse(box.endsAt) <= now.getTime())
+      return { kind: 'not-active', request };
+    const latest = Date.parse(box.latestEnd);
+    const endsAt = Math.min(Date.parse(box.endsAt) + this.options.defaultMinutes * 60_000, latest);
+    const minutes = Math.round((endsAt - Date.parse(box.endsAt)) / 60_000);
+    if (minutes <= 0) return { kind: 'at-limit', request };
+    const end = new Date(endsAt);
+    const remindAt = reminderTime(now, end, this.settings);
+    const next: TimeBox = {
+      ...box,
+      endsAt: end.toISOString(),
+      remindAt: remindAt?.toISOString(),
+      dueAt: (remindAt ?? end).toISOString(),
+      extensions: [...box.extensions, { at: now.toISOString(), minutes, justification }],
+    };
+    const extended = await store.transition(
+      request.id,
+      {
+        from: ['succeeded'],
+        to: 'succeeded',
+        at: now,
+        // Not while a reminder or removal holds it, and only from the end this click saw.
+        guard: (current) =>
+          current.timeBox?.phase === 'active' &&
+          current.timeBox.endsAt === box.endsAt &&
+          leaseFree(current.timeBox, now),
+        set: { timeBox: next },
+      },
+      {
+        audit: this.audit('extended', request, true, {
+          minutes,
+          justification,
+          endsAt: next.endsAt,
+          previousEnd: box.endsAt,
+        }),
+      },
+    );
+    if (!extended) {
+      const current = (await store.findRequest(request.id)) ?? request;
+      return { kind: 'not-active', request: current };
+    }
+    return { kind: 'extended', request: extended, minutes };
+  }
+
+  private async runOne(request: ElevationRequest, now: Date): Promise<TimeBoxEvent | undefined> {
+    const box = request.timeBox;
+    if (!box || isTimeBoxFinal(box) || !isDue(box, now) || !leaseFree(box, now)) return undefined;
+    try {
+      if (box.phase === 'active' && box.remindAt && Date.parse(box.endsAt) > now.getTime()) {
+        return await this.remind(request, box, now);
+      }
+      const claimed = await this.claimRemoval(request, now, false, (current) => {
+        const b = current.timeBox;
+        return !!b && !isTimeBoxFinal(b) && b.dueAt === box.dueAt && leaseFree(b, now);
+      });
+      if (!claimed) return undefined;
+      const url = claimed.environment.dataverseUrl;
+      const token = url
+        ? await this.options.later.tokenFor(claimed.requester, url)
+        : ({
+            ok: false,
+            reason: 'not-kept',
+            message: 'the environment has no Dataverse URL',
+          } as const);
+      return await this.removeClaimed(claimed, token, now, false);
+    } catch (error) {
+      // The lease runs out and another attempt redoes it; nothing is lost.
+      this.options.logger.error('time box step failed', { requestId: request.id, error });
+      return undefined;
+    }
+  }
+
+  /** The reminder, once: whoever moves `remindAt` away sends it. */
+  private async remind(
+    request: ElevationRequest,
+    box: TimeBox,
+    now: Date,
+  ): Promise<TimeBoxEvent | undefined> {
+    const reminded = await this.options.store.transition(
+      request.id,
+      {
+        from: ['succeeded'],
+        to: 'succeeded',
+        at: now,
+        guard: (current) =>
+          current.timeBox?.phase === 'active' &&
+          current.timeBox.remindAt === box.remindAt &&
+          leaseFree(current.timeBox, now),
+        set: { timeBox: { ...box, remindAt: undefined, dueAt: box.endsAt } },
+      },
+      { audit: this.audit('reminded', request, false, { endsAt: box.endsAt }) },
+    );
+    return reminded ? { kind: 'reminder', request: reminded } : undefined;
+  }
+
+  /** Takes the removal for this process for one lease; due again when the lease runs out. */
+  private claimRemoval(
+    request: ElevationRequest,
+    now: Date,
+    early: boolean,
+    guard: (current: ElevationRequest) => boolean,
+  ): Promise<ElevationRequest | undefined> {
+    const box = request.timeBox!;
+    const leaseUntil = new Date(now.getTime() + this.options.removalLeaseMs).toISOString();
+    return this.options.store.transition(
+      request.id,
+      {
+        from: ['succeeded'],
+        to: 'succeeded',
+        at: now,
+        guard,
+        set: {
+          timeBox: {
+            ...box,
+            phase: 'removing',
+            remindAt: undefined,
+            leaseUntil,
+            dueAt: leaseUntil,
+            attempts: box.attempts + 1,
+          },
+        },
+      },
+      {
+        audit: this.audit('removal-attempted', request, early, {
+          attempt: box.attempts + 1,
+          endsAt: box.endsAt,
+          lateMs: Math.max(0, now.getTime() - Date.parse(box.endsAt)),
+        }),
+      },
+    );
+  }
+
+  /** Removes the role of a claimed time box and records how it went, in one write. */
+  private async removeClaimed(
+    claimed: ElevationRequest,
+    token: LaterTokenResult,
+    startedAt: Date,
+    early: boolean,
+  ): Promise<Extract<TimeBoxEvent, { kind: 'ended' }>> {
+    const { store, clock } = this.options;
+    const box = claimed.timeBox!;
+    let ending: Ending;
+    if (!token.ok) {
+      ending = {
+        kind: 'token-unavailable',
+        message: token.message,
+        retryable: token.reason === 'unavailable',
+      };
+    } else {
+      const result = await this.options.removal
+        .removeSystemAdministrator(token.token, claimed.environment.dataverseUrl!)
+        .catch((error: unknown): RemovalResult => ({
+          kind: 'unavailable',
+          message: error instanceof Error ? error.message : String(error),
+        }));
+      ending = this.endingOf(result, token.adminRoles);
+    }
+    const now = clock.now();
+    const done =
+      ending.kind === 'removed' ||
+      ending.kind === 'already-gone' ||
+      ending.kind === 'removed-by-microsoft';
+    const result = 'result' in ending ? ending.result : undefined;
+    const lastRemoval = result ? { ...result, at: now.toISOString() } : box.lastRemoval;
+    const firstFailure = !done && !box.overdueSince;
+    const next: TimeBox = done
+      ? {
+          ...box,
+          phase: 'removed',
+          dueAt: undefined,
+          leaseUntil: undefined,
+          lastRemoval,
+          endedAt: now.toISOString(),
+          endedEarlyBy: early ? claimed.requester.aadObjectId : undefined,
+        }
+      : {
+          ...box,
+          phase: 'overdue',
+          leaseUntil: undefined,
+          dueAt: new Date(now.getTime() + this.retryDelay(box.attempts, ending)).toISOString(),
+          lastRemoval,
+          overdueSince: box.overdueSince ?? now.toISOString(),
+        };
+    const details = {
+      ending: ending.kind,
+      status: result?.status,
+      dataverseRequestId: result?.requestId,
+      message:
+        ending.kind === 'token-unavailable'
+          ? ending.message
+          : result && 'message' in result
+            ? result.message
+            : undefined,
+      attempt: box.attempts,
+      early,
+      endsAt: box.endsAt,
+      lateMs: early ? 0 : Math.max(0, startedAt.getTime() - Date.parse(box.endsAt)),
+      nextAttemptAt: done ? undefined : next.dueAt,
+    };
+    const type: AuditEventType = done
+      ? 'role-removed'
+      : ending.kind === 'token-unavailable'
+        ? 'removal-overdue'
+        : 'removal-failed';
+    const notify = done || firstFailure;
+    const finished = await store.transition(
+      claimed.id,
+      {
+        from: ['succeeded'],
+        to: 'succeeded',
+        at: now,
+        // Only while this process still holds the lease it claimed.
+        guard: (current) =>
+          current.timeBox?.phase === 'removing' && current.timeBox.leaseUntil === box.leaseUntil,
+        set: { timeBox: next },
+      },
+      {
+        audit: this.audit(type, claimed, early, details),
+        notification: notify ? this.notification(claimed, next, ending, early, now) : undefined,
+      },
+    );
+    if (!finished) {
+      // The lease ran out meanwhile and another instance took over: it records the outcome.
+      this.options.logger.warn('removal finished after its lease; left to the other attempt', {
+        requestId: claimed.id,
+        ending: ending.kind,
+      });
+    } else if (notify) {
+      this.options.notifier?.wake();
+    }
+    if (finished && done) await this.forgetTokensIfLast(claimed.requester);
+    this.options.logger.info('time box removal', {
+      requestId: claimed.id,
+      ending: ending.kind,
+      status: result?.status,
+      dataverseRequestId: result?.requestId,
+      early,
+    });
+    return {
+      kind: 'ended',
+      request: finished ?? { ...claimed, timeBox: next },
+      ending,
+      tell: !!finished && (done || firstFailure || early),
+      early,
+    };
+  }
+
+  private endingOf(result: RemovalResult, adminRoles: string[] | undefined): Ending {
+    switch (result.kind) {
+      case 'removed':
+        return { kind: 'removed', result };
+      case 'already-gone':
+        // No tenant admin role any more: Microsoft removed the role when the activation ended.
+        return adminRoles !== undefined && adminRoles.length === 0
+          ? { kind: 'removed-by-microsoft', result }
+          : { kind: 'already-gone', result };
+      case 'refused':
+        return { kind: 'refused', result };
+      case 'unavailable':
+        return { kind: 'unavailable', result };
+    }
+  }
+
+  /** Backoff doubling per attempt, at least what Dataverse asked (Retry-After). */
+  private retryDelay(attempts: number, ending: Ending): number {
+    const { retryBaseMs, retryMaxMs } = this.options;
+    const backoff = Math.min(retryMaxMs, retryBaseMs * 2 ** Math.max(0, attempts - 1));
+    const asked = ending.kind === 'unavailable' ? (ending.result.retryAfterMs ?? 0) : 0;
+    return Math.max(backoff, asked);
+  }
+
+  private async forgetTokensIfLast(user: Requester): Promise<void> {
+    try {
+      const active = await this.options.store.activeElevations(user.tenantId, user);
+      if (active.length === 0) await this.options.later.forget(user);
+    } catch (error) {
+      this.options.logger.warn('could not forget the kept token', { error });
+    }
+  }
+
+  private notification(
+    request: ElevationRequest,
+    box: TimeBox,
+    ending: Ending,
+    early: boolean,
+    now: Date,
+  ): ElevationNotification {
+    const result = 'result' in ending ? ending.result : undefined;
+    const done = box.phase === 'removed';
+    return {
+      id: randomUUID(),
+      kind: done
+        ? 'role-removed'
+        : ending.kind === 'token-unavailable'
+          ? 'removal-overdue'
+          : 'removal-failed',
+      at: now.toISOString(),
+      tenantId: request.requester.tenantId,
+      requester: {
+        aadObjectId: request.requester.aadObjectId,
+        name: request.requester.name,
+        upn: request.requester.upn,
+      },
+      environment: {
+        id: request.environment.id,
+        displayName: request.environment.displayName,
+        type: request.environment.type,
+      },
+      justification: request.justification,
+      requestId: request.id,
+      removal: {
+        kind: ending.kind,
+        message:
+          ending.kind === 'token-unavailable'
+            ? ending.message
+            : result && 'message' in result
+              ? result.message
+              : undefined,
+        status: result?.status,
+        requestId: result?.requestId,
+        endsAt: box.endsAt,
+        early,
+      },
+    };
+  }
+
+  /** `byRequester`: the requester clicked (I'm done, Extend); otherwise the bot acted on a timer. */
+  private audit(
+    type: AuditEventType,
+    request: ElevationRequest,
+    byRequester: boolean,
+    details?: Record<string, unknown>,
+  ): AuditEvent {
+    return {
+      type,
+      at: this.options.clock.now(),
+      requestId: request.id,
+      actor: byRequester ? request.requester.aadObjectId : undefined,
+      tenantId: request.requester.tenantId,
+      environmentId: request.environment.id,
+      details,
+    };
+  }
+}
