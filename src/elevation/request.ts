@@ -24,6 +24,8 @@ export interface Requester {
   upn?: string;
   /** The tenant admin roles the sign-in shows (e.g. "Power Platform Administrator"), when known. */
   adminRoles?: string[];
+  /** The user's IANA time zone as their Teams client reported it, when valid (times on cards). */
+  timeZone?: string;
 }
 
 export interface ElevationRequest {

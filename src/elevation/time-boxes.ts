@@ -34,7 +34,7 @@ import {
   type RoleCheck,
   type TimeBox,
 } from './request';
-import { mayActOnRequest } from './who-may';
+import { mayEndOrExtend } from './who-may';
 import type { RemovalResult } from './vocabulary';
 
 export interface TimeBoxSettings {
@@ -220,7 +220,7 @@ export class TimeBoxService {
     const { store, clock } = this.options;
     const request = await store.findRequest(input.requestId);
     if (!request) return { kind: 'unknown-request' };
-    if (!mayActOnRequest(input.clicker, request)) return { kind: 'not-requester', request };
+    if (!mayEndOrExtend(input.clicker, request)) return { kind: 'not-requester', request };
     const box = request.timeBox;
     if (!box || isTimeBoxFinal(box)) return { kind: 'not-active', request };
     if (!leaseFree(box, clock.now())) return { kind: 'in-progress', request };
@@ -259,7 +259,7 @@ export class TimeBoxService {
     const { store, clock } = this.options;
     const request = await store.findRequest(input.requestId);
     if (!request) return { kind: 'unknown-request' };
-    if (!mayActOnRequest(input.clicker, request)) return { kind: 'not-requester', request };
+    if (!mayEndOrExtend(input.clicker, request)) return { kind: 'not-requester', request };
     const justification = (input.justification ?? '').trim();
     const problem = justificationProblem(justification, true);
     if (problem) return { kind: 'justification-required', request, problem };

@@ -26,6 +26,19 @@ export function mayReadAudit(user: Requester, botAdminIds: readonly string[]): b
   return isBotAdministrator(user, botAdminIds);
 }
 
+/** `who is elevated` (every active elevation of the tenant): the bot's administrators only (BOT_ADMIN_IDS). */
+export function mayListTenantElevations(user: Requester, botAdminIds: readonly string[]): boolean {
+  return isBotAdministrator(user, botAdminIds);
+}
+
+/**
+ * I'm done, Remove now and Extend on an elevation (its status card, reminder, the `elevations`
+ * list): its requester only, as for the request's other buttons.
+ */
+export function mayEndOrExtend(clicker: Requester, request: ElevationRequest): boolean {
+  return mayActOnRequest(clicker, request);
+}
+
 /** Subscribing a channel or stopping its notifications: the bot's administrators only (BOT_ADMIN_IDS). */
 export function mayChangeNotifications(user: Requester, botAdminIds: readonly string[]): boolean {
   return isBotAdministrator(user, botAdminIds);

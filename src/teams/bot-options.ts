@@ -7,6 +7,7 @@ import type { ElevationService } from '../elevation/elevation-service';
 import type { ElevationStore, SignIn } from '../elevation/ports';
 import type { SignInRefusals } from '../elevation/sign-in-refusals';
 import type { SubscriptionService } from '../elevation/subscription-service';
+import type { TimeBoxService } from '../elevation/time-boxes';
 import type { Logger } from '../log';
 import type { ConversationTracker } from './conversation-tracker';
 import type { PendingCommands, SignInPromptOptions } from './sign-in-prompt';
@@ -36,6 +37,8 @@ export interface ElevationBotOptions {
    * an invoke after about 10 to 15 seconds.
    */
   invokeBudgetMs: number;
+  /** Time-boxed elevation (I'm done, Extend, `elevations`); absent where it is off. */
+  timeBoxes?: TimeBoxService;
   /** Channel subscriptions (`notify here`, `notify off`, `notify status`). */
   subscriptions: SubscriptionService;
   /** Remembers where conversations can be reached, and welcomes new teams. */

@@ -32,6 +32,7 @@ import {
   TeamsSignIn,
 } from './token-exchange';
 import { tryAgain } from './try-again';
+import { endNowAction, extendAction } from './time-box-actions';
 
 export class ElevationBot extends TeamsActivityHandler {
   private readonly bot: BotParts;
@@ -106,6 +107,11 @@ export class ElevationBot extends TeamsActivityHandler {
         return cancelAction(bot, context, requester, data);
       case 'pick':
         return pickAction(bot, context, requester, data);
+      case 'done':
+      case 'remove-now':
+        return endNowAction(bot, context, requester, data);
+      case 'extend':
+        return extendAction(bot, context, requester, data);
       case 'pick-cancel':
         return pickCancelResponse(requester, data);
       case 'run-suggestion':

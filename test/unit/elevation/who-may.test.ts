@@ -3,6 +3,8 @@ import {
   mayActOnRequest,
   mayChangeNotifications,
   mayClosePicker,
+  mayEndOrExtend,
+  mayListTenantElevations,
   mayPickEnvironment,
   mayReadAudit,
   mayRunSuggestion,
@@ -118,5 +120,24 @@ describe('the button of a typo suggestion ("Did you mean ...")', () => {
     expect(mayRunSuggestion(megan, alex.aadObjectId)).toBe(false);
     expect(mayRunSuggestion(alex, undefined)).toBe(false);
     expect(mayRunSuggestion(alex, '')).toBe(false);
+  });
+});
+
+describe("ending or extending an elevation (I'm done, Remove now, Extend)", () => {
+  it('is for the requester, whatever the case of their id', () => {
+    expect(mayEndOrExtend(alexUpper, requestBy(alex))).toBe(true);
+  });
+
+  it('is refused to someone else in the chat, and to the same id from another tenant', () => {
+    expect(mayEndOrExtend(megan, requestBy(alex))).toBe(false);
+    expect(mayEndOrExtend({ ...alex, tenantId: FABRIKAM }, requestBy(alex))).toBe(false);
+  });
+});
+
+describe('listing every active elevation of the tenant (who is elevated)', () => {
+  it("is for the bot's administrators only", () => {
+    expect(mayListTenantElevations(alexUpper, [alex.aadObjectId])).toBe(true);
+    expect(mayListTenantElevations(megan, [alex.aadObjectId])).toBe(false);
+    expect(mayListTenantElevations(alex, [])).toBe(false);
   });
 });
