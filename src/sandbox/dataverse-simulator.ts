@@ -84,6 +84,15 @@ export function orgOf(instanceUrl: string): string {
 }
 
 /**
+ * Where a server standing in for every Dataverse instance, at `base`, serves a real instance URL:
+ * `https://<org>.crm.dynamics.com` becomes `<base>/<org>` (the simulator's own layout).
+ */
+export function dataverseUrlAt(base: string): (realInstanceUrl: string) => string {
+  const root = base.replace(/\/+$/, '');
+  return (real) => `${root}/${orgOf(real)}`;
+}
+
+/**
  * The System Administrator role of a business unit of the instance (roles are copied per
  * business unit; 0 is the root one, where applyAdminRole assigns it).
  */
@@ -226,7 +235,7 @@ export async function startDataverseSimulator(
   logger.info('dataverse simulator started', { url });
   return {
     url,
-    instanceUrlFor: (real) => `${url}/${orgOf(real)}`,
+    instanceUrlFor: dataverseUrlAt(url),
     setVisibilityLag: (org, oid, checks) => lag.set(keyOf(org, oid), checks),
     holdRole(org, oid, businessUnits = 1) {
       const roles = held.get(keyOf(org, oid)) ?? new Set<string>();
