@@ -8,7 +8,7 @@ import type { RoleLookup, RoleLookupResult, RoleRemoval } from '../elevation/por
 import type { RemovalResult } from '../elevation/vocabulary';
 import type { HttpClient, HttpResponse, HttpResult } from '../http/http-client';
 import type { Logger } from '../log';
-import { silentLogger } from '../log';
+import { redactText, silentLogger } from '../log';
 import { parseErrorBody } from './error-body';
 
 const SYSTEM_ADMINISTRATOR_TEMPLATE_ID = '627090ff-40a3-4053-8790-584edc5be201';
@@ -78,7 +78,7 @@ export class DataverseClient implements RoleLookup, RoleRemoval {
         kind: 'unavailable',
         message: signal?.aborted
           ? 'The removal was abandoned before Dataverse answered'
-          : `The removal could not be sent: ${error instanceof Error ? error.message : String(error)}`,
+          : `The removal could not be sent: ${redactText(error instanceof Error ? error.message : String(error))}`,
       };
     }
     const { kind, status, requestId } = result;
@@ -103,15 +103,16 @@ export class DataverseClient implements RoleLookup, RoleRemoval {
       };
     }
     if (search.kind === 'failed') return failureOf(search.result, search.message);
+    if (search.roleIds.length < search.entries) {
+      // Held, but not removable as listed: never report that as gone.
+      return failureOf(search.response, 'the role look-up listed a role without a readable id');
+    }
     if (search.roleIds.length === 0) {
       return {
         kind: 'already-gone',
         status: search.response.status,
         requestId: requestIdOf(search.response),
-        detail:
-          search.entries > 0
-            ? 'the role look-up listed System Administrator without a role id'
-            : 'the user holds no System Administrator role in this environment',
+        detail: 'the user holds no System Administrator role in this environment',
       };
     }
 
@@ -132,7 +133,7 @@ export class DataverseClient implements RoleLookup, RoleRemoval {
         return failureOf(answer, `the DELETE answered ${answer.status} ${answer.statusText}`);
     }
     if (removed) {
-      return { kind: 'removed', status: removed.status, requestId: requestIdOf(last!) };
+      return { kind: 'removed', status: removed.status, requestId: requestIdOf(removed) };
     }
     return {
       kind: 'already-gone',

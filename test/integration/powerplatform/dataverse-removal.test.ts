@@ -22,6 +22,7 @@ import {
   startPowerPlatformSimulator,
   WELL_KNOWN,
 } from '../../../src/sandbox/power-platform-simulator';
+import { startTinyServer } from './tiny-server';
 import { userToken } from './tokens';
 
 const INSTANCE = 'https://contoso-dev.crm.dynamics.com';
@@ -253,6 +254,27 @@ describe('removing System Administrator through the Dataverse Web API', () => {
     expect(result.requestId).toBeUndefined();
     expect(dataverse.calls.length).toBe(before);
     expect(await holds(user)).toBe(true);
+  });
+
+  it('a role listed without a readable id is not reported gone, and nothing is deleted', async () => {
+    const server = await startTinyServer((req, res) => {
+      const body = req.url?.includes('WhoAmI')
+        ? { UserId: guidFrom('tiny-server user') }
+        : { value: [{ name: 'System Administrator' }] };
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
+    });
+    try {
+      const odd = new DataverseClient({
+        http: new HttpClient(HTTP),
+        rewriteInstanceUrl: () => `${server.url}/${ORG}`,
+      });
+      const result = await odd.removeSystemAdministrator(userNamed('odd').dataverseToken, INSTANCE);
+      expect(result).toMatchObject({ kind: 'unavailable', status: 200 });
+      expect(server.requests).toHaveLength(2);
+    } finally {
+      await server.stop();
+    }
   });
 
   it('a new grant after a removal grants again, and that role is removed again', async () => {
