@@ -38,6 +38,11 @@ export interface Config {
     attemptTimeoutMs: number;
     /** Time allowed for a whole call, retries included. */
     totalTimeoutMs: number;
+    /**
+     * Sandbox only (SANDBOX_DATAVERSE_URL): where Dataverse calls go instead of the environment's
+     * instance URL, `https://<org>.crm.dynamics.com` becoming `<this URL>/<org>`.
+     */
+    sandboxDataverseUrl?: string;
   };
   /**
    * Tenants whose users may use the bot: ALLOWED_TENANT_IDS, by default the SSO app's own tenant
@@ -135,6 +140,22 @@ function httpsUrl(env: Env, name: string, fallback: string, allowHttp: boolean):
     throw new ConfigError(name, `must be an https URL (got "${value}")`);
   }
   return value.replace(/\/+$/, '');
+}
+
+/**
+ * A stand-in server for the sandbox: https, or http on a loopback address (a local fake); only
+ * in sandbox mode, where nothing else would read it.
+ */
+function sandboxUrl(env: Env, name: string, sandbox: boolean): string | undefined {
+  const value = text(env, name);
+  if (value === undefined) return undefined;
+  if (!sandbox) throw new ConfigError(name, 'only applies with SANDBOX=true');
+  const url = httpsUrl(env, name, value, true);
+  const { protocol, hostname } = new URL(url);
+  if (protocol === 'http:' && !isLoopback(hostname.replace(/^\[|\]$/g, ''))) {
+    throw new ConfigError(name, `must be https, or http on a loopback address (got "${value}")`);
+  }
+  return url;
 }
 
 function guid(env: Env, name: string): string | undefined {
@@ -315,6 +336,7 @@ export function loadConfig(env: Env = process.env): Config {
       apiVersion: apiVersion(env),
       attemptTimeoutMs: integer(env, 'POWERPLATFORM_ATTEMPT_TIMEOUT_MS', 10_000, 100, 120_000),
       totalTimeoutMs: integer(env, 'POWERPLATFORM_TOTAL_TIMEOUT_MS', 25_000, 100, 300_000),
+      sandboxDataverseUrl: sandboxUrl(env, 'SANDBOX_DATAVERSE_URL', sandbox),
     },
     allowedTenantIds,
     storage,

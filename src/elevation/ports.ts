@@ -42,8 +42,15 @@ export interface RoleLookup {
 
 /** Removes the user's System Administrator role in an environment's Dataverse (time-boxing). */
 export interface RoleRemoval {
-  /** With the user's own delegated Dataverse token; failures come back as values, never thrown. */
-  removeSystemAdministrator(token: string, instanceUrl: string): Promise<RemovalResult>;
+  /**
+   * With the user's own delegated Dataverse token; failures come back as values, never thrown.
+   * `signal` abandons the call early (it then comes back as `unavailable`).
+   */
+  removeSystemAdministrator(
+    token: string,
+    instanceUrl: string,
+    signal?: AbortSignal,
+  ): Promise<RemovalResult>;
 }
 
 /** A delegated token obtained while the user is not present, or why there is none. */

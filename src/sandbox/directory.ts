@@ -74,6 +74,15 @@ export const SANDBOX_USERS: readonly SandboxUser[] = [
   },
 ];
 
+/**
+ * Who holds System Administrator in an environment before any elevation (the Dataverse simulator
+ * says so whatever the grants): Lynne in Contoso Dev, so that the sandbox shows a role the bot
+ * did not grant and therefore leaves in place when a time-boxed elevation ends.
+ */
+export const SANDBOX_HELD_ROLES: ReadonlyArray<{ org: string; oid: string }> = [
+  { org: 'contoso-dev', oid: SANDBOX_USERS[5]!.oid },
+];
+
 /** Who the Playground signs in as; in the sandbox, also the one who manages notifications. */
 export const PLAYGROUND_CURRENT_USER: SandboxUser = SANDBOX_USERS[0]!;
 

@@ -19,7 +19,7 @@ async function main(): Promise<void> {
     playground: withPlayground,
     playgroundPort: Number(process.env.PLAYGROUND_PORT ?? 56150),
   });
-  const { app, simulator, playground } = sandbox;
+  const { app, simulator, dataverse, playground } = sandbox;
   process.stdout.write(
     '\n' +
       banner([
@@ -27,6 +27,7 @@ async function main(): Promise<void> {
         '',
         `Bot:                 ${app.url}/api/messages`,
         `Power Platform API:  ${simulator ? `${simulator.url} (simulated tenant)` : process.env.POWERPLATFORM_API_URL}`,
+        `Dataverse:           ${dataverse ? `${dataverse.url}/<org> (simulated)` : (process.env.SANDBOX_DATAVERSE_URL ?? "each environment's own instance URL")}`,
         playground
           ? `Playground:          open ${playground.url.replace('127.0.0.1', 'localhost')} in your browser`
           : 'Playground:          not started (SANDBOX_PLAYGROUND=false)',

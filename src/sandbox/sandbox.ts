@@ -1,7 +1,8 @@
 /**
  * The whole bot on one machine with no Microsoft account: the simulated Power Platform API
- * (unless POWERPLATFORM_API_URL names another), the bot in sandbox mode on loopback, and the
- * Microsoft 365 Agents Playground pointed at it. Used by `npm run sandbox` and the e2e tests.
+ * (unless POWERPLATFORM_API_URL names another) and Dataverse (unless SANDBOX_DATAVERSE_URL names
+ * another), the bot in sandbox mode on loopback, and the Microsoft 365 Agents Playground pointed
+ * at it. Used by `npm run sandbox` and the e2e tests.
  */
 import { type App, createStore, startApp } from '../app';
 import { loadConfig } from '../config';
@@ -11,8 +12,17 @@ import {
   type PowerPlatformSimulator,
   startPowerPlatformSimulator,
 } from './power-platform-simulator';
-import { startDataverseSimulatorFor } from './dataverse-simulator';
-import { PLAYGROUND_CURRENT_USER, playgroundConfigYaml, SANDBOX_TENANT_ID } from './directory';
+import {
+  type DataverseSimulator,
+  dataverseUrlAt,
+  startDataverseSimulatorFor,
+} from './dataverse-simulator';
+import {
+  PLAYGROUND_CURRENT_USER,
+  playgroundConfigYaml,
+  SANDBOX_HELD_ROLES,
+  SANDBOX_TENANT_ID,
+} from './directory';
 import { type SandboxIdentity, startSandboxIdentity } from './sandbox-sign-in';
 
 export interface SandboxOptions {
@@ -29,6 +39,8 @@ export interface Sandbox {
   app: App;
   /** The simulated API, unless POWERPLATFORM_API_URL pointed elsewhere. */
   simulator?: PowerPlatformSimulator;
+  /** The simulated Dataverse, beside the simulated API, unless SANDBOX_DATAVERSE_URL pointed elsewhere. */
+  dataverse?: DataverseSimulator;
   /** The local identity provider and the sign-in pointed at it. */
   identity: SandboxIdentity;
   playground?: Playground;
@@ -70,16 +82,19 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       tokenCacheKey: config.tokenCacheKey,
     });
     stopAll.push(() => identity.stop());
-    const dataverse = simulator
-      ? await startDataverseSimulatorFor(simulator, options.logger)
-      : undefined;
+    // Another Dataverse (an external fake) wins over the simulator, as POWERPLATFORM_API_URL does.
+    const otherDataverse = config.powerPlatform.sandboxDataverseUrl;
+    const dataverse =
+      simulator && !otherDataverse
+        ? await startDataverseSimulatorFor(simulator, options.logger, SANDBOX_HELD_ROLES)
+        : undefined;
     if (dataverse) stopAll.push(() => dataverse.stop());
     const app = await startApp(config, {
       tokens: identity.signIn,
       signIn: identity.signIn,
       logger: options.logger,
       store,
-      dataverseUrlFor: dataverse?.instanceUrlFor,
+      dataverseUrlFor: otherDataverse ? dataverseUrlAt(otherDataverse) : dataverse?.instanceUrlFor,
     });
     stopAll.push(() => app.stop());
     const playground = options.playground
@@ -91,7 +106,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
         })
       : undefined;
     if (playground) stopAll.push(() => playground.stop());
-    return { app, simulator, identity, playground, stop };
+    return { app, simulator, dataverse, identity, playground, stop };
   } catch (error) {
     await stop();
     throw error;

@@ -173,6 +173,33 @@ describe('configuration', () => {
     expect(errorOf({ ...sandbox, HOST: '10.0.0.5' }).variable).toBe('HOST');
   });
 
+  it('SANDBOX_DATAVERSE_URL: sandbox only, https or loopback http, without a trailing slash', () => {
+    const sandbox = { SANDBOX: 'true', AAD_APP_TENANT_ID: PRODUCTION.AAD_APP_TENANT_ID };
+    expect(loadConfig(sandbox).powerPlatform.sandboxDataverseUrl).toBeUndefined();
+    const at = (url: string) =>
+      loadConfig({ ...sandbox, SANDBOX_DATAVERSE_URL: url }).powerPlatform.sandboxDataverseUrl;
+    expect(at('http://127.0.0.1:5599/')).toBe('http://127.0.0.1:5599');
+    expect(at('http://localhost:5599/dataverse')).toBe('http://localhost:5599/dataverse');
+    expect(at('http://[::1]:5599')).toBe('http://[::1]:5599');
+    expect(at('https://dataverse-fake.contoso.example')).toBe(
+      'https://dataverse-fake.contoso.example',
+    );
+    for (const bad of [
+      'http://10.0.0.5:5599',
+      'http://dataverse.example',
+      'ftp://127.0.0.1',
+      'nope',
+    ]) {
+      const error = errorOf({ ...sandbox, SANDBOX_DATAVERSE_URL: bad });
+      expect(error.variable).toBe('SANDBOX_DATAVERSE_URL');
+      expect(error.message).not.toContain('\n');
+    }
+    // Production never reads it: set there, it is a mistake worth stopping for.
+    const production = errorOf({ ...PRODUCTION, SANDBOX_DATAVERSE_URL: 'https://x.example' });
+    expect(production.variable).toBe('SANDBOX_DATAVERSE_URL');
+    expect(production.message).toContain('SANDBOX=true');
+  });
+
   it('sandbox cannot be switched on in a production deployment', () => {
     expect(errorOf({ SANDBOX: 'true', NODE_ENV: 'production' }).variable).toBe('SANDBOX');
     expect(errorOf({ SANDBOX: 'true', WEBSITE_SITE_NAME: 'elevation-bot' }).variable).toBe(
