@@ -57,6 +57,8 @@ export interface IdentityProviderOptions {
     accountTokens?: boolean;
     /** Put `<resource>/.default` back in `scope` (msal's cache lookup finds the token by it). */
     echoDefaultScope?: boolean;
+    /** Send a refresh token when `offline_access` is asked (Entra does). */
+    refreshTokens?: boolean;
   };
   /** Where one line per request goes (never a token, secret, code or query string). */
   logger?: Logger;
@@ -72,6 +74,7 @@ const DEFAULTS = {
   keptPreviousKeys: 2,
   accountTokens: true,
   echoDefaultScope: true,
+  refreshTokens: true,
 } as const;
 
 const LOOPBACK = ['127.0.0.1', '::1', 'localhost'];
@@ -159,6 +162,7 @@ export async function startIdentityProvider(
         options.refreshTokenLifetimeSeconds ?? DEFAULTS.refreshTokenLifetimeSeconds,
       oboAccountTokens: options.oboResponse?.accountTokens ?? DEFAULTS.accountTokens,
       echoDefaultScope: options.oboResponse?.echoDefaultScope ?? DEFAULTS.echoDefaultScope,
+      oboRefreshTokens: options.oboResponse?.refreshTokens ?? DEFAULTS.refreshTokens,
       defaultGrantedPermissions: options.grantedPermissions ?? DEFAULT_GRANTED_PERMISSIONS,
     },
     issuer: (tenantId) => `${baseUrl}/${tenantId}/v2.0`,

@@ -101,7 +101,7 @@ export async function oboGrant(
     clientInfo: state.settings.oboAccountTokens && form.get('client_info') === '1',
     echoDefaultScope: state.settings.echoDefaultScope,
   });
-  if (requested.oidc.includes('offline_access')) {
+  if (state.settings.oboRefreshTokens && requested.oidc.includes('offline_access')) {
     body.refresh_token = state.refreshTokens.issue(
       { clientId: client.clientId, user },
       state.settings.refreshTokenLifetimeSeconds,

@@ -15,6 +15,8 @@ export interface ProviderSettings {
   /** Whether on-behalf-of answers carry an id token and client_info when asked (Entra's do). */
   oboAccountTokens: boolean;
   echoDefaultScope: boolean;
+  /** Whether on-behalf-of answers carry a refresh token when `offline_access` is asked. */
+  oboRefreshTokens: boolean;
   /** Permissions a user holds on any resource unless `setUserGrant` says otherwise. */
   defaultGrantedPermissions: readonly string[];
 }
