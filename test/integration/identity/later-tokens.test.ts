@@ -5,6 +5,7 @@
  * store and TOKEN_CACHE_KEY, rotating what is kept; each refusal of Entra comes back as a value
  * that names its cause; neither the store nor the logs hold a token in clear.
  */
+import Database from 'better-sqlite3';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -139,6 +140,21 @@ function refreshCalls(): number {
   return idp.tokenRequests.filter((r) => r.grantType === 'refresh_token').length;
 }
 
+/**
+ * Makes the SQLite file refuse writes of kept refresh tokens (a trigger, for every connection), as
+ * a failing store would; returns the function that lifts it.
+ */
+function refuseKeptWrites(): () => void {
+  const db = new Database(join(dir, 'bot.db'));
+  db.pragma('busy_timeout = 5000');
+  db.exec(`CREATE TRIGGER refuse_later BEFORE INSERT ON secrets WHEN NEW.key LIKE 'later/%'
+    BEGIN SELECT RAISE(ABORT, 'the database refused the write (injected by the test)'); END`);
+  return () => {
+    db.exec('DROP TRIGGER IF EXISTS refuse_later');
+    db.close();
+  };
+}
+
 /** Every byte SQLite has on disk for the store: the database, its WAL and shared memory. */
 function rawStoreBytes(): string {
   return readdirSync(dir)
@@ -238,6 +254,38 @@ describe('LaterTokens with TOKEN_CACHE_KEY: a refresh token kept in the store, s
 
     expect(a.logs.some((line) => line.includes('kept for later'))).toBe(true);
     for (const line of a.logs) for (const secret of secrets) expect(line).not.toContain(secret);
+  });
+
+  it('a store that refuses the write: keep is not ok (the removal will ask the user), and nothing leaks into the logs', async () => {
+    const a = instance(randomBytes(32));
+    const user = newUser();
+    await signIn(a, user);
+    const lift = refuseKeptWrites();
+    try {
+      const result = await a.later.keep(user.requester, new Date(Date.now() + HOUR));
+      expect(result).toEqual({ ok: false, message: expect.stringMatching(/could not store/) });
+    } finally {
+      lift();
+    }
+    expect(await sealedEntry(a, user)).toBeUndefined();
+    expect(a.logs.some((l) => l.includes('could not be kept in the store'))).toBe(true);
+    expect(a.logs.join('\n')).not.toMatch(/rt\.[A-Za-z0-9_-]{20}/);
+  });
+
+  it('a store that refuses the rotated token: tokenFor still succeeds, and the token kept before still works', async () => {
+    const key = randomBytes(32);
+    const a = instance(key);
+    const user = await kept(a);
+    const before = await keptRefreshToken(a, key, user);
+    const lift = refuseKeptWrites();
+    try {
+      expect((await a.later.tokenFor(user.requester, DATAVERSE)).ok).toBe(true);
+    } finally {
+      lift();
+    }
+    expect(await keptRefreshToken(a, key, user)).toBe(before);
+    expect((await a.later.tokenFor(user.requester, DATAVERSE)).ok).toBe(true);
+    expect(await keptRefreshToken(a, key, user)).not.toBe(before);
   });
 
   it('the sealed entry expires with the elevation (plus the margin): past that, not-kept', async () => {
