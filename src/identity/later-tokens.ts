@@ -147,9 +147,14 @@ export class KeptRefreshTokens implements LaterTokens {
       return { ok: false, message: 'Entra gave me nothing to act for you later with.' };
     }
     const key = laterTokenKey(user);
+    // One entry per user, for all their elevations: a sooner end never shortens what is kept.
+    const before = await this.read(key);
     const kept: Kept = {
       refreshToken,
-      expiresAt: until.getTime() + (this.options.keepMarginMs ?? DEFAULTS.keepMarginMs),
+      expiresAt: Math.max(
+        until.getTime() + (this.options.keepMarginMs ?? DEFAULTS.keepMarginMs),
+        before?.expiresAt ?? 0,
+      ),
     };
     if (!(await this.save(key, kept))) {
       return { ok: false, message: 'I could not store what I need to act for you later.' };

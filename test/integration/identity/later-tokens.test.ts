@@ -303,6 +303,31 @@ describe('LaterTokens with TOKEN_CACHE_KEY: a refresh token kept in the store, s
     expect(refreshCalls()).toBe(0);
   });
 
+  it('one entry per user for all their elevations: a later keep with a sooner end does not shorten it', async () => {
+    const a = instance(randomBytes(32));
+    const user = newUser();
+    await signIn(a, user);
+    const expiry = () => {
+      const db = new Database(join(dir, 'bot.db'), { readonly: true });
+      try {
+        const row = db
+          .prepare('SELECT expires_at FROM secrets WHERE key = ?')
+          .get(laterTokenKey(user.requester)) as { expires_at: number } | undefined;
+        return row?.expires_at;
+      } finally {
+        db.close();
+      }
+    };
+    const start = Date.now();
+    expect((await a.later.keep(user.requester, new Date(start + 3 * HOUR))).ok).toBe(true);
+    const long = expiry()!;
+    expect(long).toBeGreaterThanOrEqual(start + 3 * HOUR + 24 * HOUR);
+    expect((await a.later.keep(user.requester, new Date(start + HOUR))).ok).toBe(true);
+    expect(expiry()).toBe(long);
+    expect((await a.later.keep(user.requester, new Date(start + 5 * HOUR))).ok).toBe(true);
+    expect(expiry()).toBe(start + 5 * HOUR + 24 * HOUR);
+  });
+
   it('forget removes what was kept: not-kept afterwards, on every instance', async () => {
     const key = randomBytes(32);
     const a = instance(key);
