@@ -56,3 +56,17 @@ export function hasDelegatedScope(accessToken: string, scope: string): boolean |
   const wanted = scope.toLowerCase();
   return scp.split(' ').some((granted) => granted.toLowerCase() === wanted);
 }
+
+/**
+ * The `wids` claim of an access token, read WITHOUT verifying it (as hasDelegatedScope): only for
+ * a token the bot has just obtained itself. Undefined when the token or the claim cannot be read.
+ */
+export function accessTokenWids(accessToken: string): string[] | undefined {
+  let wids: unknown;
+  try {
+    wids = decodeJwt(accessToken).wids;
+  } catch {
+    return undefined;
+  }
+  return Array.isArray(wids) && wids.every((id) => typeof id === 'string') ? wids : undefined;
+}

@@ -166,6 +166,14 @@ export class DelegatedTokens implements UserTokens, SignIn {
     return { ok: true, token, upn: session.upn, adminRoles: tenantAdminRoleNames(session.wids) };
   }
 
+  /**
+   * The SSO assertion of the user's live sign-in, for the on-behalf-of exchange that keeps a
+   * refresh token (later-tokens.ts); undefined when there is none. Never logged.
+   */
+  async assertionOf(user: UserKey): Promise<string | undefined> {
+    return (await this.sessions.get(user))?.assertion;
+  }
+
   /** A token for another resource (an environment's Dataverse), from the same sign-in. */
   async resourceToken(user: Requester, resource: string): Promise<TokenResult> {
     const session = await this.sessions.get(user);

@@ -1,5 +1,6 @@
 /**
- * Where the sign-in state shared by the bot's instances lives: the store's secrets, sealed with
+ * Where the sign-in state shared by the bot's instances lives (sessions, token caches, refresh
+ * tokens kept for later): the store's secrets, sealed with
  * TOKEN_CACHE_KEY. One partition per user (an Azure Table property holds at most 64 KiB), under
  * keys derived from the user's tenant and object id, lower case.
  */
@@ -24,4 +25,9 @@ export function sessionKey(user: UserKey): string {
 /** The user's msal token cache (on-behalf-of results). */
 export function tokenCacheKey(user: UserKey): string {
   return `msal/${user.tenantId}/${user.aadObjectId}`.toLowerCase();
+}
+
+/** What lets the bot act as the user later (their refresh token, time-boxed elevation). */
+export function laterTokenKey(user: UserKey): string {
+  return `later/${user.tenantId}/${user.aadObjectId}`.toLowerCase();
 }

@@ -2,14 +2,15 @@
  * The sign-in of the bot, assembled in one place for production (Entra) and the sandbox (the local
  * identity provider): SSO token validation, the on-behalf-of clients (one per user), and
  * DelegatedTokens over both; with TOKEN_CACHE_KEY, sessions and token caches shared through the
- * store, sealed.
+ * store, sealed. Beside it, what lets the bot act as the user later (LaterTokens).
  */
-import type { Clock, SecretStore } from '../elevation/ports';
+import type { Clock, LaterTokens, SecretStore } from '../elevation/ports';
 import { HttpClient } from '../http/http-client';
 import type { Logger } from '../log';
 import type { ClientCertificate } from './client-certificate';
 import { DelegatedTokens } from './delegated-tokens';
-import { createOnBehalfOfClients } from './msal-client';
+import { KeptRefreshTokens } from './later-tokens';
+import { createOnBehalfOfClient, createOnBehalfOfClients } from './msal-client';
 import { SecretBox } from './secret-box';
 import type { SharedSecrets } from './shared-secrets';
 import { createSsoTokenValidator } from './sso-token-validator';
@@ -40,13 +41,7 @@ export interface SignInOptions {
 
 export function createDelegatedTokens(options: SignInOptions): DelegatedTokens {
   const logger = options.logger.child({ component: 'sign-in' });
-  if (options.tokenCacheKey && !options.store) {
-    throw new Error('a token cache key was given without a store to keep the token cache in');
-  }
-  const shared: SharedSecrets | undefined =
-    options.store && options.tokenCacheKey
-      ? { store: options.store, box: new SecretBox(options.tokenCacheKey, logger) }
-      : undefined;
+  const shared = sharedSecrets(options, logger);
   return new DelegatedTokens({
     validator: createSsoTokenValidator({
       authorityHost: options.authorityHost,
@@ -70,4 +65,42 @@ export function createDelegatedTokens(options: SignInOptions): DelegatedTokens {
     clock: options.clock,
     shared,
   });
+}
+
+/**
+ * The refresh tokens kept to act as the user at the end of a time-boxed elevation, taken from the
+ * sign-ins of `delegated` (built from the same options). With TOKEN_CACHE_KEY they are sealed in
+ * the store for every instance; without, kept in this process's memory only.
+ */
+export function createLaterTokens(
+  options: SignInOptions,
+  delegated: Pick<DelegatedTokens, 'assertionOf'>,
+): LaterTokens {
+  const logger = options.logger.child({ component: 'later-tokens' });
+  return new KeptRefreshTokens({
+    signIns: delegated,
+    // No cache plugin: each exchange's client holds that exchange's tokens and nothing else.
+    newClient: () =>
+      createOnBehalfOfClient({
+        clientId: options.clientId,
+        credential: options.credential,
+        tenantId: options.tenantId,
+        authorityHost: options.authorityHost,
+        authorityMetadata: options.authorityMetadata,
+        logger,
+      }),
+    keepScope: `${options.powerPlatformApiUrl}/.default`,
+    logger,
+    clock: options.clock,
+    shared: sharedSecrets(options, logger),
+  });
+}
+
+function sharedSecrets(options: SignInOptions, logger: Logger): SharedSecrets | undefined {
+  if (options.tokenCacheKey && !options.store) {
+    throw new Error('a token cache key was given without a store to keep the token cache in');
+  }
+  return options.store && options.tokenCacheKey
+    ? { store: options.store, box: new SecretBox(options.tokenCacheKey, logger) }
+    : undefined;
 }

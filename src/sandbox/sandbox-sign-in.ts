@@ -1,11 +1,14 @@
 /**
  * Sign-in in the sandbox: the Agents Playground cannot do Teams SSO, so when the bot needs a
  * token the local identity provider mints the SSO token Teams would have sent for that user.
- * Everything after that (validation, on-behalf-of with msal-node, pre-flight checks) is the
- * production DelegatedTokens, talking to the local provider over HTTP.
+ * Everything after that (validation, on-behalf-of with msal-node, pre-flight checks, the refresh
+ * token kept to remove a role later) is the production code, talking to the local provider over
+ * HTTP.
  */
 import type {
   Clock,
+  LaterTokenResult,
+  LaterTokens,
   SecretStore,
   SignIn,
   SignInResult,
@@ -14,7 +17,7 @@ import type {
 } from '../elevation/ports';
 import type { Requester } from '../elevation/request';
 import type { DelegatedTokens } from '../identity/delegated-tokens';
-import { createDelegatedTokens } from '../identity/sign-in';
+import { createDelegatedTokens, createLaterTokens, type SignInOptions } from '../identity/sign-in';
 import type { Logger } from '../log';
 import { SANDBOX_APP_ID, SANDBOX_TENANT_ID, SANDBOX_USERS } from './directory';
 import { type IdentityProvider, type IdpUser, startIdentityProvider } from './identity-provider';
@@ -40,14 +43,46 @@ export class SandboxSignIn implements UserTokens, SignIn {
   async powerPlatformToken(user: Requester): Promise<TokenResult> {
     const first = await this.delegated.powerPlatformToken(user);
     if (first.ok || first.reason !== 'sign-in-required') return first;
-    // What Teams does silently: hand the bot the user's SSO token.
+    const signedIn = await this.signInSilently(user);
+    if (!signedIn.ok) return { ok: false, reason: 'error', message: signedIn.message };
+    return this.delegated.powerPlatformToken(user);
+  }
+
+  /** Signs the user in silently unless they have a live sign-in. */
+  async ensureSignedIn(user: Requester): Promise<SignInResult> {
+    if (await this.delegated.assertionOf(user)) return { ok: true };
+    return this.signInSilently(user);
+  }
+
+  /** What Teams does silently: hand the bot the user's SSO token. */
+  private async signInSilently(user: Requester): Promise<SignInResult> {
     const known = this.directory(user.aadObjectId.toLowerCase());
     const ssoToken = await this.identityProvider.mintSsoToken(
       known ?? { oid: user.aadObjectId, tid: user.tenantId, name: user.name },
     );
-    const signedIn = await this.delegated.signIn(ssoToken, user);
-    if (!signedIn.ok) return { ok: false, reason: 'error', message: signedIn.message };
-    return this.delegated.powerPlatformToken(user);
+    return this.delegated.signIn(ssoToken, user);
+  }
+}
+
+/** The production LaterTokens, keeping from a sign-in made silently first when there is none. */
+export class SandboxLaterTokens implements LaterTokens {
+  constructor(
+    private readonly later: LaterTokens,
+    private readonly signIn: SandboxSignIn,
+  ) {}
+
+  async keep(user: Requester, until: Date): Promise<{ ok: true } | { ok: false; message: string }> {
+    const signedIn = await this.signIn.ensureSignedIn(user);
+    if (!signedIn.ok) return { ok: false, message: signedIn.message };
+    return this.later.keep(user, until);
+  }
+
+  tokenFor(user: Requester, resource: string): Promise<LaterTokenResult> {
+    return this.later.tokenFor(user, resource);
+  }
+
+  forget(user: Requester): Promise<void> {
+    return this.later.forget(user);
   }
 }
 
@@ -77,6 +112,8 @@ export interface SandboxIdentity {
   signIn: SandboxSignIn;
   /** The production sign-in alone: without a Teams token exchange it has no token. */
   delegated: DelegatedTokens;
+  /** What removes a role at the end of an elevation as the user (signing in silently to keep). */
+  laterTokens: SandboxLaterTokens;
   stop(): Promise<void>;
 }
 
@@ -101,7 +138,7 @@ export async function startSandboxIdentity(
       users,
       logger: options.logger.child({ component: 'identity-provider' }),
     }));
-  const delegated = createDelegatedTokens({
+  const signInOptions: SignInOptions = {
     clientId: SANDBOX_APP_ID,
     credential: { secret: clientSecret },
     tenantId: SANDBOX_TENANT_ID,
@@ -114,13 +151,16 @@ export async function startSandboxIdentity(
     clock: options.clock,
     store: options.store,
     tokenCacheKey: options.tokenCacheKey,
-  });
+  };
+  const delegated = createDelegatedTokens(signInOptions);
   const byOid = new Map(users.map((u) => [u.oid.toLowerCase(), u]));
+  const signIn = new SandboxSignIn(delegated, identityProvider, (oid) => byOid.get(oid));
   return {
     identityProvider,
     clientSecret,
-    signIn: new SandboxSignIn(delegated, identityProvider, (oid) => byOid.get(oid)),
+    signIn,
     delegated,
+    laterTokens: new SandboxLaterTokens(createLaterTokens(signInOptions, delegated), signIn),
     stop: () => (shared ? Promise.resolve() : identityProvider.stop()),
   };
 }

@@ -1,7 +1,8 @@
 /**
  * A local stand-in for Entra ID, on node:http, that real msal-node talks to: discovery, JWKS (with
  * key rotation), the on-behalf-of grant the bot uses to trade a Teams SSO token for a Power Platform
- * token, and authorization code with PKCE for the consent page. Paths mirror Entra's, so code that
+ * token, the refresh-token grant it uses to act for the user later (the end of a time-boxed
+ * elevation), and authorization code with PKCE for the consent page. Paths mirror Entra's, so code that
  * builds URLs from an authority host works unchanged; per-user behaviors produce each failure the
  * bot must tell apart.
  */
@@ -17,6 +18,7 @@ import { authorityMetadata, openIdConfiguration, type AuthorityMetadata } from '
 import { entraError } from './entra-errors';
 import { errorPage, json, preflight, redirect, send, type Answer } from './http-answers';
 import type { ProviderState } from './provider-state';
+import { RefreshTokens } from './refresh-tokens';
 import { SigningKeys } from './signing-keys';
 import { mintSsoToken, type MintOptions } from './sso-token';
 import { tokenEndpoint, type RecordedTokenRequest } from './token-endpoint';
@@ -43,6 +45,8 @@ export interface IdentityProviderOptions {
   accessTokenLifetimeSeconds?: number;
   /** Lifetime of authorization codes. */
   codeLifetimeSeconds?: number;
+  /** Lifetime of refresh tokens (90 days, as Entra's inactivity limit). */
+  refreshTokenLifetimeSeconds?: number;
   /** Previous signing keys still published after rotateKeys(). */
   keptPreviousKeys?: number;
   /** Delegated permissions every user holds on any resource unless setUserGrant says otherwise. */
@@ -53,6 +57,8 @@ export interface IdentityProviderOptions {
     accountTokens?: boolean;
     /** Put `<resource>/.default` back in `scope` (msal's cache lookup finds the token by it). */
     echoDefaultScope?: boolean;
+    /** Send a refresh token when `offline_access` is asked (Entra does). */
+    refreshTokens?: boolean;
   };
   /** Where one line per request goes (never a token, secret, code or query string). */
   logger?: Logger;
@@ -64,9 +70,11 @@ const DEFAULTS = {
   redirectUris: [] as string[],
   accessTokenLifetimeSeconds: 3600,
   codeLifetimeSeconds: 300,
+  refreshTokenLifetimeSeconds: 90 * 24 * 3600,
   keptPreviousKeys: 2,
   accountTokens: true,
   echoDefaultScope: true,
+  refreshTokens: true,
 } as const;
 
 const LOOPBACK = ['127.0.0.1', '::1', 'localhost'];
@@ -86,7 +94,10 @@ export interface IdentityProvider {
   mintSsoToken(user: IdpUser, options?: MintOptions): Promise<string>;
   /** Makes a user known to the authorize endpoint's `login_hint`. */
   addUser(user: IdpUser): void;
-  /** How on-behalf-of requests for this user are answered; undefined restores success. */
+  /**
+   * How on-behalf-of and refresh-token requests for this user are answered (`grant` aims it at
+   * one of them); undefined restores success.
+   */
   setUserBehavior(oid: string, behavior: UserBehavior | undefined): void;
   /** The permissions (`scp`) and roles (`wids`) of tokens issued for this user; undefined resets. */
   setUserGrant(oid: string, grant: UserGrant | undefined): void;
@@ -140,14 +151,18 @@ export async function startIdentityProvider(
     users,
     behaviors: new UserBehaviors(),
     codes: new AuthorizationCodes(),
+    refreshTokens: new RefreshTokens(),
     redirectUris: [...(options.redirectUris ?? DEFAULTS.redirectUris)],
     defaultUser: options.defaultUser,
     settings: {
       accessTokenLifetimeSeconds:
         options.accessTokenLifetimeSeconds ?? DEFAULTS.accessTokenLifetimeSeconds,
       codeLifetimeSeconds: options.codeLifetimeSeconds ?? DEFAULTS.codeLifetimeSeconds,
+      refreshTokenLifetimeSeconds:
+        options.refreshTokenLifetimeSeconds ?? DEFAULTS.refreshTokenLifetimeSeconds,
       oboAccountTokens: options.oboResponse?.accountTokens ?? DEFAULTS.accountTokens,
       echoDefaultScope: options.oboResponse?.echoDefaultScope ?? DEFAULTS.echoDefaultScope,
+      oboRefreshTokens: options.oboResponse?.refreshTokens ?? DEFAULTS.refreshTokens,
       defaultGrantedPermissions: options.grantedPermissions ?? DEFAULT_GRANTED_PERMISSIONS,
     },
     issuer: (tenantId) => `${baseUrl}/${tenantId}/v2.0`,

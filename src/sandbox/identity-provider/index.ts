@@ -15,6 +15,7 @@ export {
   OBO_FAILURES,
   type BehaviorDetails,
   type OboFailure,
+  type TargetGrant,
   type UserBehavior,
   type UserGrant,
 } from './user-behavior';
@@ -28,3 +29,4 @@ export {
   TEAMS_CLIENT_ID,
 } from './well-known-ids';
 export { OBO_GRANT_TYPE } from './obo-grant';
+export { REFRESH_GRANT_TYPE } from './refresh-grant';

@@ -1,6 +1,7 @@
 /**
  * What the token endpoint hands out: an access token for the requested resource, and for sign-ins
- * asking `openid`, an id token and `client_info` (from which msal-node builds its account).
+ * asking `openid`, an id token and `client_info` (from which msal-node builds its account). The
+ * grants that give refresh tokens add theirs (refresh-tokens.ts).
  */
 import { randomUUID } from 'node:crypto';
 import type { JWTPayload } from 'jose';
@@ -21,6 +22,8 @@ export interface TokenResponseBody {
   access_token: string;
   id_token?: string;
   client_info?: string;
+  /** When `offline_access` was asked by a grant that gives one (on-behalf-of, refresh token). */
+  refresh_token?: string;
 }
 
 export interface IssueRequest {

@@ -1,6 +1,8 @@
 /**
  * The on-behalf-of grant (`urn:ietf:params:oauth:grant-type:jwt-bearer`): the bot trades the user's
- * Teams SSO token for a delegated token to another resource (the Power Platform API).
+ * Teams SSO token for a delegated token to another resource (the Power Platform API). As Entra
+ * does, the answer carries a refresh token when the request asks `offline_access` (msal-node
+ * always does).
  */
 import { authenticateClient } from './client-auth';
 import { checkAssertion } from './assertion-check';
@@ -61,7 +63,7 @@ export async function oboGrant(
   if (!checked.ok) return { answer: checked.answer, oid: checked.oid };
   const user = checked.user;
 
-  const behavior = state.behaviors.take(user.oid);
+  const behavior = state.behaviors.take(user.oid, 'on_behalf_of');
   if (behavior) {
     const failure = failureAnswer(behavior, {
       clientId: client.clientId,
@@ -99,6 +101,12 @@ export async function oboGrant(
     clientInfo: state.settings.oboAccountTokens && form.get('client_info') === '1',
     echoDefaultScope: state.settings.echoDefaultScope,
   });
+  if (state.settings.oboRefreshTokens && requested.oidc.includes('offline_access')) {
+    body.refresh_token = state.refreshTokens.issue(
+      { clientId: client.clientId, user },
+      state.settings.refreshTokenLifetimeSeconds,
+    );
+  }
   return { answer: json(200, body, correlationHeader(correlationId)), oid: user.oid };
 }
 

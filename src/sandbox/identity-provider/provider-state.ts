@@ -2,6 +2,7 @@
 import type { AuthorizationCodes } from './authorization-codes';
 import type { ClientRegistration } from './client-auth';
 import type { Answer } from './http-answers';
+import type { RefreshTokens } from './refresh-tokens';
 import type { SigningKeys } from './signing-keys';
 import type { UserBehaviors } from './user-behavior';
 import type { IdpUser, UserDirectory } from './users';
@@ -9,9 +10,13 @@ import type { IdpUser, UserDirectory } from './users';
 export interface ProviderSettings {
   accessTokenLifetimeSeconds: number;
   codeLifetimeSeconds: number;
+  /** Lifetime of refresh tokens (Entra: 90 days of inactivity). */
+  refreshTokenLifetimeSeconds: number;
   /** Whether on-behalf-of answers carry an id token and client_info when asked (Entra's do). */
   oboAccountTokens: boolean;
   echoDefaultScope: boolean;
+  /** Whether on-behalf-of answers carry a refresh token when `offline_access` is asked. */
+  oboRefreshTokens: boolean;
   /** Permissions a user holds on any resource unless `setUserGrant` says otherwise. */
   defaultGrantedPermissions: readonly string[];
 }
@@ -24,6 +29,7 @@ export interface ProviderState {
   users: UserDirectory;
   behaviors: UserBehaviors;
   codes: AuthorizationCodes;
+  refreshTokens: RefreshTokens;
   redirectUris: readonly string[];
   defaultUser?: IdpUser;
   settings: ProviderSettings;

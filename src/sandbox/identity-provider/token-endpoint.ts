@@ -1,6 +1,7 @@
 /**
  * POST /{tenant}/oauth2/v2.0/token: reads the form, hands it to the grant named by `grant_type`,
- * and describes the call for `tokenRequests` without its secrets, assertion, code or verifier.
+ * and describes the call for `tokenRequests` without its secrets, assertion, code, verifier or
+ * refresh token.
  */
 import type { IncomingMessage } from 'node:http';
 
@@ -9,8 +10,9 @@ import { entraError, missingParameter, type EntraErrorBody } from './entra-error
 import { readForm, type Answer } from './http-answers';
 import { OBO_GRANT_TYPE, oboGrant } from './obo-grant';
 import type { GrantOutcome, ProviderState } from './provider-state';
+import { REFRESH_GRANT_TYPE, refreshGrant } from './refresh-grant';
 
-/** One call to the token endpoint, without secrets, assertions, codes or verifiers. */
+/** One call to the token endpoint, without secrets, assertions, codes, verifiers or refresh tokens. */
 export interface RecordedTokenRequest {
   /** `grant_type` as sent. */
   grantType: string;
@@ -96,6 +98,8 @@ function grant(
       return oboGrant(state, tenant, form, authorization, correlationId);
     case CODE_GRANT_TYPE:
       return codeGrant(state, form, authorization, correlationId);
+    case REFRESH_GRANT_TYPE:
+      return refreshGrant(state, form, authorization, correlationId);
     case '':
       return { answer: missingParameter('grant_type', correlationId) };
     default:

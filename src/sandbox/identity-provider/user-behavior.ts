@@ -1,7 +1,7 @@
 /**
- * Per-user switches for how the token endpoint answers an on-behalf-of request, one per failure the
- * bot must tell apart (consent vs. MFA vs. stale token vs. Entra down vs. a missing permission),
- * and per-user grants that shape the issued tokens.
+ * Per-user switches for how the token endpoint answers an on-behalf-of or refresh-token request,
+ * one per failure the bot must tell apart (consent vs. MFA vs. stale token vs. revoked sessions vs.
+ * Entra down vs. a missing permission), and per-user grants that shape the issued tokens.
  */
 import { randomUUID } from 'node:crypto';
 
@@ -18,15 +18,28 @@ export type OboFailure =
   /** 500 server_error or 503 temporarily_unavailable. */
   | 'server-error'
   /** Success, but the token lacks UserManagement.Users.Apply (admin consent not given for it). */
-  | 'missing-permission';
+  | 'missing-permission'
+  /**
+   * 400 invalid_grant, AADSTS50173: the user's sessions were revoked (or the password changed)
+   * after the refresh token was issued.
+   */
+  | 'revoked'
+  /** 400 invalid_grant, AADSTS70043: Conditional Access sign-in frequency ended the session. */
+  | 'sign-in-frequency';
 
+/** Every behavior; `expired-assertion` concerns the on-behalf-of grant only (it has an assertion). */
 export const OBO_FAILURES: readonly OboFailure[] = [
   'consent-required',
   'interaction-required',
   'expired-assertion',
   'server-error',
   'missing-permission',
+  'revoked',
+  'sign-in-frequency',
 ];
+
+/** The grants a behavior can be aimed at. */
+export type TargetGrant = 'on_behalf_of' | 'refresh_token';
 
 export interface BehaviorDetails {
   kind: OboFailure;
@@ -38,6 +51,11 @@ export interface BehaviorDetails {
   retryAfterSeconds?: number;
   /** Applies to the next `times` token requests of the user only; to all of them when absent. */
   times?: number;
+  /**
+   * Applies to this grant only (e.g. `refresh_token`: on-behalf-of keeps working while the refresh
+   * is refused); to both when absent.
+   */
+  grant?: TargetGrant;
 }
 
 export type UserBehavior = OboFailure | BehaviorDetails;
@@ -62,10 +80,11 @@ export class UserBehaviors {
       );
   }
 
-  /** The behavior for this request, counting it against `times`. */
-  take(oid: string): BehaviorDetails | undefined {
+  /** The behavior for this request of `grant`, counting it against `times`. */
+  take(oid: string, grant: TargetGrant = 'on_behalf_of'): BehaviorDetails | undefined {
     const behavior = this.behaviors.get(key(oid));
     if (!behavior) return undefined;
+    if (behavior.grant !== undefined && behavior.grant !== grant) return undefined;
     if (behavior.times !== undefined) {
       behavior.times -= 1;
       if (behavior.times <= 0) this.behaviors.delete(key(oid));
@@ -136,6 +155,20 @@ export function failureAnswer(
     }
     case 'expired-assertion':
       return assertionOutOfTime(context.assertionExpiry, correlationId);
+    case 'revoked':
+      return entraError(400, {
+        error: 'invalid_grant',
+        code: 50173,
+        text: 'The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have changed or reset their password. (simulated)',
+        correlationId,
+      });
+    case 'sign-in-frequency':
+      return entraError(400, {
+        error: 'invalid_grant',
+        code: 70043,
+        text: 'The refresh token has expired or is invalid due to sign-in frequency checks by conditional access. (simulated)',
+        correlationId,
+      });
     case 'server-error': {
       const status = behavior.status ?? 503;
       const headers: Record<string, string> =

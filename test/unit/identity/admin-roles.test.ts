@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 
 import {
+  accessTokenWids,
   hasDelegatedScope,
   TENANT_ADMIN_ROLES,
   tenantAdminCheck,
@@ -77,5 +78,20 @@ describe('reading a delegated scope from our own access token', () => {
     expect(hasDelegatedScope('not-a-jwt', 'UserManagement.Users.Apply')).toBeUndefined();
     expect(hasDelegatedScope('', 'UserManagement.Users.Apply')).toBeUndefined();
     expect(hasDelegatedScope(accessToken({ scp: ['a'] }), 'a')).toBeUndefined();
+  });
+});
+
+describe('reading `wids` from our own access token (roles at the end of an elevation)', () => {
+  it('gives the ids the token lists', () => {
+    const wids = [POWER_PLATFORM_ADMINISTRATOR, USER_ADMINISTRATOR];
+    expect(accessTokenWids(accessToken({ wids }))).toEqual(wids);
+    expect(accessTokenWids(accessToken({ wids: [] }))).toEqual([]);
+  });
+
+  it('is undefined when the claim is absent or malformed, or the token unreadable', () => {
+    expect(accessTokenWids(accessToken({ scp: 'x' }))).toBeUndefined();
+    expect(accessTokenWids(accessToken({ wids: 'not-a-list' }))).toBeUndefined();
+    expect(accessTokenWids(accessToken({ wids: [1, 2] }))).toBeUndefined();
+    expect(accessTokenWids('not.a-token')).toBeUndefined();
   });
 });
