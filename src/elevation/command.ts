@@ -256,7 +256,8 @@ function splitDuration(text: string): { before: string; minutes?: number } {
   const found = LAST_FOR.exec(text);
   const minutes = found ? parseDuration(found[1] ?? '') : undefined;
   if (!found || minutes === undefined) return { before: text };
-  return { before: text.slice(0, found.index), minutes };
+  // "Contoso Dev, for 2h": the comma belongs to the sentence, not to the name.
+  return { before: text.slice(0, found.index).replace(/,$/, ''), minutes };
 }
 
 /** `done`, `done in <environment>`, `done with <environment>`; `done <anything else>` is not read. */

@@ -242,6 +242,7 @@ describe('reading what the user asked for', () => {
         elevate('https://contoso-dev.crm.dynamics.com/', 1),
       ],
       ['elevate me in Apps for Finance for 2h', elevate('Apps for Finance', 120)],
+      ['elevate me in Contoso Dev, for 2h', elevate('Contoso Dev', 120)],
     ])('the duration after the last "for" is read: %j', (text, command) => {
       expect(parseCommand(text)).toEqual(command);
     });
