@@ -62,6 +62,15 @@ param auditRetentionDays string = '0'
 @description('Comma-separated Entra object ids of the people who may subscribe channels to notifications.')
 param botAdminIds string = ''
 
+@description('Minutes an elevation lasts when the user names no duration (ELEVATION_DEFAULT_MINUTES).')
+param elevationDefaultMinutes string = '60'
+
+@description('The longest an elevation may last, in minutes, extensions included (ELEVATION_MAX_MINUTES).')
+param elevationMaxMinutes string = '480'
+
+@description('Minutes before the end of an elevation the user is reminded; 0: no reminder (ELEVATION_REMINDER_MINUTES).')
+param elevationReminderMinutes string = '10'
+
 @allowed([
   'azure-table'
   'sqlite'
@@ -143,6 +152,9 @@ resource webAppSettings 'Microsoft.Web/sites/config@2022-09-01' = {
     STORAGE: storageKind
     TOKEN_CACHE_KEY: tokenCacheKey
     AUDIT_RETENTION_DAYS: auditRetentionDays
+    ELEVATION_DEFAULT_MINUTES: elevationDefaultMinutes
+    ELEVATION_MAX_MINUTES: elevationMaxMinutes
+    ELEVATION_REMINDER_MINUTES: elevationReminderMinutes
     AZURE_STORAGE_CONNECTION_STRING: 'DefaultEndpointsProtocol=https;AccountName=${storage.name};AccountKey=${storage.listKeys().keys[0].value};EndpointSuffix=${environment().suffixes.storage}'
     SQLITE_PATH: '/home/data/elevation-bot.db'
   }

@@ -69,6 +69,12 @@ export interface Config {
     invokeBudgetMs: number;
     /** Ask Dataverse before and after whether the role is held (needs the Dynamics CRM permission). */
     dataverseRoleCheck: boolean;
+    /** How long an elevation lasts when the user names no duration. */
+    defaultMinutes: number;
+    /** The longest an elevation may last, extensions included, from its first grant. */
+    maxMinutes: number;
+    /** How long before the end the user is reminded; 0: no reminder. */
+    reminderMinutes: number;
   };
   notifications: {
     /** Entra object ids of the users who may subscribe and unsubscribe channels. */
@@ -348,6 +354,7 @@ export function loadConfig(env: Env = process.env): Config {
       environmentCacheSeconds: integer(env, 'ENVIRONMENT_CACHE_SECONDS', 60, 0, 3600),
       invokeBudgetMs: integer(env, 'INVOKE_BUDGET_MS', 4000, 100, 10000),
       dataverseRoleCheck: flag(env, 'DATAVERSE_ROLE_CHECK', false),
+      ...elevationLengths(env),
     },
     notifications: {
       adminIds: guidList(env, 'BOT_ADMIN_IDS'),
@@ -357,6 +364,48 @@ export function loadConfig(env: Env = process.env): Config {
       pollMs: integer(env, 'NOTIFICATION_POLL_MS', 10_000, 50, 3_600_000),
     },
   };
+}
+
+/** A week: longer is standing privilege by another name. */
+const LONGEST_ELEVATION_MINUTES = 7 * 1440;
+
+/**
+ * ELEVATION_DEFAULT_MINUTES, ELEVATION_MAX_MINUTES and ELEVATION_REMINDER_MINUTES, consistent with
+ * each other: a default the maximum would refuse, or a reminder before the longest elevation even
+ * starts, is a mistake to report at start, not to find on the first request. One minute is the
+ * shortest anywhere, so that the sandbox shows the whole cycle with `for 1m`.
+ */
+function elevationLengths(
+  env: Env,
+): Pick<Config['elevation'], 'defaultMinutes' | 'maxMinutes' | 'reminderMinutes'> {
+  const maxMinutes = integer(env, 'ELEVATION_MAX_MINUTES', 480, 1, LONGEST_ELEVATION_MINUTES);
+  const defaultMinutes = integer(
+    env,
+    'ELEVATION_DEFAULT_MINUTES',
+    Math.min(60, maxMinutes),
+    1,
+    LONGEST_ELEVATION_MINUTES,
+  );
+  if (defaultMinutes > maxMinutes) {
+    throw new ConfigError(
+      'ELEVATION_DEFAULT_MINUTES',
+      `must not be more than ELEVATION_MAX_MINUTES (got ${defaultMinutes}, the maximum is ${maxMinutes})`,
+    );
+  }
+  const reminderMinutes = integer(
+    env,
+    'ELEVATION_REMINDER_MINUTES',
+    Math.min(10, maxMinutes - 1),
+    0,
+    LONGEST_ELEVATION_MINUTES,
+  );
+  if (reminderMinutes > 0 && reminderMinutes >= maxMinutes) {
+    throw new ConfigError(
+      'ELEVATION_REMINDER_MINUTES',
+      `must be less than ELEVATION_MAX_MINUTES, or 0 for no reminder (got ${reminderMinutes}, the maximum is ${maxMinutes})`,
+    );
+  }
+  return { defaultMinutes, maxMinutes, reminderMinutes };
 }
 
 /** What `ALLOWED_TENANT_IDS` is set to for "users of any tenant". */

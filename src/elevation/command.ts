@@ -5,8 +5,16 @@
  * formatting tags and HTML entities behind, so the message is cleaned before it is read. Reading is
  * forgiving about case, whitespace, quotes and trailing punctuation, and strict about nothing else:
  * whatever is not understood comes back as `unknown`, and the caller answers with help.
+ *
+ * A duration is read only at the very end of an elevation, after the last `for`, and only when
+ * all that follows it is a duration (see duration.ts): `elevate me in Apps for Finance` asks for
+ * the environment "Apps for Finance", and `elevate me in Dev for a while` for "Dev for a while"
+ * (which no environment is likely to match, so the user hears about it). An environment whose
+ * name ends in something like "for 2h" is quoted. A duration that is understood is returned even
+ * when it is not allowed (`for 0m`, `for 10000h`): the use case refuses it with the maximum.
  */
 
+import { parseDuration } from './duration';
 import { withoutInvisibleControls } from './visible-text';
 
 /** Longer messages are refused before any cleaning: nobody needs 500 characters to name an environment. */
@@ -19,8 +27,11 @@ export const MAX_ECHOED_LENGTH = 100;
 export type NotifyAction = 'here' | 'off' | 'status';
 
 export type Command =
-  /** `elevate [me] [in] <environment>`: the environment as typed (name, id, domain name or URL). */
-  | { kind: 'elevate'; target: string }
+  /**
+   * `elevate [me] [in] <environment> [for <duration>]`: the environment as typed (name, id, domain
+   * name or URL), and the minutes asked for (absent: none said, the default applies).
+   */
+  | { kind: 'elevate'; target: string; minutes?: number }
   /** `elevate`, `elevate me`, `elevate me in`, `elevate in ""`. */
   | { kind: 'elevate-missing-target' }
   /** `help`, `?`, `hi`, `hello`, `start`, or an empty message (just the @mention). */
@@ -35,6 +46,15 @@ export type Command =
   | { kind: 'audit-missing-target' }
   /** `environments [words]`: the environments the user can see, those matching the words. */
   | { kind: 'environments'; words: string }
+  /**
+   * `done`, `I'm done`, `done in <environment>`: end one's own active elevation now (the only one,
+   * or the one in that environment).
+   */
+  | { kind: 'done'; target?: string }
+  /** `elevations`, `my elevations`, `active elevations`: one's own active elevations. */
+  | { kind: 'elevations' }
+  /** `who is elevated`, `who's elevated`: every active elevation (the bot's administrators). */
+  | { kind: 'who-is-elevated' }
   /** The message is longer than MAX_COMMAND_LENGTH; `length` is its raw length. */
   | { kind: 'too-long'; length: number }
   /**
@@ -53,6 +73,8 @@ export interface Suggestion {
 export type CommandKind = Command['kind'];
 
 const HELP: Command = { kind: 'help' };
+const ELEVATIONS: Command = { kind: 'elevations' };
+const WHO_IS_ELEVATED: Command = { kind: 'who-is-elevated' };
 
 /** Greetings count as asking for help: a first-time user says hello before anything else. */
 const HELP_WORDS = new Set(['help', 'hi', 'hello', 'start']);
@@ -73,6 +95,8 @@ const NAMED_ENTITIES = new Map([
 ]);
 /** `\s` already covers NBSP, the Unicode spaces and BOM; add the invisible ones Teams copies in. */
 const WHITESPACE = /[\s\u200b\u2060\u180e]+/g;
+/** Phones and Word write "I’m" and "who’s" with a typographic apostrophe. */
+const APOSTROPHES = /[\u2019\u2018\u02bc\u00b4`]/g;
 const TRAILING_PUNCTUATION = /[\s.!?\u2026\u3002\uff01\uff1f]+$/u;
 /** Straight, curly and angle quotes and backticks, as phones and Word autocorrect them. */
 const QUOTES = new Set([
@@ -107,7 +131,7 @@ export function parseCommand(text: string): Command {
   const rest = space === -1 ? '' : message.slice(space + 1);
   // A leading slash is how other bots take commands ("/help"), and people write "elevate: X".
   const keyword = withoutTrailingPunctuation(
-    firstWord.toLowerCase().replace(/^\//, '').replace(/[:,]$/, ''),
+    firstWord.toLowerCase().replace(/^\//, '').replace(/[:,]$/, '').replace(APOSTROPHES, "'"),
   );
 
   const read = KEYWORDS.get(keyword);
@@ -118,26 +142,44 @@ export function parseCommand(text: string): Command {
   return suggestion ? { ...unknown, suggestion } : unknown;
 }
 
-/** The keywords a typo is compared with (greetings are not: "hi" is too short to be mistyped). */
-const TYPO_TARGETS = ['elevate', 'environments', 'notify', 'history', 'audit', 'help'];
+/**
+ * The keywords a typo is compared with (greetings are not: "hi" is too short to be mistyped; nor
+ * are the first words of "I'm done" and "who is elevated", which are ordinary words).
+ */
+const TYPO_TARGETS = [
+  'elevate',
+  'elevations',
+  'environments',
+  'notify',
+  'history',
+  'audit',
+  'help',
+  'done',
+];
 
 /**
  * The message with its first word replaced by the keyword it is a typo of ("elevat", "hepl",
- * "histroy", "notfy"), when the corrected message is a command; undefined otherwise. Short keywords
- * allow one typo, longer ones two, and only one keyword may be that close.
+ * "histroy", "notfy", "elevatoins"), when the corrected message is a command; undefined otherwise.
+ * Short keywords allow one typo, longer ones two. Of the corrections that are commands, the
+ * closest is taken, and only when no other is as close: "elevate" and "elevations" are near each
+ * other, so "elevatio me in X" can only mean the first, and "elevatio" alone either.
  */
 function suggestionFor(typed: string, rest: string): Suggestion | undefined {
   if (typed.length < 3) return undefined;
-  const close = TYPO_TARGETS.filter(
-    (keyword) =>
-      typoDistance(typed, keyword, keyword.length <= 5 ? 1 : 2) <= (keyword.length <= 5 ? 1 : 2),
-  );
-  const [keyword] = close;
-  if (close.length !== 1 || keyword === undefined) return undefined;
-  const text = rest === '' ? keyword : `${keyword} ${rest}`;
-  const command = parseCommand(text);
-  if (command.kind === 'unknown' || command.kind === 'too-long') return undefined;
-  return { text, command };
+  const candidates: Array<Suggestion & { distance: number }> = [];
+  for (const keyword of TYPO_TARGETS) {
+    const limit = keyword.length <= 5 ? 1 : 2;
+    const distance = typoDistance(typed, keyword, limit);
+    if (distance > limit) continue;
+    const text = rest === '' ? keyword : `${keyword} ${rest}`;
+    const command = parseCommand(text);
+    if (command.kind === 'unknown' || command.kind === 'too-long') continue;
+    candidates.push({ text, command, distance });
+  }
+  const closest = Math.min(...candidates.map((candidate) => candidate.distance));
+  const [best, ...asClose] = candidates.filter((candidate) => candidate.distance === closest);
+  if (best === undefined || asClose.length > 0) return undefined;
+  return { text: best.text, command: best.command };
 }
 
 /**
@@ -178,12 +220,79 @@ const KEYWORDS = new Map<string, KeywordReader>([
   ['history', (rest) => (rest === '' ? { kind: 'history' } : undefined)],
   ['audit', readAudit],
   ['environments', (rest) => ({ kind: 'environments', words: targetFrom(rest) ?? '' })],
+  ['done', readDone],
+  ["i'm", (rest) => afterWords(rest, ['done'], readDone)],
+  ['im', (rest) => afterWords(rest, ['done'], readDone)],
+  ['i', (rest) => afterWords(rest, ['am', 'done'], readDone)],
+  ['elevations', alone(ELEVATIONS)],
+  ['my', (rest) => afterWords(rest, ['elevations'], alone(ELEVATIONS))],
+  [
+    'active',
+    (rest) => (rest === '' ? ELEVATIONS : afterWords(rest, ['elevations'], alone(ELEVATIONS))),
+  ],
+  ['who', (rest) => afterWords(rest, ['is', 'elevated'], alone(WHO_IS_ELEVATED))],
+  ["who's", (rest) => afterWords(rest, ['elevated'], alone(WHO_IS_ELEVATED))],
+  ['whos', (rest) => afterWords(rest, ['elevated'], alone(WHO_IS_ELEVATED))],
 ]);
 
 function readElevate(rest: string): Command {
   // "me" and "in" are optional filler; an environment really named "In ..." can be quoted.
-  const target = targetFrom(withoutLeadingWord(withoutLeadingWord(rest, 'me'), 'in'));
-  return target === undefined ? { kind: 'elevate-missing-target' } : { kind: 'elevate', target };
+  const { before, minutes } = splitDuration(
+    withoutLeadingWord(withoutLeadingWord(rest, 'me'), 'in'),
+  );
+  const target = targetFrom(before);
+  if (target === undefined) return { kind: 'elevate-missing-target' };
+  return minutes === undefined ? { kind: 'elevate', target } : { kind: 'elevate', target, minutes };
+}
+
+/** Ends at the last `for`: a name's own "for" ("Apps for Finance") is seldom its last words. */
+const LAST_FOR = /(?:^| )for (?!.* for )(.*)$/i;
+
+/**
+ * "Contoso Dev for 2h" as "Contoso Dev" and 120 minutes; the text as it was when it does not end
+ * with `for` and a duration (see the header comment).
+ */
+function splitDuration(text: string): { before: string; minutes?: number } {
+  const found = LAST_FOR.exec(text);
+  const minutes = found ? parseDuration(found[1] ?? '') : undefined;
+  if (!found || minutes === undefined) return { before: text };
+  // "Contoso Dev, for 2h": the comma belongs to the sentence, not to the name.
+  return { before: text.slice(0, found.index).replace(/,$/, ''), minutes };
+}
+
+/** `done`, `done in <environment>`, `done with <environment>`; `done <anything else>` is not read. */
+function readDone(rest: string): Command | undefined {
+  if (rest === '') return { kind: 'done' };
+  for (const word of ['in', 'with']) {
+    const after = withoutLeadingWord(rest, word);
+    if (after === rest) continue;
+    const target = targetFrom(after);
+    return target === undefined ? { kind: 'done' } : { kind: 'done', target };
+  }
+  return undefined;
+}
+
+/** Reads `command` when nothing follows it: a word we would silently ignore is answered with help. */
+function alone(command: Command): KeywordReader {
+  return (rest) => (rest === '' ? command : undefined);
+}
+
+/**
+ * What follows the given words (any case), read by `then`; undefined when the text does not
+ * begin with them. "i'm done in X": the words ["done"], then "in X".
+ */
+function afterWords(
+  text: string,
+  words: readonly string[],
+  then: KeywordReader,
+): Command | undefined {
+  let rest = text;
+  for (const word of words) {
+    const after = withoutLeadingWord(rest, word);
+    if (after === rest) return undefined;
+    rest = after;
+  }
+  return then(rest);
 }
 
 function readAudit(rest: string): Command {

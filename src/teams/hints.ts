@@ -30,6 +30,8 @@ export interface TextFormat {
   command(text: string): string;
   /** A command followed by something the user fills in ("elevate me in" + an environment). */
   usage(text: string, placeholder: string): string;
+  /** Words the user adds after a command ("for 2h"), written as typed, without the @mention. */
+  words(text: string): string;
   /** A line of a list. */
   item(text: string): string;
 }
@@ -39,6 +41,7 @@ export function markdown(audience: Audience): TextFormat {
   return {
     command: (text) => `\`${audience.mention}${text}\``,
     usage: (text, placeholder) => `\`${audience.mention}${text}\` _${placeholder}_`,
+    words: (text) => `\`${text}\``,
     item: (text) => `- ${text}`,
   };
 }
@@ -48,6 +51,7 @@ export function plainText(audience: Audience): TextFormat {
   return {
     command: (text) => `“${audience.mention}${text}”`,
     usage: (text) => `“${audience.mention}${text} …”`,
+    words: (text) => `“${text}”`,
     item: (text) => `• ${text}`,
   };
 }
@@ -58,7 +62,11 @@ export function helpLines(f: TextFormat): string[] {
     'I make Power Platform tenant admins System Administrator in one environment, as themselves.',
     '',
     f.item(
-      `${f.usage('elevate me in', 'environment')}: by display name, environment id, domain name or Dataverse URL`,
+      `${f.usage('elevate me in', 'environment')}: by display name, environment id, domain name or Dataverse URL; add ${f.words('for 2h')} (or 30m, 90 minutes, 1h30) to say for how long`,
+    ),
+    f.item(`${f.command('elevations')}: your active elevations, with the time each has left`),
+    f.item(
+      `${f.usage("I'm done in", 'environment')} (or ${f.command('done')} when only one is active): end an elevation now`,
     ),
     f.item(
       `${f.command('environments')} (or ${f.usage('environments', 'words')}): the environments you can see, each with a button to elevate`,
@@ -67,12 +75,15 @@ export function helpLines(f: TextFormat): string[] {
     f.item(
       `${f.usage('audit', 'environment')}: recent elevations in an environment (the bot's administrators only)`,
     ),
+    f.item(
+      `${f.command('who is elevated')}: every active elevation, in every environment (the bot's administrators only)`,
+    ),
     f.item(`${f.command('help')}: this message`),
     f.item(
       `in a team channel: ${f.command('notify here')} (or ${f.command('notify here for production')}, ${f.usage('notify here for', 'name pattern')}), ${f.command('notify off')}, ${f.command('notify status')}`,
     ),
     '',
-    'You confirm on a card with a justification; I then call the Power Platform API for you and show the outcome with its correlation id.',
+    'You confirm on a card with a justification; I then call the Power Platform API for you and show the outcome with its correlation id. When the time you chose is up, I remove the role again.',
   ];
 }
 

@@ -9,6 +9,7 @@ import type { MatchReason } from '../elevation/environment-resolution';
 import type { ElevationRequest, Requester } from '../elevation/request';
 import type { BotParts } from './bot-options';
 import type { AdaptiveCard } from './cards/card-template';
+import { timeZoneOf } from './cards/local-time';
 import { confirmationCard, requestStatusCard } from './cards/request-cards';
 import { audienceOf } from './hints';
 import { cardResponse, outcomeMessage, requestResultCard } from './replies';
@@ -75,7 +76,7 @@ export function confirmation(
 ): AdaptiveCard {
   return confirmationCard(request, {
     justificationRequired: bot.justificationRequired,
-    timeZone: context.activity.localTimezone,
+    timeZone: timeZoneOf(context.activity),
     shared: audienceOf(context).shared,
     ...extra,
   });

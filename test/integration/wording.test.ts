@@ -109,6 +109,14 @@ describe('the confirmation card says when it expires', () => {
     const local = new Date(at.getTime() + 330 * 60_000).toISOString().slice(11, 16);
     expect(line).toContain(`This card expires at ${local} GMT+5:30;`);
   });
+
+  it("in the user's time zone from Teams' clientInfo entity when localTimezone is missing", async () => {
+    const { line, at } = await expiryLine({
+      entities: [{ type: 'clientInfo', locale: 'en-IN', timezone: 'Asia/Kolkata' }],
+    });
+    const local = new Date(at.getTime() + 330 * 60_000).toISOString().slice(11, 16);
+    expect(line).toContain(`This card expires at ${local} GMT+5:30;`);
+  });
 });
 
 describe('notify here for prod', () => {

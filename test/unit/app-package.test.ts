@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { inflateSync } from 'node:zlib';
 import { AppManifestUtils, type AppManifest } from '@microsoft/app-manifest';
+import { parseCommand } from '../../src/elevation/command';
 
 // @microsoft/app-manifest requires strip-bom, which is ES-module only; Jest's module loader
 // cannot require() it on Node 20 (plain Node can). The schema check never reads files through it.
@@ -270,11 +271,45 @@ describe('Teams app package', () => {
       (bot.commandLists as Json[])
         .filter((list) => (list.scopes as string[]).includes(scope))
         .flatMap((list) => (list.commands as Json[]).map((c) => c.title as string));
-    expect(commandsFor('personal')).toEqual(['elevate me in', 'history', 'audit', 'help']);
-    expect(commandsFor('groupChat')).toEqual(['elevate me in', 'audit', 'help']);
+    expect(commandsFor('personal')).toEqual([
+      'elevate me in',
+      'elevations',
+      "I'm done in",
+      'history',
+      'audit',
+      'who is elevated',
+      'help',
+    ]);
+    expect(commandsFor('groupChat')).toEqual(['elevate me in', "I'm done in", 'audit', 'help']);
     expect(commandsFor('team')).toEqual(['notify here', 'notify off', 'notify status', 'help']);
     expect(manifest.permissions).toEqual(['identity', 'messageTeamMembers']);
     expect(manifest.validDomains).toEqual(['${{BOT_DOMAIN}}']);
+  });
+
+  it("command lists keep within Teams' documented limits (the schema allows more)", () => {
+    const bot = (manifest.bots as Json[])[0] as Json;
+    for (const list of bot.commandLists as Json[]) {
+      const commands = list.commands as Array<{ title: string; description: string }>;
+      expect(commands.length).toBeLessThanOrEqual(10);
+      for (const { title, description } of commands) {
+        expect([title, title.length <= 32]).toEqual([title, true]);
+        expect([description, description.length <= 128]).toEqual([description, true]);
+      }
+    }
+  });
+
+  it('every command in the lists is understood as Teams inserts it, and its example as written', () => {
+    const bot = (manifest.bots as Json[])[0] as Json;
+    const commands = (bot.commandLists as Json[]).flatMap((list) => list.commands as Json[]);
+    for (const { title, description } of commands as Array<{
+      title: string;
+      description: string;
+    }>) {
+      expect([title, parseCommand(title).kind]).not.toEqual([title, 'unknown']);
+      for (const [, example] of description.matchAll(/"([^"]+)"/g)) {
+        expect([example, parseCommand(example!).kind]).not.toEqual([example, 'unknown']);
+      }
+    }
   });
 
   it('color.png is 192x192 and outline.png is 32x32', () => {
@@ -397,6 +432,20 @@ describe('Teams app package', () => {
       for (const entry of access(resource)) expect(entry.type).toBe('Scope'); // delegated only
     }
   });
+
+  it.each(['ELEVATION_DEFAULT_MINUTES', 'ELEVATION_MAX_MINUTES', 'ELEVATION_REMINDER_MINUTES'])(
+    '%s reaches the bot from the env files, locally and in Azure',
+    (name) => {
+      for (const { envFile: file } of ENVIRONMENTS)
+        expect(envFile(file).get(name)).toMatch(/^\d+$/);
+      expect(read('teamsapp.local.yml')).toMatch(
+        new RegExp(`^\\s+${name}: \\$\\{\\{${name}\\}\\}$`, 'm'),
+      );
+      const setting = new RegExp(`^\\s+${name}: (\\w+)$`, 'm').exec(read('infra/azure.bicep'));
+      const parameters = readJson('infra/azure.parameters.json').parameters as Json;
+      expect((parameters[setting?.[1] ?? ''] as Json | undefined)?.value).toBe(`\${{${name}}}`);
+    },
+  );
 
   it('infra/azure.parameters.json sets only parameters azure.bicep declares, and all it requires', () => {
     const bicep = read('infra/azure.bicep');

@@ -1,4 +1,5 @@
 import { ConfigError, loadConfig } from '../../src/config';
+import { durationProblem } from '../../src/elevation/duration';
 
 const PRODUCTION = {
   BOT_ID: '00000000-0000-0000-0000-0000000000b0',
@@ -157,6 +158,14 @@ describe('configuration', () => {
     [{ BOT_ADMIN_IDS: 'alex@contoso.com' }, 'BOT_ADMIN_IDS'],
     [{ NOTIFICATION_MAX_ATTEMPTS: '0' }, 'NOTIFICATION_MAX_ATTEMPTS'],
     [{ NOTIFICATION_SEND_TIMEOUT_MS: 'soon' }, 'NOTIFICATION_SEND_TIMEOUT_MS'],
+    [{ ELEVATION_MAX_MINUTES: '0' }, 'ELEVATION_MAX_MINUTES'],
+    [{ ELEVATION_MAX_MINUTES: '10081' }, 'ELEVATION_MAX_MINUTES'],
+    [{ ELEVATION_MAX_MINUTES: '8h' }, 'ELEVATION_MAX_MINUTES'],
+    [{ ELEVATION_DEFAULT_MINUTES: '0' }, 'ELEVATION_DEFAULT_MINUTES'],
+    [{ ELEVATION_DEFAULT_MINUTES: '1.5' }, 'ELEVATION_DEFAULT_MINUTES'],
+    [{ ELEVATION_DEFAULT_MINUTES: '-60' }, 'ELEVATION_DEFAULT_MINUTES'],
+    [{ ELEVATION_REMINDER_MINUTES: 'soon' }, 'ELEVATION_REMINDER_MINUTES'],
+    [{ ELEVATION_REMINDER_MINUTES: '-1' }, 'ELEVATION_REMINDER_MINUTES'],
   ])('a malformed value is named in one line: %j', (bad, variable) => {
     const error = errorOf({ ...PRODUCTION, ...bad });
     expect(error.variable).toBe(variable);
@@ -235,6 +244,65 @@ describe('configuration', () => {
     expect(
       errorOf({ ...PRODUCTION, TOKEN_CACHE_KEY: Buffer.alloc(16).toString('base64') }).variable,
     ).toBe('TOKEN_CACHE_KEY');
+  });
+
+  it('elevations last an hour by default, eight at most, with a reminder 10 minutes before the end', () => {
+    const { defaultMinutes, maxMinutes, reminderMinutes } = loadConfig(PRODUCTION).elevation;
+    expect({ defaultMinutes, maxMinutes, reminderMinutes }).toEqual({
+      defaultMinutes: 60,
+      maxMinutes: 480,
+      reminderMinutes: 10,
+    });
+  });
+
+  it.each<[Record<string, string>, [number, number, number]]>([
+    [{ ELEVATION_DEFAULT_MINUTES: '30', ELEVATION_MAX_MINUTES: '120' }, [30, 120, 10]],
+    [{ ELEVATION_DEFAULT_MINUTES: '480' }, [480, 480, 10]],
+    [{ ELEVATION_MAX_MINUTES: '10080', ELEVATION_DEFAULT_MINUTES: '1440' }, [1440, 10080, 10]],
+    [{ ELEVATION_REMINDER_MINUTES: '0' }, [60, 480, 0]],
+    [{ ELEVATION_REMINDER_MINUTES: '479' }, [60, 480, 479]],
+    // A maximum below the defaults' own values pulls them down rather than failing.
+    [{ ELEVATION_MAX_MINUTES: '30' }, [30, 30, 10]],
+    [{ ELEVATION_MAX_MINUTES: '5' }, [5, 5, 4]],
+    [{ ELEVATION_MAX_MINUTES: '1' }, [1, 1, 0]],
+  ])('elevation lengths %j', (env, [defaultMinutes, maxMinutes, reminderMinutes]) => {
+    expect(loadConfig({ ...PRODUCTION, ...env }).elevation).toMatchObject({
+      defaultMinutes,
+      maxMinutes,
+      reminderMinutes,
+    });
+  });
+
+  it('a default longer than the maximum names both settings', () => {
+    const error = errorOf({
+      ...PRODUCTION,
+      ELEVATION_DEFAULT_MINUTES: '600',
+      ELEVATION_MAX_MINUTES: '480',
+    });
+    expect(error.variable).toBe('ELEVATION_DEFAULT_MINUTES');
+    expect(error.message).toBe(
+      'Configuration error: ELEVATION_DEFAULT_MINUTES must not be more than ELEVATION_MAX_MINUTES (got 600, the maximum is 480)',
+    );
+  });
+
+  it.each([['480'], ['481']])(
+    'a reminder of %s minutes, not before the longest elevation ends, names both settings',
+    (reminder) => {
+      const error = errorOf({ ...PRODUCTION, ELEVATION_REMINDER_MINUTES: reminder });
+      expect(error.variable).toBe('ELEVATION_REMINDER_MINUTES');
+      expect(error.message).toContain('ELEVATION_MAX_MINUTES');
+      expect(error.message).toContain(`got ${reminder}, the maximum is 480`);
+    },
+  );
+
+  it('the sandbox accepts an elevation of one minute, and refuses one longer than its maximum', () => {
+    const limits = loadConfig({
+      SANDBOX: 'true',
+      AAD_APP_TENANT_ID: PRODUCTION.AAD_APP_TENANT_ID,
+    }).elevation;
+    expect(durationProblem(1, limits)).toBeUndefined();
+    expect(durationProblem(limits.defaultMinutes, limits)).toBeUndefined();
+    expect(durationProblem(limits.maxMinutes + 1, limits)).toContain('8 hours');
   });
 
   it('AUDIT_RETENTION_DAYS: 0 (the default) keeps everything', () => {

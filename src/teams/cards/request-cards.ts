@@ -50,7 +50,7 @@ export interface ConfirmationOptions {
   problem?: string;
   /** What the user had typed, kept when the card is shown again. */
   justification?: string;
-  /** The user's IANA time zone (Teams' `localTimezone`), for when the card expires; else UTC. */
+  /** The user's IANA time zone (Teams' `localTimezone` or clientInfo), for when the card expires; else UTC. */
   timeZone?: string;
   /** Others read the card too (a group chat): it names the requester instead of saying "you". */
   shared?: boolean;

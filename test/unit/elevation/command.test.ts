@@ -6,7 +6,8 @@ import {
   parseCommand,
 } from '../../../src/elevation/command';
 
-const elevate = (target: string): Command => ({ kind: 'elevate', target });
+const elevate = (target: string, minutes?: number): Command =>
+  minutes === undefined ? { kind: 'elevate', target } : { kind: 'elevate', target, minutes };
 
 describe('reading what the user asked for', () => {
   // A Record over every kind: adding a kind to Command fails compilation here until it has an example.
@@ -19,6 +20,9 @@ describe('reading what the user asked for', () => {
     audit: ['audit Contoso Dev', { kind: 'audit', target: 'Contoso Dev' }],
     'audit-missing-target': ['audit', { kind: 'audit-missing-target' }],
     environments: ['environments contoso', { kind: 'environments', words: 'contoso' }],
+    done: ["I'm done in Contoso Dev", { kind: 'done', target: 'Contoso Dev' }],
+    elevations: ['elevations', { kind: 'elevations' }],
+    'who-is-elevated': ['who is elevated', { kind: 'who-is-elevated' }],
     'too-long': [
       'x'.repeat(MAX_COMMAND_LENGTH + 1),
       { kind: 'too-long', length: MAX_COMMAND_LENGTH + 1 },
@@ -173,6 +177,17 @@ describe('reading what the user asked for', () => {
       ['audti Contoso Dev', 'audit Contoso Dev', { kind: 'audit', target: 'Contoso Dev' }],
       ['enviroments contoso', 'environments contoso', { kind: 'environments', words: 'contoso' }],
       ['environemnts', 'environments', { kind: 'environments', words: '' }],
+      ['elevatoins', 'elevations', { kind: 'elevations' }],
+      ['elevation', 'elevations', { kind: 'elevations' }],
+      ['doen', 'done', { kind: 'done' }],
+      ['dnoe in Contoso Dev', 'done in Contoso Dev', { kind: 'done', target: 'Contoso Dev' }],
+      [
+        'elevat me in Contoso Dev for 2h',
+        'elevate me in Contoso Dev for 2h',
+        elevate('Contoso Dev', 120),
+      ],
+      // Near both "elevate" and "elevations": only one of them reads the rest.
+      ['elevatio me in Contoso Dev', 'elevate me in Contoso Dev', elevate('Contoso Dev')],
     ])('%j suggests %j', (typed, meant, command) => {
       expect(parseCommand(typed)).toEqual({
         kind: 'unknown',
@@ -189,6 +204,10 @@ describe('reading what the user asked for', () => {
       ['notfy everyone'],
       ['xyzzy'],
       ['elephant in the room'],
+      // As close to "elevate" as to "elevations", and both read it.
+      ['elevatio'],
+      ['doen for today'],
+      ['whoo is elevated'],
     ])('%j suggests nothing', (typed) => {
       const command = parseCommand(typed);
       expect(command.kind).toBe('unknown');
@@ -203,6 +222,137 @@ describe('reading what the user asked for', () => {
     expect(parseCommand('frobnicate \u2066Contoso\u2069\u200f \ufeffDev\u200d')).toEqual({
       kind: 'unknown',
       text: 'frobnicate Contoso Dev',
+    });
+  });
+
+  describe('elevate for a duration', () => {
+    it.each<[string, Command]>([
+      ['elevate me in Contoso Dev for 2h', elevate('Contoso Dev', 120)],
+      ['elevate me in Contoso Dev for 30m', elevate('Contoso Dev', 30)],
+      ['elevate me in Contoso Dev for 90 minutes', elevate('Contoso Dev', 90)],
+      ['elevate me in Contoso Dev for 1 hour', elevate('Contoso Dev', 60)],
+      ['elevate me in Contoso Dev for 1h 30m.', elevate('Contoso Dev', 90)],
+      ['Elevate Me In Contoso Dev FOR AN HOUR', elevate('Contoso Dev', 60)],
+      ['elevate Contoso Dev for half an hour!', elevate('Contoso Dev', 30)],
+      ['elevate me in "Contoso Dev" for 2h', elevate('Contoso Dev', 120)],
+      ['elevate me in \u201cContoso Dev\u201d for 45 min', elevate('Contoso Dev', 45)],
+      ['elevate me in Contoso Dev\u00a0for\u00a02h', elevate('Contoso Dev', 120)],
+      [
+        'elevate me in https://contoso-dev.crm.dynamics.com/ for 1m',
+        elevate('https://contoso-dev.crm.dynamics.com/', 1),
+      ],
+      ['elevate me in Apps for Finance for 2h', elevate('Apps for Finance', 120)],
+      ['elevate me in Contoso Dev, for 2h', elevate('Contoso Dev', 120)],
+    ])('the duration after the last "for" is read: %j', (text, command) => {
+      expect(parseCommand(text)).toEqual(command);
+    });
+
+    it.each<[string, string]>([
+      ['elevate me in Apps for Finance', 'Apps for Finance'],
+      ['elevate me in Dev for a while', 'Dev for a while'],
+      ['elevate me in Dev for 90', 'Dev for 90'],
+      ['elevate me in Dev for 2 weeks', 'Dev for 2 weeks'],
+      ['elevate me in Apps for 2h Team', 'Apps for 2h Team'],
+      ['elevate me in Dev for', 'Dev for'],
+      ['elevate me in Dev for2h', 'Dev for2h'],
+      ['elevate me in "Dev for 2h"', 'Dev for 2h'],
+    ])('what is not a duration stays part of the name: %j', (text, target) => {
+      expect(parseCommand(text)).toEqual(elevate(target));
+    });
+
+    it('no duration said leaves minutes absent, not undefined-valued', () => {
+      expect(Object.keys(parseCommand('elevate me in Contoso Dev'))).toEqual(['kind', 'target']);
+    });
+
+    it.each<[string, number]>([
+      ['elevate me in Contoso Dev for 0m', 0],
+      ['elevate me in Contoso Dev for 10000h', 600_000],
+    ])(
+      'a duration that is not allowed is still read, for the use case to refuse: %j',
+      (text, minutes) => {
+        expect(parseCommand(text)).toEqual(elevate('Contoso Dev', minutes));
+      },
+    );
+
+    it.each([['elevate me for 2h'], ['elevate for 30m'], ['elevate me in for 1 hour']])(
+      'a duration without an environment asks for one: %j',
+      (text) => {
+        expect(parseCommand(text)).toEqual({ kind: 'elevate-missing-target' });
+      },
+    );
+  });
+
+  describe("done, elevations and who's elevated", () => {
+    it.each<[string, Command]>([
+      ['done', { kind: 'done' }],
+      ['Done!', { kind: 'done' }],
+      ["I'm done", { kind: 'done' }],
+      ['I\u2019m done.', { kind: 'done' }],
+      ['im done', { kind: 'done' }],
+      ['I am done', { kind: 'done' }],
+      ['IM DONE', { kind: 'done' }],
+      ['done in', { kind: 'done' }],
+      ['done in Contoso Dev', { kind: 'done', target: 'Contoso Dev' }],
+      ['done with Contoso Dev', { kind: 'done', target: 'Contoso Dev' }],
+      ["I'm done in Contoso Dev.", { kind: 'done', target: 'Contoso Dev' }],
+      ['I\u2018m done in \u201cContoso Dev\u201d', { kind: 'done', target: 'Contoso Dev' }],
+      ['im done with Apps for Finance', { kind: 'done', target: 'Apps for Finance' }],
+      ['/done in Inventory', { kind: 'done', target: 'Inventory' }],
+    ])('ending an elevation: %j', (text, command) => {
+      expect(parseCommand(text)).toEqual(command);
+    });
+
+    it.each([
+      ['done Contoso Dev'],
+      ['done for today'],
+      ["I'm"],
+      ["I'm fine"],
+      ['I am'],
+      ['I am not done'],
+      ['im doing well'],
+    ])('%j is not read as ending an elevation', (text) => {
+      expect(parseCommand(text).kind).toBe('unknown');
+    });
+
+    it.each([
+      ['elevations'],
+      ['Elevations?'],
+      ['my elevations'],
+      ['My Elevations.'],
+      ['active'],
+      ['active elevations'],
+      ['/elevations'],
+    ])("one's own active elevations: %j", (text) => {
+      expect(parseCommand(text)).toEqual({ kind: 'elevations' });
+    });
+
+    it.each([['elevations Contoso'], ['my'], ['my history'], ['active now'], ['elevation']])(
+      '%j is not the list of elevations',
+      (text) => {
+        expect(parseCommand(text).kind).toBe('unknown');
+      },
+    );
+
+    it.each([
+      ['who is elevated'],
+      ['Who is elevated?'],
+      ["who's elevated"],
+      ['Who\u2019s elevated?'],
+      ['whos elevated'],
+      ['WHO IS ELEVATED'],
+      ['<at>Elevation</at> who is elevated?'],
+    ])('every active elevation: %j', (text) => {
+      expect(parseCommand(text)).toEqual({ kind: 'who-is-elevated' });
+    });
+
+    it.each([
+      ['who'],
+      ['who is'],
+      ['who is there'],
+      ['who is elevated in Contoso'],
+      ['whose elevated'],
+    ])('%j is not who is elevated', (text) => {
+      expect(parseCommand(text).kind).toBe('unknown');
     });
   });
 

@@ -1,0 +1,94 @@
+/**
+ * When an elevation ends, said in the reader's own time: "until 15:40 (your time)" when Teams told
+ * the bot the user's time zone, "until 14:40 UTC" when it did not or named one this runtime does
+ * not know; and how long is left ("52 minutes left", "ended 3 minutes ago"). Pure: the time "now"
+ * is always given, so that cards and tests say the same.
+ */
+import { formatMinutes } from '../../elevation/duration';
+
+/** What an activity says about where its sender is (a message or a button press). */
+export interface ActivityWhere {
+  /** IANA name, e.g. "Europe/Paris". */
+  localTimezone?: string;
+  /** Teams also sends a clientInfo entity with the same zone as `timezone`. */
+  entities?: Array<{ type?: string; timezone?: unknown }> | null;
+}
+
+/** The user's IANA time zone, from `localTimezone` or else Teams' clientInfo entity. */
+export function timeZoneOf(activity: ActivityWhere): string | undefined {
+  if (activity.localTimezone) return activity.localTimezone;
+  const clientInfo = activity.entities?.find((entity) => entity.type === 'clientInfo');
+  return typeof clientInfo?.timezone === 'string' && clientInfo.timezone !== ''
+    ? clientInfo.timezone
+    : undefined;
+}
+
+/** The zone when this runtime knows it; undefined for none, or a name it cannot use. */
+function knownZone(timeZone: string | undefined): string | undefined {
+  if (!timeZone) return undefined;
+  try {
+    new Intl.DateTimeFormat('en-GB', { timeZone });
+    return timeZone;
+  } catch {
+    return undefined;
+  }
+}
+
+interface LocalParts {
+  /** Days since 1970-01-01 of the local date, to compare two dates. */
+  dayNumber: number;
+  clock: string;
+  date: string;
+}
+
+function localParts(date: Date, timeZone: string): LocalParts {
+  const parts = new Intl.DateTimeFormat('en-GB', {
+    timeZone,
+    year: 'numeric',
+    month: 'short',
+    day: 'numeric',
+    weekday: 'short',
+    hour: '2-digit',
+    minute: '2-digit',
+    hourCycle: 'h23',
+  }).formatToParts(date);
+  const part = (type: Intl.DateTimeFormatPartTypes) =>
+    parts.find((p) => p.type === type)?.value ?? '';
+  const numeric = new Intl.DateTimeFormat('en-CA', {
+    timeZone,
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+  }).format(date);
+  return {
+    dayNumber: Date.parse(`${numeric}T00:00:00Z`) / 86_400_000,
+    clock: `${part('hour')}:${part('minute')}`,
+    date: `${part('weekday')} ${part('day')} ${part('month')}`,
+  };
+}
+
+/**
+ * "until 15:40 (your time)", or "until 14:40 UTC" without a usable zone. Given `now`, an end on
+ * another day says which ("until tomorrow 01:10 (your time)", "until Wed 9 Dec 09:00 UTC"): an
+ * elevation may cross midnight, and "until 01:10" would then read as already past.
+ */
+export function untilText(iso: string, timeZone?: string, now?: Date): string {
+  const zone = knownZone(timeZone);
+  const end = localParts(new Date(iso), zone ?? 'UTC');
+  const label = zone ? ' (your time)' : ' UTC';
+  if (!now) return `until ${end.clock}${label}`;
+  const days = end.dayNumber - localParts(now, zone ?? 'UTC').dayNumber;
+  const day = days === 0 ? '' : days === 1 ? 'tomorrow ' : `${end.date} `;
+  return `until ${day}${end.clock}${label}`;
+}
+
+/**
+ * "52 minutes left", "1 hour 5 minutes left"; once past, "ended 3 minutes ago". What is left is
+ * rounded up (30 seconds left is "1 minute left", never "0 minutes left"), what is past down.
+ */
+export function timeLeftText(from: Date | string, to: Date | string): string {
+  const ms = new Date(to).getTime() - new Date(from).getTime();
+  if (ms > 0) return `${formatMinutes(Math.ceil(ms / 60_000))} left`;
+  const ago = Math.floor(-ms / 60_000);
+  return ago < 1 ? 'ended just now' : `ended ${formatMinutes(ago)} ago`;
+}
