@@ -9,6 +9,7 @@ import {
   type Clock,
   type SignIn,
   type ElevationStore,
+  type LaterTokens,
   type PowerPlatform,
   systemClock,
   type UserTokens,
@@ -29,6 +30,8 @@ import { SignInRefusals } from './elevation/sign-in-refusals';
 import { createChannelSender } from './teams/channel-sender';
 import { ConversationTracker } from './teams/conversation-tracker';
 import { welcomeText } from './teams/help';
+import { TimeBoxService } from './elevation/time-boxes';
+import { startTimeBoxRunner, type TimeBoxRunner } from './teams/time-box-runner';
 
 export interface AppDependencies {
   /** Delegated Power Platform tokens of the user (Teams SSO + OBO, or the sandbox's source). */
@@ -45,6 +48,13 @@ export interface AppDependencies {
   expirySweepMs?: number;
   /** Where a real Dataverse instance URL is served (the sandbox's Dataverse simulator). */
   dataverseUrlFor?: (instanceUrl: string) => string;
+  /**
+   * The user's tokens while they are away, to remove the role at the end of a time-boxed
+   * elevation; without them (or with ELEVATION_TIME_BOX off) elevations are not time-boxed.
+   */
+  later?: LaterTokens;
+  /** The longest the time box clock sleeps between two looks at the store. */
+  timeBoxPollMs?: number;
 }
 
 export interface App {
@@ -54,6 +64,8 @@ export interface App {
   service: ElevationService;
   store: ElevationStore;
   sweeper: ExpirySweeper;
+  /** Time-boxed elevation and its clock; absent when time-boxing is off. */
+  timeBoxes?: { service: TimeBoxService; runner: TimeBoxRunner };
   /** Delivers channel notifications from the outbox. */
   dispatcher: NotificationDispatcher;
   stop(): Promise<void>;
@@ -94,6 +106,40 @@ export async function startApp(config: Config, deps: AppDependencies): Promise<A
     logger: logger.child({ component: 'notifications' }),
     ...config.notifications,
   });
+  // One client for the role check and the removal: 5 s per attempt, 8 s in all.
+  const dataverse = config.elevation.dataverseRoleCheck
+    ? new DataverseClient({
+        http: new HttpClient({
+          logger: logger.child({ component: 'dataverse' }),
+          attemptTimeoutMs: 5_000,
+          totalTimeoutMs: 8_000,
+        }),
+        logger: logger.child({ component: 'dataverse' }),
+        rewriteInstanceUrl: deps.dataverseUrlFor,
+      })
+    : undefined;
+  const timeBoxService =
+    config.elevation.timeBox && deps.later && dataverse
+      ? new TimeBoxService({
+          store,
+          tokens: deps.tokens,
+          later: deps.later,
+          removal: dataverse,
+          clock,
+          logger: logger.child({ component: 'time-boxes' }),
+          notifier: dispatcher,
+          defaultMinutes: config.elevation.defaultMinutes,
+          maxMinutes: config.elevation.maxMinutes,
+          reminderMinutes: config.elevation.reminderMinutes,
+          // A token refresh and three Dataverse calls, each within its time limit, and a margin.
+          removalLeaseMs: 60_000,
+          retryBaseMs: 60_000,
+          retryMaxMs: 30 * 60_000,
+        })
+      : undefined;
+  if (config.elevation.timeBox && !timeBoxService) {
+    logger.warn('time-boxed elevation is off: no way to act as the user later was given');
+  }
   const service = new ElevationService({
     notifier: dispatcher,
     // The API call's own time limit, the Dataverse checks around it, and a margin.
@@ -109,17 +155,8 @@ export async function startApp(config: Config, deps: AppDependencies): Promise<A
     requestTtlMinutes: config.elevation.requestTtlMinutes,
     justificationRequired: config.elevation.justificationRequired,
     environmentCacheSeconds: config.elevation.environmentCacheSeconds,
-    roleLookup: config.elevation.dataverseRoleCheck
-      ? new DataverseClient({
-          http: new HttpClient({
-            logger: logger.child({ component: 'dataverse' }),
-            attemptTimeoutMs: 5_000,
-            totalTimeoutMs: 8_000,
-          }),
-          logger: logger.child({ component: 'dataverse' }),
-          rewriteInstanceUrl: deps.dataverseUrlFor,
-        })
-      : undefined,
+    roleLookup: dataverse,
+    timeBoxes: timeBoxService,
   });
   const signInRefusals = new SignInRefusals({
     store,
@@ -146,6 +183,7 @@ export async function startApp(config: Config, deps: AppDependencies): Promise<A
       welcome: welcomeText(),
     }),
     service,
+    timeBoxes: timeBoxService,
     logger: logger.child({ component: 'bot' }),
     justificationRequired: config.elevation.justificationRequired,
     allowedTenantIds: config.allowedTenantIds,
@@ -194,6 +232,17 @@ export async function startApp(config: Config, deps: AppDependencies): Promise<A
       }
     },
   });
+  const timeBoxes = timeBoxService && {
+    service: timeBoxService,
+    // Once at start too: removals that fell due while the bot was down happen now.
+    runner: startTimeBoxRunner({
+      timeBoxes: timeBoxService,
+      adapter,
+      botId: config.bot.id,
+      logger: logger.child({ component: 'time-boxes' }),
+      pollMs: deps.timeBoxPollMs,
+    }),
+  };
   const url = await listen(server, config.port, config.host);
   // Undelivered notifications from before a restart go out now.
   dispatcher.start();
@@ -203,9 +252,10 @@ export async function startApp(config: Config, deps: AppDependencies): Promise<A
   const stop = () =>
     (stopping ??= (async () => {
       sweeper.stop();
+      timeBoxes?.runner.stop();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await dispatcher.stop();
       if (!deps.store) await store.close();
     })());
-  return { url, server, service, store, sweeper, dispatcher, stop };
+  return { url, server, service, store, sweeper, timeBoxes, dispatcher, stop };
 }

@@ -69,6 +69,8 @@ export interface Config {
     invokeBudgetMs: number;
     /** Ask Dataverse before and after whether the role is held (needs the Dynamics CRM permission). */
     dataverseRoleCheck: boolean;
+    /** Every elevation ends by itself (ELEVATION_TIME_BOX); needs the role check. */
+    timeBox: boolean;
     /** How long an elevation lasts when the user names no duration. */
     defaultMinutes: number;
     /** The longest an elevation may last, extensions included, from its first grant. */
@@ -353,7 +355,7 @@ export function loadConfig(env: Env = process.env): Config {
       justificationRequired: flag(env, 'JUSTIFICATION_REQUIRED', true),
       environmentCacheSeconds: integer(env, 'ENVIRONMENT_CACHE_SECONDS', 60, 0, 3600),
       invokeBudgetMs: integer(env, 'INVOKE_BUDGET_MS', 4000, 100, 10000),
-      dataverseRoleCheck: flag(env, 'DATAVERSE_ROLE_CHECK', false),
+      ...timeBoxing(env),
       ...elevationLengths(env),
     },
     notifications: {
@@ -364,6 +366,21 @@ export function loadConfig(env: Env = process.env): Config {
       pollMs: integer(env, 'NOTIFICATION_POLL_MS', 10_000, 50, 3_600_000),
     },
   };
+}
+
+/**
+ * ELEVATION_TIME_BOX (on by default): every elevation ends by itself. Removing only what the bot
+ * granted needs the Dataverse role check, so it is on whenever time-boxing is.
+ */
+function timeBoxing(env: Env): Pick<Config['elevation'], 'timeBox' | 'dataverseRoleCheck'> {
+  const timeBox = flag(env, 'ELEVATION_TIME_BOX', true);
+  if (timeBox && env.DATAVERSE_ROLE_CHECK !== undefined && !flag(env, 'DATAVERSE_ROLE_CHECK', true)) {
+    throw new ConfigError(
+      'DATAVERSE_ROLE_CHECK',
+      'cannot be off while ELEVATION_TIME_BOX is on: only a role the bot granted may be removed at the end, and the role check tells which',
+    );
+  }
+  return { timeBox, dataverseRoleCheck: timeBox || flag(env, 'DATAVERSE_ROLE_CHECK', false) };
 }
 
 /** A week: longer is standing privilege by another name. */

@@ -23,6 +23,7 @@ import { notifyCommand } from './notify-command';
 import { NOT_A_TEAMS_USER, noticeActivity, notUnderstood, TENANT_NOT_ALLOWED } from './replies';
 import { requesterOf } from './requester-of';
 import { sendRequestResult } from './request-answers';
+import { doneCommand, elevationsCommand, whoIsElevatedCommand } from './time-box-actions';
 
 export async function handleMessage(bot: BotParts, context: TurnContext): Promise<void> {
   const requester = requesterOf(context);
@@ -75,7 +76,7 @@ export async function runCommand(
         bot,
         context,
         requester,
-        await bot.service.requestElevation(requester, command.target),
+        await bot.service.requestElevation(requester, command.target, command.minutes),
         text,
       );
       return;
@@ -90,6 +91,15 @@ export async function runCommand(
       return;
     case 'audit-missing-target':
       await context.sendActivity(whichEnvironment(markdown(audience), 'audit'));
+      return;
+    case 'done':
+      await doneCommand(bot, context, requester, command.target, text);
+      return;
+    case 'elevations':
+      await elevationsCommand(bot, context, requester);
+      return;
+    case 'who-is-elevated':
+      await whoIsElevatedCommand(bot, context, requester);
       return;
     case 'environments':
       await showEnvironments(context, bot.service, requester, command.words, (failed) =>
