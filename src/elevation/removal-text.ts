@@ -140,7 +140,7 @@ export function removalResultLabel(kind: string, early?: boolean): string {
     kept: 'Kept: held before the elevation',
     refused: 'Refused by Dataverse',
     unavailable: 'Dataverse unavailable: retrying',
-    'token-unavailable': 'No token to act as the user: Remove now needed',
+    'token-unavailable': 'Could not sign in silently: Remove now needed',
   };
   return (labels as Record<string, string>)[kind] ?? kind;
 }

@@ -1,0 +1,146 @@
+/**
+ * How the time of a time-boxed elevation reads on a card: "1 hour 30 minutes", "until 15:40 (your
+ * time)", "52 minutes left", "3 minutes late", and each phase in a few words. Shared by the
+ * confirmation, status, reminder, end and list cards, so they all tell the time the same way.
+ */
+import { countOf } from '../../elevation/outcome-text';
+import type { ElevationRequest, TimeBox } from '../../elevation/request';
+import type { Color } from './card-template';
+
+/** "30 minutes", "1 hour", "1 hour 30 minutes", "8 hours". */
+export function durationText(minutes: number): string {
+  const whole = Math.max(0, Math.round(minutes));
+  const hours = Math.floor(whole / 60);
+  const rest = whole % 60;
+  if (hours === 0) return countOf(rest, 'minute');
+  return rest === 0
+    ? countOf(hours, 'hour')
+    : `${countOf(hours, 'hour')} ${countOf(rest, 'minute')}`;
+}
+
+/** The zone to tell times in: the user's, when this runtime knows it; undefined means UTC. */
+export function knownZone(timeZone: string | undefined): string | undefined {
+  if (!timeZone) return undefined;
+  try {
+    new Intl.DateTimeFormat('en-GB', { timeZone });
+    return timeZone;
+  } catch {
+    return undefined;
+  }
+}
+
+function parts(iso: string, zone: string): { day: string; clock: string } {
+  const date = new Date(iso);
+  const day = new Intl.DateTimeFormat('en-CA', { timeZone: zone, dateStyle: 'short' }).format(date);
+  const clock = new Intl.DateTimeFormat('en-GB', {
+    hour: '2-digit',
+    minute: '2-digit',
+    hourCycle: 'h23',
+    timeZone: zone,
+  }).format(date);
+  return { day, clock };
+}
+
+/**
+ * "15:40 (your time)" in the user's zone, "14:40 UTC" when Teams did not say which (or named one
+ * this runtime does not know); "tomorrow 01:10 (your time)" when it falls on the next day there
+ * as seen from `from`, and the date when further.
+ */
+export function clockIn(
+  iso: string,
+  timeZone: string | undefined,
+  from?: string,
+  options: { short?: boolean } = {},
+): string {
+  const zone = knownZone(timeZone);
+  const { day, clock } = parts(iso, zone ?? 'UTC');
+  // Short (a drop-down's option): the line above already says whose time it is.
+  const suffix = zone ? (options.short ? '' : ' (your time)') : ' UTC';
+  if (!from) return `${clock}${suffix}`;
+  const today = parts(from, zone ?? 'UTC').day;
+  if (day === today) return `${clock}${suffix}`;
+  const days = Math.round((Date.parse(day) - Date.parse(today)) / 86_400_000);
+  return days === 1 ? `tomorrow ${clock}${suffix}` : `${day} ${clock}${suffix}`;
+}
+
+/** The durations offered besides the default, before the maximum cuts them. */
+const OFFERED_MINUTES = [30, 60, 120, 240, 480];
+
+/**
+ * The durations a confirmation card offers, shortest first: the default, 30 min, 1 h, 2 h, 4 h and
+ * 8 h up to the maximum, and the one asked for when it is none of these (never past the maximum).
+ */
+export function durationChoices(
+  requested: number | undefined,
+  durations: { defaultMinutes: number; maxMinutes: number },
+): number[] {
+  const wanted = [durations.defaultMinutes, ...OFFERED_MINUTES];
+  if (requested !== undefined) wanted.push(requested);
+  const offered = wanted.filter((m) => m > 0 && m <= durations.maxMinutes);
+  return [...new Set(offered)].sort((a, b) => a - b);
+}
+
+/** `iso` plus a number of minutes, as ISO 8601. */
+export function plusMinutes(iso: string, minutes: number): string {
+  return new Date(Date.parse(iso) + minutes * 60_000).toISOString();
+}
+
+/** "52 minutes left", "1 hour 5 minutes left", "less than a minute left", or "ended". */
+export function timeLeftText(endsAt: string, now: string): string {
+  const ms = Date.parse(endsAt) - Date.parse(now);
+  if (ms <= 0) return 'ended';
+  if (ms < 60_000) return 'less than a minute left';
+  return `${durationText(Math.floor(ms / 60_000))} left`;
+}
+
+/** How long after `due` `at` was, in whole minutes ("3 minutes"); undefined under a minute. */
+export function lateBy(due: string, at: string): string | undefined {
+  const minutes = Math.floor((Date.parse(at) - Date.parse(due)) / 60_000);
+  return minutes >= 1 ? durationText(minutes) : undefined;
+}
+
+/** Whether an extension could still move the end: it has not reached the latest end. */
+export function extendable(timeBox: TimeBox): boolean {
+  return Date.parse(timeBox.endsAt) < Date.parse(timeBox.latestEnd);
+}
+
+/** "cannot be extended past 17:40 (your time), 8 hours after the grant". */
+export function latestEndText(timeBox: TimeBox, timeZone: string | undefined, now: string): string {
+  const span = (Date.parse(timeBox.latestEnd) - Date.parse(timeBox.grantedAt)) / 60_000;
+  return `cannot be extended past ${clockIn(timeBox.latestEnd, timeZone, now)}, ${durationText(span)} after the grant`;
+}
+
+/**
+ * Where the removal needs the user: the phase is overdue and Dataverse did not refuse (so a
+ * fresh token from a click can do it). A refusal needs the admin center, not a new token.
+ */
+export function needsRemoveNow(timeBox: TimeBox): boolean {
+  return timeBox.phase === 'overdue' && timeBox.lastRemoval?.kind !== 'refused';
+}
+
+/** A time box's phase in a few words, with its color: "Active", "Removed at 15:41 (your time)". */
+export function phaseLook(
+  request: ElevationRequest & { timeBox: TimeBox },
+  timeZone: string | undefined,
+  now: string,
+): { text: string; color: Color } {
+  const box = request.timeBox;
+  switch (box.phase) {
+    case 'active':
+      return { text: 'Active', color: 'Good' };
+    case 'removing':
+      return { text: 'Ending: the role is being removed', color: 'Accent' };
+    case 'overdue':
+      return {
+        text: `Overdue: the role is still there since ${clockIn(box.endsAt, timeZone, now)}`,
+        color: 'Attention',
+      };
+    case 'removed':
+      return {
+        text: `Removed at ${clockIn(box.endedAt ?? box.lastRemoval?.at ?? request.updatedAt, timeZone, now)}${box.endedEarlyBy ? ', ended early' : ''}`,
+        color: 'Default',
+      };
+    case 'kept':
+      return { text: 'Kept: held before this elevation, so not removed', color: 'Default' };
+  }
+}
