@@ -89,7 +89,8 @@ export function reminderCard(request: TimeBoxedRequest, options: TimeBoxCardOpti
   });
 }
 
-const ENDING_LOOK: Record<RemovalEnding['kind'], { icon: string; color: Color }> = {
+/** How each ending looks, on its card and in its chat message. */
+export const ENDING_LOOK: Record<RemovalEnding['kind'], { icon: string; color: Color }> = {
   removed: { icon: '🔒', color: 'Good' },
   'already-gone': { icon: '🔒', color: 'Good' },
   'removed-by-microsoft': { icon: '🔒', color: 'Good' },
@@ -296,4 +297,15 @@ export function whoIsElevatedCard(
       hidden > 0 ? `…and ${hidden} more, not shown. Each is in the audit of its environment.` : '',
     extendInput: '',
   });
+}
+
+/** The reminder in one line, for the activity feed and clients without cards. */
+export function reminderSummary(request: TimeBoxedRequest, options: TimeBoxCardOptions): string {
+  const now = options.now.toISOString();
+  return `Your elevation in ${request.environment.displayName} ends at ${clockIn(request.timeBox.endsAt, options.timeZone, now)}`;
+}
+
+/** The end in one line, for the activity feed and clients without cards. */
+export function removalSummary(request: TimeBoxedRequest, ending: RemovalEnding): string {
+  return describeRemoval(ending, { environmentName: request.environment.displayName }).headline;
 }

@@ -9,10 +9,13 @@ import type { ElevationRequest, TimeBox } from '../../../src/elevation/request';
 import type { Environment } from '../../../src/elevation/vocabulary';
 import { notificationCard } from '../../../src/teams/cards/notification-card';
 import { confirmationCard, requestStatusCard } from '../../../src/teams/cards/request-cards';
+import { outcomeMessage, removalMessage } from '../../../src/teams/replies';
 import {
   elevationsCard,
   reminderCard,
+  reminderSummary,
   removalEndedCard,
+  removalSummary,
   type TimeBoxedRequest,
   whoIsElevatedCard,
 } from '../../../src/teams/cards/time-box-cards';
@@ -495,5 +498,42 @@ describe('the channel card of a removal', () => {
     expect(factValue(overdue, 'Reason')).toBe('AADSTS50076');
     expect(factValue(overdue, 'Overdue by')).toBe('7 minutes');
     expect(factValue(overdue, 'Dataverse request id')).toBeUndefined();
+  });
+});
+
+describe('the chat messages and summaries of a time box', () => {
+  it('the outcome message of a time-boxed grant says until when; one without a time box does not', () => {
+    const text = outcomeMessage(timeBoxed(), { timeZone: 'Europe/Paris' })!.text!;
+    expect(text).toContain('Until 16:40 (your time): then the role is removed again.');
+    const plain = request({ state: 'succeeded', outcome: timeBoxed().outcome });
+    expect(outcomeMessage(plain)!.text).not.toContain('Until');
+  });
+
+  it('the end as plain text: headline, why with the Dataverse request id, and what to do', () => {
+    const message = removalMessage(timeBoxed(), {
+      kind: 'refused',
+      status: 403,
+      requestId: 'dv-7',
+      message: 'Missing privilege.',
+    });
+    expect(message.textFormat).toBe('plain');
+    const [headline, explanation, next] = message.text!.split('\n\n');
+    expect(headline).toBe(
+      '❌ Removal refused in Contoso Dev: you still hold System Administrator.',
+    );
+    expect(explanation).toContain('Missing privilege.');
+    expect(explanation).toContain('Dataverse request id: dv-7.');
+    expect(next).toMatch(/^What to do: Remove the role in the Power Platform admin center/);
+    const removed = removalMessage(timeBoxed(), { kind: 'removed', status: 204 }, { early: true });
+    expect(removed.text!.split('\n\n')).toHaveLength(2);
+  });
+
+  it('one-line summaries for the activity feed', () => {
+    expect(reminderSummary(timeBoxed(), { now: NOW })).toBe(
+      'Your elevation in Contoso Dev ends at 15:40 UTC',
+    );
+    expect(removalSummary(timeBoxed(), { kind: 'kept' })).toBe(
+      'System Administrator kept in Contoso Dev',
+    );
   });
 });
