@@ -108,7 +108,7 @@ function durationInput(request: ElevationRequest, options: ConfirmationOptions) 
       value: String(m),
     })),
     minutes: String(chosen),
-    until: `Until ${clockIn(plusMinutes(from, chosen), options.timeZone, from)} if you elevate now.`,
+    until: `Until ${clockIn(plusMinutes(from, chosen), options.timeZone, from)} if ${options.shared ? `${request.requester.name} elevates` : 'you elevate'} now.`,
     lasts: 'The role is removed again when the chosen time is up.',
   };
 }

@@ -31,7 +31,16 @@ export function knownZone(timeZone: string | undefined): string | undefined {
 
 function parts(iso: string, zone: string): { day: string; clock: string } {
   const date = new Date(iso);
-  const day = new Intl.DateTimeFormat('en-CA', { timeZone: zone, dateStyle: 'short' }).format(date);
+  // YYYY-MM-DD from the parts, whatever order a locale writes them in.
+  const part = (type: string, all: Intl.DateTimeFormatPart[]) =>
+    all.find((p) => p.type === type)?.value ?? '';
+  const dateParts = new Intl.DateTimeFormat('en-GB', {
+    timeZone: zone,
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+  }).formatToParts(date);
+  const day = ['year', 'month', 'day'].map((type) => part(type, dateParts)).join('-');
   const clock = new Intl.DateTimeFormat('en-GB', {
     hour: '2-digit',
     minute: '2-digit',

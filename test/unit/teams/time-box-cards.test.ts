@@ -19,7 +19,7 @@ import {
   type TimeBoxedRequest,
   whoIsElevatedCard,
 } from '../../../src/teams/cards/time-box-cards';
-import { durationChoices } from '../../../src/teams/cards/time-box-look';
+import { clockIn, durationChoices, durationText } from '../../../src/teams/cards/time-box-look';
 import { markdownTexts, textRuns } from '../../support/card-inspection';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const AC = require('adaptivecards/dist/adaptivecards.js');
@@ -186,6 +186,31 @@ describe('the confirmation card offers a duration', () => {
       '1 hour (until tomorrow 00:00 UTC)',
       '2 hours (until tomorrow 01:00 UTC)',
       '4 hours (until tomorrow 03:00 UTC)',
+    ]);
+  });
+
+  it('in a group chat the line names the requester instead of "you"', () => {
+    const card = confirmationCard(request(), {
+      justificationRequired: true,
+      durations,
+      shared: true,
+    });
+    expect(textRuns(card)).toContain('Until 15:40 UTC if Alex Wilber elevates now.');
+  });
+
+  it('times: the day is named when it is not today where the user is, durations in words', () => {
+    const from = '2026-11-26T22:30:00.000Z';
+    // 22:30 UTC is already the 27th in Tokyo: 23:30 UTC is the same day there.
+    expect(clockIn('2026-11-26T23:30:00.000Z', 'Asia/Tokyo', from)).toBe('08:30 (your time)');
+    expect(clockIn('2026-11-26T23:30:00.000Z', undefined, from)).toBe('23:30 UTC');
+    expect(clockIn('2026-11-27T00:30:00.000Z', undefined, from)).toBe('tomorrow 00:30 UTC');
+    expect(clockIn('2026-11-28T10:00:00.000Z', 'Not/AZone', from)).toBe('2026-11-28 10:00 UTC');
+    expect([1, 30, 60, 90, 480].map(durationText)).toEqual([
+      '1 minute',
+      '30 minutes',
+      '1 hour',
+      '1 hour 30 minutes',
+      '8 hours',
     ]);
   });
 
