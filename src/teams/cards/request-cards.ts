@@ -10,7 +10,12 @@ import {
   type RoleCheck,
   type TimeBox,
 } from '../../elevation/request';
-import { ADMIN_CENTER_URL, removalResultLabel } from '../../elevation/removal-text';
+import {
+  ADMIN_CENTER_URL,
+  describeRemoval,
+  type RemovalEnding,
+  removalResultLabel,
+} from '../../elevation/removal-text';
 import {
   countOf,
   describeOutcome,
@@ -33,6 +38,7 @@ import {
   durationChoices,
   durationText,
   extendable,
+  extendTitle,
   latestEndText,
   lateBy,
   needsRemoveNow,
@@ -205,6 +211,26 @@ function timeBoxLook(request: TimeBoxed, options: StatusOptions, reader: Outcome
     : box.phase === 'overdue' || box.phase === 'removing'
       ? `Was due at ${until}${late ? ` · ${late} late` : ''}`
       : '';
+  // Once over, the grant's present tense ("you are System Administrator") is no longer true.
+  const ending: RemovalEnding | undefined =
+    box.phase === 'kept' ? { kind: 'kept' } : box.phase === 'removed' ? box.lastRemoval : undefined;
+  const over =
+    box.phase === 'removed' || box.phase === 'kept'
+      ? {
+          icon: box.phase === 'removed' ? '🔒' : '✅',
+          headline:
+            box.phase === 'removed'
+              ? 'Elevation over: System Administrator removed'
+              : 'Elevation over: System Administrator kept, as held before',
+          explanation: ending
+            ? describeRemoval(ending, {
+                environmentName: request.environment.displayName,
+                early: Boolean(box.endedEarlyBy),
+                reader,
+              }).explanation
+            : undefined,
+        }
+      : undefined;
   const who = reader.thirdPersonName;
   const nextStep = active
     ? `The role is removed at ${until}. ${who ? `${who} can press` : 'Press'} I'm done when finished${
@@ -215,14 +241,6 @@ function timeBoxLook(request: TimeBoxed, options: StatusOptions, reader: Outcome
         ? 'The role is still there: press Remove now to remove it at once.'
         : `The role is still there: remove it in the Power Platform admin center (${ADMIN_CENTER_URL}).`
       : '';
-  const extendTo = options.extendMinutes
-    ? new Date(
-        Math.min(
-          Date.parse(box.endsAt) + options.extendMinutes * 60_000,
-          Date.parse(box.latestEnd),
-        ),
-      ).toISOString()
-    : undefined;
   const facts: Fact[] = [
     ...fact('Time box', phase.text, phase.color, 'Bolder'),
     ...fact('Granted at', clockIn(box.grantedAt, zone, now)),
@@ -242,12 +260,13 @@ function timeBoxLook(request: TimeBoxed, options: StatusOptions, reader: Outcome
     );
   }
   return {
+    over,
     timeLine,
     nextStep,
     facts,
     done: active ? 'yes' : '',
     extend: canExtend ? 'yes' : '',
-    extendTitle: extendTo ? `Extend to ${clockIn(extendTo, zone, now)}` : 'Extend',
+    extendTitle: extendTitle(box, options.extendMinutes, zone, now),
     removeNow: needsRemoveNow(box) ? 'yes' : '',
     nextStepLabel: box.phase === 'overdue' ? 'What to do: ' : 'Good to know: ',
   };
@@ -308,10 +327,10 @@ export function requestStatusCard(
   if (timeBox) facts.push(...timeBox.facts);
   facts.push(...fact('Time', readableTime(request.updatedAt)));
   return fill(templates.requestStatus, {
-    icon: look.icon,
+    icon: timeBox?.over?.icon ?? look.icon,
     color: look.color,
-    headline: text?.headline ?? look.headline,
-    explanation,
+    headline: timeBox?.over?.headline ?? text?.headline ?? look.headline,
+    explanation: timeBox?.over?.explanation ?? explanation,
     timeLine: timeBox?.timeLine ?? '',
     // A time-boxed grant does not stay "until it is removed": its own next step says when it ends.
     nextStep: timeBox?.nextStep ?? (text && 'nextStep' in text ? text.nextStep : undefined) ?? '',

@@ -17,6 +17,7 @@ import { environmentFacts, isProduction, outcomeReader, requesterText } from './
 import {
   clockIn,
   extendable,
+  extendTitle,
   knownZone,
   latestEndText,
   lateBy,
@@ -42,16 +43,6 @@ export interface TimeBoxCardOptions {
   timeZone?: string;
   /** ELEVATION_DEFAULT_MINUTES: what one Extend adds (named on its button). */
   extendMinutes?: number;
-}
-
-/** "Extend to 16:40 (your time)": where one more Extend would move the end, never past the latest. */
-function extendTitle(box: TimeBox, options: TimeBoxCardOptions, now: string): string {
-  if (!options.extendMinutes) return 'Extend';
-  const to = Math.min(
-    Date.parse(box.endsAt) + options.extendMinutes * 60_000,
-    Date.parse(box.latestEnd),
-  );
-  return `Extend to ${clockIn(new Date(to).toISOString(), options.timeZone, now)}`;
 }
 
 /** The request-status template's fields a card here leaves unused. */
@@ -83,7 +74,7 @@ export function reminderCard(request: TimeBoxedRequest, options: TimeBoxCardOpti
     ],
     done: 'yes',
     extend: canExtend ? 'yes' : '',
-    extendTitle: extendTitle(box, options, now),
+    extendTitle: extendTitle(box, options.extendMinutes, zone, now),
     removeNow: '',
     requestId: request.id,
   });
@@ -227,7 +218,7 @@ export function elevationsCard(
       lines,
       done: active ? 'yes' : '',
       extend: canExtend ? 'yes' : '',
-      extendTitle: extendTitle(box, options, now),
+      extendTitle: extendTitle(box, options.extendMinutes, zone, now),
       removeNow: needsRemoveNow(box) ? 'yes' : '',
       requestId: request.id,
     };

@@ -108,6 +108,21 @@ export function lateBy(due: string, at: string): string | undefined {
   return minutes >= 1 ? durationText(minutes) : undefined;
 }
 
+/** "Extend to 16:40 (your time)": where one Extend would move the end, never past the latest. */
+export function extendTitle(
+  timeBox: TimeBox,
+  extendMinutes: number | undefined,
+  timeZone: string | undefined,
+  now: string,
+): string {
+  if (!extendMinutes) return 'Extend';
+  const to = Math.min(
+    Date.parse(timeBox.endsAt) + extendMinutes * 60_000,
+    Date.parse(timeBox.latestEnd),
+  );
+  return `Extend to ${clockIn(new Date(to).toISOString(), timeZone, now)}`;
+}
+
 /** Whether an extension could still move the end: it has not reached the latest end. */
 export function extendable(timeBox: TimeBox): boolean {
   return Date.parse(timeBox.endsAt) < Date.parse(timeBox.latestEnd);

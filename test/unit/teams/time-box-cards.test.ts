@@ -309,6 +309,11 @@ describe('the status card of a time-boxed elevation', () => {
     });
     expect(factValue(card, 'Time box')).toBe(phase);
     expect(actions(card)).toEqual([]);
+    // The grant's "you are System Administrator" is no longer true: the card says it is over.
+    expect(textRuns(card)[0]).toMatch(
+      /^(🔒|✅) Elevation over: System Administrator (removed|kept)/,
+    );
+    expect(fullText(card)).not.toContain('you now hold');
   });
 
   it('a request that is not time-boxed keeps the card it had', () => {
