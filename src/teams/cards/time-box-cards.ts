@@ -101,17 +101,22 @@ function dataverseAnswer(
 /**
  * "Your elevation in X has ended", for each way it ended: how the removal went and why, what to do
  * when the user must act (Remove now when the bot has no token for them), and Dataverse's request
- * id. `early`: ended by I'm done or Remove now; `nextAttempt`: when the bot tries again.
+ * id. `early`: ended by I'm done or Remove now; `nextAttempt`: when the bot tries again; `shared`:
+ * whether others read it (default: whether the request's own card was in a group chat).
  */
 export function removalEndedCard(
   request: TimeBoxedRequest,
   ending: RemovalEnding,
-  options: TimeBoxCardOptions & { early?: boolean; nextAttempt?: Date },
+  options: TimeBoxCardOptions & { early?: boolean; nextAttempt?: Date; shared?: boolean },
 ): AdaptiveCard {
   const box = request.timeBox;
   const now = options.now.toISOString();
   const zone = options.timeZone;
-  const reader = outcomeReader(request);
+  // Told where the request's card was (a group chat names the requester), unless the sender says.
+  const reader =
+    options.shared === undefined
+      ? outcomeReader(request)
+      : { thirdPersonName: options.shared ? request.requester.name : undefined };
   const name = request.environment.displayName;
   const text = describeRemoval(ending, {
     environmentName: name,
@@ -182,10 +187,9 @@ interface Item {
 function timeLines(request: TimeBoxedRequest, zone: string | undefined, now: string): string[] {
   const box = request.timeBox;
   const until = clockIn(box.endsAt, zone, now);
-  const phase = phaseLook(request, zone, now).text;
   return box.phase === 'active'
     ? [`Until ${until} · ${timeLeftText(box.endsAt, now)}`]
-    : [`Was due at ${until} · ${phase}`];
+    : [`Was due at ${until}`];
 }
 
 function environmentLine(request: ElevationRequest): string {
@@ -210,6 +214,7 @@ export function elevationsCard(
     const active = box.phase === 'active';
     const canExtend = active && extendable(box);
     const lines = [environmentLine(request), ...timeLines(request, zone, now)];
+    if (!active) lines.push(phaseLook(request, zone, now).text);
     if (active && !canExtend) lines.push(`It ${latestEndText(box, zone, now)}.`);
     if (request.justification) lines.push(`Justification: ${request.justification}`);
     return {

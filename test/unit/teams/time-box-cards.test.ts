@@ -379,6 +379,20 @@ describe('the end of an elevation', () => {
     },
   );
 
+  it('names the requester where others read it, "you" where the sender says only they do', () => {
+    const inGroup = timeBoxed(
+      {},
+      { conversation: { conversation: { conversationType: 'groupChat' } } },
+    );
+    const ending: RemovalEnding = { kind: 'token-unavailable', reason: 'refused', message: 'x' };
+    expect(textRuns(removalEndedCard(inGroup, ending, { now: NOW }))[0]).toBe(
+      "🚨 Alex Wilber's elevation in Contoso Dev has ended",
+    );
+    const personal = removalEndedCard(inGroup, ending, { now: NOW, shared: false });
+    expect(textRuns(personal)[0]).toBe('🚨 Your elevation in Contoso Dev has ended');
+    expect(fullText(personal)).toContain('Press Remove now: it signs you in');
+  });
+
   it('an early end says so and is never "late"', () => {
     const card = removalEndedCard(
       timeBoxed(),
@@ -425,6 +439,8 @@ describe('elevations and who is elevated', () => {
       'done:req-2',
       'remove-now:req-3',
     ]);
+    expect(runs).toContain('Was due at 15:40 UTC');
+    expect(runs).toContain('Overdue: the role is still there since 15:40 UTC');
     expect(elements(card, 'Input.Text').map((i) => i.id)).toEqual(['extendJustification']);
     expect(problems(card)).toEqual([]);
   });
