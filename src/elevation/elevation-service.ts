@@ -68,8 +68,9 @@ export type RequestResult =
       replaced: ElevationRequest[];
       lastExecution?: ElevationRequest;
     }
-  | { kind: 'ambiguous'; query: string; candidates: Environment[]; total: number }
-  | { kind: 'not-found'; query: string; suggestions: Environment[] }
+  /** `minutes`: the duration asked for, carried to the environment the user then picks. */
+  | { kind: 'ambiguous'; query: string; candidates: Environment[]; total: number; minutes?: number }
+  | { kind: 'not-found'; query: string; suggestions: Environment[]; minutes?: number }
   | { kind: 'no-dataverse'; environment: Environment }
   | { kind: 'environment-disabled'; environment: Environment }
   /** The duration asked for is longer than ELEVATION_MAX_MINUTES (or not a whole minute). */
@@ -115,6 +116,7 @@ export class ElevationService {
     const duration = this.duration(minutes);
     if (!duration.ok) return duration.refused;
     const found = await this.findEnvironment(requester, query);
+    if (found.kind === 'ambiguous' || found.kind === 'not-found') return { ...found, minutes };
     if (found.kind !== 'found') return found;
     const opened = await this.openRequest(requester, found.environment, query, duration.minutes);
     return opened.kind === 'confirm' && found.reason ? { ...opened, reason: found.reason } : opened;

@@ -23,7 +23,7 @@ export interface OutcomeReader {
 }
 
 /** The words that change between "you are" and "Alex Wilber is". */
-interface Voice {
+export interface Voice {
   you: string;
   You: string;
   are: string;
@@ -34,7 +34,7 @@ interface Voice {
   they: string;
 }
 
-function voiceOf(reader: OutcomeReader): Voice {
+export function voiceOf(reader: OutcomeReader): Voice {
   const name = reader.thirdPersonName;
   if (!name) {
     return {

@@ -35,7 +35,7 @@ import {
   type TimeBox,
 } from './request';
 import { mayEndOrExtend } from './who-may';
-import type { RemovalResult } from './vocabulary';
+import type { RemovalEnding, RemovalResult } from './vocabulary';
 
 export interface TimeBoxSettings {
   /** ELEVATION_DEFAULT_MINUTES: without a duration asked, and the step of Extend. */
@@ -63,17 +63,6 @@ export interface TimeBoxServiceOptions extends TimeBoxSettings {
   retryMaxMs: number;
 }
 
-/** How an elevation ended, or why its role is still there: what the user and channels are told. */
-export type Ending =
-  | { kind: 'removed'; result: Extract<RemovalResult, { kind: 'removed' }> }
-  | { kind: 'already-gone'; result: Extract<RemovalResult, { kind: 'already-gone' }> }
-  /** Gone, and the user's token no longer shows a tenant admin role: the PIM activation ended. */
-  | { kind: 'removed-by-microsoft'; result: Extract<RemovalResult, { kind: 'already-gone' }> }
-  | { kind: 'refused'; result: Extract<RemovalResult, { kind: 'refused' }> }
-  | { kind: 'unavailable'; result: Extract<RemovalResult, { kind: 'unavailable' }> }
-  /** No delegated token could be had without the user (consent, MFA, revoked, nothing kept). */
-  | { kind: 'token-unavailable'; message: string; retryable: boolean };
-
 /** What the bot must tell after a step of the timers ran (the Teams layer posts it). */
 export type TimeBoxEvent =
   | { kind: 'reminder'; request: ElevationRequest }
@@ -82,7 +71,13 @@ export type TimeBoxEvent =
    * `tell`: whether the user is told now (the first failure and the final result are; the
    * retries in between are audited only).
    */
-  | { kind: 'ended'; request: ElevationRequest; ending: Ending; tell: boolean; early: boolean };
+  | {
+      kind: 'ended';
+      request: ElevationRequest;
+      ending: RemovalEnding;
+      tell: boolean;
+      early: boolean;
+    };
 
 export type EndNowResult =
   | { kind: 'unknown-request' }
@@ -406,15 +401,13 @@ export class TimeBoxService {
   ): Promise<Extract<TimeBoxEvent, { kind: 'ended' }>> {
     const { store, clock } = this.options;
     const box = claimed.timeBox!;
-    let ending: Ending;
+    let ending: RemovalEnding;
+    /** What Dataverse said, when it was asked. */
+    let result: RemovalResult | undefined;
     if (!token.ok) {
-      ending = {
-        kind: 'token-unavailable',
-        message: token.message,
-        retryable: token.reason === 'unavailable',
-      };
+      ending = { kind: 'token-unavailable', reason: token.reason, message: token.message };
     } else {
-      const result = await this.options.removal
+      result = await this.options.removal
         .removeSystemAdministrator(token.token, claimed.environment.dataverseUrl!)
         .catch((error: unknown): RemovalResult => ({
           kind: 'unavailable',
@@ -427,7 +420,6 @@ export class TimeBoxService {
       ending.kind === 'removed' ||
       ending.kind === 'already-gone' ||
       ending.kind === 'removed-by-microsoft';
-    const result = 'result' in ending ? ending.result : undefined;
     const lastRemoval = result ? { ...result, at: now.toISOString() } : box.lastRemoval;
     const firstFailure = !done && !box.overdueSince;
     const next: TimeBox = done
@@ -483,7 +475,9 @@ export class TimeBoxService {
       },
       {
         audit: this.audit(type, claimed, early, details),
-        notification: notify ? this.notification(claimed, next, ending, early, now) : undefined,
+        notification: notify
+          ? this.notification(claimed, next, ending, result, early, now)
+          : undefined,
       },
     );
     if (!finished) {
@@ -512,27 +506,18 @@ export class TimeBoxService {
     };
   }
 
-  private endingOf(result: RemovalResult, adminRoles: string[] | undefined): Ending {
-    switch (result.kind) {
-      case 'removed':
-        return { kind: 'removed', result };
-      case 'already-gone':
-        // No tenant admin role any more: Microsoft removed the role when the activation ended.
-        return adminRoles !== undefined && adminRoles.length === 0
-          ? { kind: 'removed-by-microsoft', result }
-          : { kind: 'already-gone', result };
-      case 'refused':
-        return { kind: 'refused', result };
-      case 'unavailable':
-        return { kind: 'unavailable', result };
-    }
+  private endingOf(result: RemovalResult, adminRoles: string[] | undefined): RemovalEnding {
+    // Gone, and no tenant admin role any more: Microsoft removed it when the activation ended.
+    if (result.kind === 'already-gone' && adminRoles !== undefined && adminRoles.length === 0)
+      return { kind: 'removed-by-microsoft', status: result.status, requestId: result.requestId };
+    return result;
   }
 
   /** Backoff doubling per attempt, at least what Dataverse asked (Retry-After). */
-  private retryDelay(attempts: number, ending: Ending): number {
+  private retryDelay(attempts: number, ending: RemovalEnding): number {
     const { retryBaseMs, retryMaxMs } = this.options;
     const backoff = Math.min(retryMaxMs, retryBaseMs * 2 ** Math.max(0, attempts - 1));
-    const asked = ending.kind === 'unavailable' ? (ending.result.retryAfterMs ?? 0) : 0;
+    const asked = ending.kind === 'unavailable' ? (ending.retryAfterMs ?? 0) : 0;
     return Math.max(backoff, asked);
   }
 
@@ -548,11 +533,11 @@ export class TimeBoxService {
   private notification(
     request: ElevationRequest,
     box: TimeBox,
-    ending: Ending,
+    ending: RemovalEnding,
+    result: RemovalResult | undefined,
     early: boolean,
     now: Date,
   ): ElevationNotification {
-    const result = 'result' in ending ? ending.result : undefined;
     const done = box.phase === 'removed';
     return {
       id: randomUUID(),

@@ -159,3 +159,19 @@ export type RemovalResult =
       retryAfterMs?: number;
       message: string;
     };
+
+/**
+ * Every way an elevation ends: one removal attempt's result, or what the bot found without one.
+ * removed-by-microsoft: the role is gone and the user's sign-in no longer shows a tenant admin
+ * role (their PIM activation ended). kept: the user held the role before the elevation.
+ * token-unavailable: the bot could not get a token to act as the user (LaterTokenResult).
+ */
+export type RemovalEnding =
+  | RemovalResult
+  | { kind: 'removed-by-microsoft'; status?: number; requestId?: string }
+  | { kind: 'kept' }
+  | {
+      kind: 'token-unavailable';
+      reason: 'not-kept' | 'refused' | 'unavailable';
+      message: string;
+    };

@@ -48,7 +48,12 @@ export async function elevateAction(
   const requestId = field(data, 'requestId');
   if (!requestId) return messageResponse(CARD_WITHOUT_REQUEST);
   const justification = field(data, 'justification');
-  const confirming = bot.service.confirmElevation({ requestId, clicker, justification });
+  const confirming = bot.service.confirmElevation({
+    requestId,
+    clicker,
+    justification,
+    minutes: minutesOf(data),
+  });
   const result = await within(confirming, bot.invokeBudgetMs);
   if (result !== TIMED_OUT) return confirmResponse(bot, context, result, justification);
 
@@ -168,6 +173,17 @@ export async function pickAction(
     return messageResponse(NOT_YOUR_PICKER);
   }
   if (!environmentId) return messageResponse(PICK_ONE_FIRST);
-  const result = await bot.service.requestElevationIn(clicker, environmentId, query);
+  const result = await bot.service.requestElevationIn(
+    clicker,
+    environmentId,
+    query,
+    minutesOf(data),
+  );
   return requestCardInPlace(bot, context, clicker, result);
+}
+
+/** The duration chosen on the card (its `minutes` drop-down), when it holds a whole number. */
+function minutesOf(data: unknown): number | undefined {
+  const value = field(data, 'minutes');
+  return value !== undefined && /^\d{1,6}$/.test(value) ? Number(value) : undefined;
 }

@@ -12,17 +12,16 @@ import {
 import type { RequestResult } from '../elevation/elevation-service';
 import { describeFilter, type ChannelSubscription } from '../elevation/notifications';
 import type { SubscribeResult } from '../elevation/subscription-service';
-import {
-  countOf,
-  describeOutcome,
-  describeRefusal,
-  describeStatus,
-} from '../elevation/outcome-text';
+import { describeOutcome, describeRefusal, describeStatus } from '../elevation/outcome-text';
+import { describeRemoval, type RemovalEnding } from '../elevation/removal-text';
+import { formatMinutes } from '../elevation/duration';
 import type { ElevationRequest, Requester } from '../elevation/request';
 import type { AdaptiveCard } from './cards/card-template';
 import { noticeCard, type NoticeOptions } from './cards/notice-card';
 import { pickCard } from './cards/pick-card';
 import { outcomeReader } from './cards/request-look';
+import { ENDING_LOOK } from './cards/time-box-cards';
+import { clockIn } from './cards/local-time';
 import {
   type Audience,
   helpLines,
@@ -320,17 +319,7 @@ export function notifyStatus(
 
 /** Why a duration was refused, naming the maximum. */
 export function durationRefusedText(maxMinutes: number): string {
-  return `An elevation lasts at most ${formatDuration(maxMinutes)} (ELEVATION_MAX_MINUTES). Ask again for ${formatDuration(maxMinutes)} or less, for example: elevate me in <environment> for 1h`;
-}
-
-/** "1 hour 30 minutes", "45 minutes". */
-export function formatDuration(minutes: number): string {
-  const hours = Math.floor(minutes / 60);
-  const rest = minutes % 60;
-  const parts = [];
-  if (hours > 0) parts.push(countOf(hours, 'hour'));
-  if (rest > 0 || hours === 0) parts.push(countOf(rest, 'minute'));
-  return parts.join(' ');
+  return `An elevation lasts at most ${formatMinutes(maxMinutes)} (ELEVATION_MAX_MINUTES). Ask again for ${formatMinutes(maxMinutes)} or less, for example: elevate me in <environment> for 1h`;
 }
 
 /** Every request result other than a confirmation, as a card. */
@@ -345,6 +334,7 @@ export function requestResultCard(
       // Never a dead end: the closest names to pick from, and the whole list to look through.
       return pickCard({
         query: result.query,
+        minutes: result.minutes,
         candidates: result.suggestions,
         total: result.suggestions.length,
         requesterId: requester.aadObjectId,
@@ -405,18 +395,49 @@ export function requestResultCard(
  * The outcome as a plain chat message (kept in the conversation's history), with the ids to quote;
  * in a group chat told in the third person ("Alex Wilber is now System Administrator in ...").
  */
-export function outcomeMessage(request: ElevationRequest): Partial<Activity> | undefined {
+export function outcomeMessage(
+  request: ElevationRequest,
+  options: { timeZone?: string } = {},
+): Partial<Activity> | undefined {
   if (!request.outcome) return undefined;
   const outcome = request.outcome;
   const text = describeOutcome(outcome, outcomeReader(request));
   const correlationId = outcome.response.correlationId ?? 'none returned by the API';
   const lines = [
     `${outcome.ok ? '✅' : '❌'} ${text.headline} in ${request.environment.displayName}.`,
+    // A time-boxed grant says when it ends, in place of "the role stays until it is removed".
+    ...(outcome.ok && request.timeBox?.phase === 'active'
+      ? [
+          `Until ${clockIn(request.timeBox.endsAt, options.timeZone ?? request.requester.timeZone, request.timeBox.grantedAt)}: then the role is removed again.`,
+        ]
+      : []),
     // Each id on a line of its own, so that it can be copied whole.
     `Correlation id: ${correlationId}`,
   ];
   if (!outcome.ok && outcome.kind === 'interrupted') {
     lines.push(`Client request id: ${outcome.response.clientRequestId}`);
   }
+  return { type: 'message', textFormat: 'plain', text: lines.join('\n\n') };
+}
+
+/**
+ * The end of a time-boxed elevation as a plain chat message (kept in the conversation's history):
+ * what happened, why, and what to do when the user must act; Dataverse's request id is in the
+ * explanation. `nextAttempt`: when the bot tries again, as the user's clock says it.
+ */
+export function removalMessage(
+  request: ElevationRequest,
+  ending: RemovalEnding,
+  options: { early?: boolean; nextAttempt?: string } = {},
+): Partial<Activity> {
+  const text = describeRemoval(ending, {
+    environmentName: request.environment.displayName,
+    early: options.early,
+    reader: outcomeReader(request),
+    nextAttempt: options.nextAttempt,
+  });
+  const lines = [`${ENDING_LOOK[ending.kind].icon} ${text.headline}.`, text.explanation];
+  if (text.nextStep)
+    lines.push(`${text.settled ? 'Good to know' : 'What to do'}: ${text.nextStep}`);
   return { type: 'message', textFormat: 'plain', text: lines.join('\n\n') };
 }

@@ -78,6 +78,9 @@ export function confirmation(
     justificationRequired: bot.justificationRequired,
     timeZone: timeZoneOf(context.activity),
     shared: audienceOf(context).shared,
+    // Time-boxed: the duration choice and when it would end.
+    durations: bot.timeBoxes?.settings,
+    now: new Date(),
     ...extra,
   });
 }

@@ -5,7 +5,7 @@
  * turns its result into the card or message the user sees, and keeps the elevation's own card up
  * to date for everyone.
  */
-import { type AdaptiveCardInvokeResponse, CardFactory, TurnContext } from 'botbuilder';
+import { type AdaptiveCardInvokeResponse, TurnContext } from 'botbuilder';
 import type { ElevationRequest, Requester } from '../elevation/request';
 import type { EndNowResult, TimeBoxService } from '../elevation/time-boxes';
 import { mayListTenantElevations } from '../elevation/who-may';
@@ -25,14 +25,14 @@ import {
 import { showRequestStatus } from './show-request-status';
 import { signInCard } from './sign-in-prompt';
 import {
-  elevationsCard,
+  elevationsActivity,
   endedActivity,
   endNowRefusal,
   extendRefusal,
   noActiveElevation,
   TIME_BOXES_OFF,
   whichElevation,
-  whoIsElevatedCard,
+  whoIsElevatedActivity,
   whoIsElevatedNotAllowed,
 } from './time-box-views';
 
@@ -86,7 +86,9 @@ async function endNowResponse(
     case 'ended': {
       const { request } = result.event;
       await tellEnded(context, result, context.activity.replyToId);
-      return cardResponse(requestStatusCard(request));
+      return cardResponse(
+        requestStatusCard(request, { extendMinutes: timeBoxesOf(bot)?.settings.defaultMinutes }),
+      );
     }
   }
 }
@@ -135,7 +137,9 @@ export async function extendAction(
       const { request } = result;
       if (request.cardMessageId && request.cardMessageId !== context.activity.replyToId)
         await showRequestStatus(context, request.cardMessageId, request).catch(() => undefined);
-      return cardResponse(requestStatusCard(request));
+      return cardResponse(
+        requestStatusCard(request, { extendMinutes: timeBoxesOf(bot)?.settings.defaultMinutes }),
+      );
     }
     default:
       return messageResponse(extendRefusal(result, timeBoxes.settings));
@@ -154,9 +158,7 @@ export async function elevationsCommand(
     return;
   }
   const active = await timeBoxes.activeOf(requester);
-  await context.sendActivity({
-    attachments: [CardFactory.adaptiveCard(elevationsCard(active, requester))],
-  });
+  await context.sendActivity(elevationsActivity(active, requester, timeBoxes.settings));
 }
 
 /**
@@ -185,9 +187,7 @@ export async function doneCommand(
   }
   if (meant.length > 1) {
     await context.sendActivity(noticeActivity(whichElevation(target)));
-    await context.sendActivity({
-      attachments: [CardFactory.adaptiveCard(elevationsCard(meant, requester))],
-    });
+    await context.sendActivity(elevationsActivity(meant, requester, timeBoxes.settings));
     return;
   }
   const result = await timeBoxes.endNow({ requestId: meant[0]!.id, clicker: requester });
@@ -223,9 +223,7 @@ export async function whoIsElevatedCommand(
     return;
   }
   const active = await timeBoxes.activeIn(requester.tenantId);
-  await context.sendActivity({
-    attachments: [CardFactory.adaptiveCard(whoIsElevatedCard(active))],
-  });
+  await context.sendActivity(whoIsElevatedActivity(active, requester));
 }
 
 /**

@@ -52,7 +52,7 @@ export function startTimeBoxRunner(options: TimeBoxRunnerOptions): TimeBoxRunner
           if (request.cardMessageId)
             await showRequestStatus(context, request.cardMessageId, request);
           if (event.kind === 'reminder' || event.tell)
-            await context.sendActivity(timeBoxEventActivity(event));
+            await context.sendActivity(timeBoxEventActivity(event, timeBoxes.settings));
         },
       );
     } catch (error) {

@@ -12,44 +12,65 @@ import type {
   TimeBoxEvent,
   TimeBoxSettings,
 } from '../elevation/time-boxes';
-import type { AdaptiveCard } from './cards/card-template';
-import { noticeCard, type NoticeOptions } from './cards/notice-card';
-import { clockTime } from './cards/request-look';
-import { formatDuration } from './replies';
+import { type NoticeOptions } from './cards/notice-card';
+import {
+  elevationsCard,
+  reminderCard,
+  reminderSummary,
+  removalEndedCard,
+  removalSummary,
+  type TimeBoxedRequest,
+  whoIsElevatedCard,
+} from './cards/time-box-cards';
+import { formatMinutes } from '../elevation/duration';
 
 export const TIME_BOXES_OFF = 'Time-boxed elevation is not set up in this deployment.';
 
-/** The reminder, or how the elevation ended, as a message for the chat it was asked in. */
-export function timeBoxEventActivity(event: TimeBoxEvent): Partial<Activity> {
+/** The reminder, or how the elevation ended, as a card for the chat it was asked in. */
+export function timeBoxEventActivity(
+  event: TimeBoxEvent,
+  settings?: Pick<TimeBoxSettings, 'defaultMinutes'>,
+): Partial<Activity> {
+  const { request } = event;
+  const options = {
+    now: new Date(),
+    timeZone: request.requester.timeZone,
+    extendMinutes: settings?.defaultMinutes,
+  };
   if (event.kind === 'reminder') {
-    const { request } = event;
-    const box = request.timeBox!;
+    const card = reminderCard(timeBoxed(request), options);
     return {
-      attachments: [
-        CardFactory.adaptiveCard(
-          noticeCard({
-            title: `Your elevation in ${request.environment.displayName} ends soon`,
-            lines: [`It ends at ${clockTime(box.endsAt, request.requester.timeZone)}.`],
-          }),
-        ),
-      ],
+      attachments: [CardFactory.adaptiveCard(card)],
+      summary: reminderSummary(timeBoxed(request), options),
     };
   }
-  return endedActivity(event);
+  return endedActivity(event, settings);
 }
 
-/** How an elevation ended (or why its role is still there), for the chat. */
-export function endedActivity(event: Extract<TimeBoxEvent, { kind: 'ended' }>): Partial<Activity> {
-  const { request, ending } = event;
-  const where = request.environment.displayName;
-  const result = 'result' in ending ? ending.result : undefined;
-  const lines: string[] = [ending.kind];
-  if (result?.requestId) lines.push(`Dataverse request id: ${result.requestId}`);
+/** How an elevation ended (or why its role is still there), as a card for the chat. */
+export function endedActivity(
+  event: Extract<TimeBoxEvent, { kind: 'ended' }>,
+  settings?: Pick<TimeBoxSettings, 'defaultMinutes'>,
+): Partial<Activity> {
+  const request = timeBoxed(event.request);
+  const box = request.timeBox;
+  const card = removalEndedCard(request, event.ending, {
+    now: new Date(),
+    timeZone: request.requester.timeZone,
+    extendMinutes: settings?.defaultMinutes,
+    early: event.early,
+    nextAttempt: box.phase === 'overdue' && box.dueAt ? new Date(box.dueAt) : undefined,
+  });
   return {
-    attachments: [
-      CardFactory.adaptiveCard(noticeCard({ title: `Your elevation in ${where}`, lines })),
-    ],
+    attachments: [CardFactory.adaptiveCard(card)],
+    summary: removalSummary(request, event.ending),
   };
+}
+
+/** Every request handed here was granted with a time box. */
+function timeBoxed(request: ElevationRequest): TimeBoxedRequest {
+  if (!request.timeBox) throw new Error(`request ${request.id} has no time box`);
+  return request as TimeBoxedRequest;
 }
 
 export function endNowRefusal(result: Exclude<EndNowResult, { kind: 'ended' }>): string {
@@ -77,7 +98,7 @@ export function extendRefusal(
     case 'justification-required':
       return `Say why you need more time: ${result.problem}`;
     case 'at-limit':
-      return `An elevation lasts at most ${formatDuration(settings.maxMinutes)} from its grant; this one already ends then.`;
+      return `An elevation lasts at most ${formatMinutes(settings.maxMinutes)} from its grant; this one already ends then.`;
   }
 }
 
@@ -109,30 +130,37 @@ export function whichElevation(target: string | undefined): NoticeOptions {
   };
 }
 
-export function elevationsCard(active: ElevationRequest[], _requester: Requester): AdaptiveCard {
-  return noticeCard({
-    title: 'Your active elevations',
-    lines:
-      active.length === 0
-        ? ['None.']
-        : active.map(
-            (r) =>
-              `${r.environment.displayName}: until ${clockTime(r.timeBox!.endsAt, r.requester.timeZone)}`,
-          ),
-  });
+/** `elevations`: the requester's elevations not yet ended. */
+export function elevationsActivity(
+  active: ElevationRequest[],
+  requester: Requester,
+  settings: Pick<TimeBoxSettings, 'defaultMinutes'>,
+): Partial<Activity> {
+  return {
+    attachments: [
+      CardFactory.adaptiveCard(
+        elevationsCard(active.map(timeBoxed), {
+          now: new Date(),
+          timeZone: requester.timeZone,
+          extendMinutes: settings.defaultMinutes,
+        }),
+      ),
+    ],
+  };
 }
 
-export function whoIsElevatedCard(active: ElevationRequest[]): AdaptiveCard {
-  return noticeCard({
-    title: 'Who is elevated',
-    lines:
-      active.length === 0
-        ? ['Nobody.']
-        : active.map(
-            (r) =>
-              `${r.requester.name} in ${r.environment.displayName} until ${clockTime(r.timeBox!.endsAt)}`,
-          ),
-  });
+/** `who is elevated`: every elevation not yet ended in the tenant, in the asker's time. */
+export function whoIsElevatedActivity(
+  active: ElevationRequest[],
+  asker: Requester,
+): Partial<Activity> {
+  return {
+    attachments: [
+      CardFactory.adaptiveCard(
+        whoIsElevatedCard(active.map(timeBoxed), { now: new Date(), timeZone: asker.timeZone }),
+      ),
+    ],
+  };
 }
 
 export function whoIsElevatedNotAllowed(admins: {

@@ -24,7 +24,7 @@ export function timeZoneOf(activity: ActivityWhere): string | undefined {
 }
 
 /** The zone when this runtime knows it; undefined for none, or a name it cannot use. */
-function knownZone(timeZone: string | undefined): string | undefined {
+export function knownZone(timeZone: string | undefined): string | undefined {
   if (!timeZone) return undefined;
   try {
     new Intl.DateTimeFormat('en-GB', { timeZone });
@@ -68,18 +68,29 @@ function localParts(date: Date, timeZone: string): LocalParts {
 }
 
 /**
- * "until 15:40 (your time)", or "until 14:40 UTC" without a usable zone. Given `now`, an end on
- * another day says which ("until tomorrow 01:10 (your time)", "until Wed 9 Dec 09:00 UTC"): an
- * elevation may cross midnight, and "until 01:10" would then read as already past.
+ * "15:40 (your time)" in the user's zone, "14:40 UTC" without a usable zone. Given `from`, a time
+ * on another day there says which ("tomorrow 01:10 (your time)", "Wed 9 Dec 09:00 UTC"): an
+ * elevation may cross midnight, and "01:10" would then read as already past. `short` (a
+ * drop-down's option, under a line that already says whose time it is): no zone label.
  */
-export function untilText(iso: string, timeZone?: string, now?: Date): string {
+export function clockIn(
+  iso: string,
+  timeZone: string | undefined,
+  from?: string | Date,
+  options: { short?: boolean } = {},
+): string {
   const zone = knownZone(timeZone);
   const end = localParts(new Date(iso), zone ?? 'UTC');
-  const label = zone ? ' (your time)' : ' UTC';
-  if (!now) return `until ${end.clock}${label}`;
-  const days = end.dayNumber - localParts(now, zone ?? 'UTC').dayNumber;
+  const label = zone ? (options.short ? '' : ' (your time)') : ' UTC';
+  if (from === undefined) return `${end.clock}${label}`;
+  const days = end.dayNumber - localParts(new Date(from), zone ?? 'UTC').dayNumber;
   const day = days === 0 ? '' : days === 1 ? 'tomorrow ' : `${end.date} `;
-  return `until ${day}${end.clock}${label}`;
+  return `${day}${end.clock}${label}`;
+}
+
+/** "until 15:40 (your time)", "until 14:40 UTC", "until tomorrow 01:10 (your time)" (see clockIn). */
+export function untilText(iso: string, timeZone?: string, now?: Date): string {
+  return `until ${clockIn(iso, timeZone, now)}`;
 }
 
 /**

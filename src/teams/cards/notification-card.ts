@@ -1,10 +1,13 @@
 /**
  * What a subscribed channel sees of each elevation (or refused attempt): who, where, why, the
- * outcome and its correlation id, on the request-status template; and its one-line summary.
+ * outcome and its correlation id, on the request-status template; and its one-line summary. The
+ * end of a time-boxed elevation shows how its removal went instead, with Dataverse's request id.
  */
 import { Template } from 'adaptivecards-templating';
 import type { ElevationNotification } from '../../elevation/notifications';
+import { removalResultLabel } from '../../elevation/removal-text';
 import { type AdaptiveCard, type Color, type Fact, fact, fill } from './card-template';
+import { lateBy } from './time-box-look';
 import requestStatusTemplate from './templates/request-status.json';
 
 const template = new Template(requestStatusTemplate);
@@ -40,7 +43,9 @@ export function notificationSummary(notification: ElevationNotification): string
     case 'sign-in-refused':
       return `Refused sign-in tokens for ${who}`;
     case 'role-removed':
-      return `System Administrator removed: ${who} in ${where}`;
+      return notification.removal?.early
+        ? `System Administrator removed early, as ${who} asked, in ${where}`
+        : `System Administrator removed: ${who} in ${where}`;
     case 'removal-failed':
       return `Role removal failed: ${who} in ${where}`;
     case 'removal-overdue':
@@ -54,6 +59,7 @@ export function notificationCard(notification: ElevationNotification): AdaptiveC
   const environment = notification.environment;
   const outcome = notification.outcome;
   const production = environment ? environment.type.toLowerCase() === 'production' : false;
+  const removal = notification.removal;
   const facts: Fact[] = [
     ...fact('Who', personText(notification.requester), 'Default', 'Bolder'),
     ...fact('User id', notification.requester.aadObjectId),
@@ -67,22 +73,28 @@ export function notificationCard(notification: ElevationNotification): AdaptiveC
     ),
     ...fact('Asked for', notification.query),
     ...fact('Justification', notification.justification),
-    ...fact(
-      'Outcome',
-      outcome
-        ? outcome.ok
-          ? 'Succeeded'
-          : `Failed (${outcome.kind})`
-        : notification.kind === 'sign-in-refused'
-          ? 'Sign-in refused'
-          : 'Refused before any call',
-      outcome?.ok ? 'Good' : 'Attention',
-      'Bolder',
-    ),
-    ...fact('Reason', outcome?.message ?? notification.reason),
-    ...fact('HTTP status', outcome?.status),
-    ...fact('Error code', outcome?.errorCode),
   ];
+  if (removal) {
+    facts.push(...removalFacts(notification.kind, removal, notification.at));
+  } else {
+    facts.push(
+      ...fact(
+        'Outcome',
+        outcome
+          ? outcome.ok
+            ? 'Succeeded'
+            : `Failed (${outcome.kind})`
+          : notification.kind === 'sign-in-refused'
+            ? 'Sign-in refused'
+            : 'Refused before any call',
+        outcome?.ok ? 'Good' : 'Attention',
+        'Bolder',
+      ),
+      ...fact('Reason', outcome?.message ?? notification.reason),
+      ...fact('HTTP status', outcome?.status),
+      ...fact('Error code', outcome?.errorCode),
+    );
+  }
   if (outcome) {
     facts.push(
       ...fact(
@@ -106,7 +118,46 @@ export function notificationCard(notification: ElevationNotification): AdaptiveC
     details: [],
     tryAgain: '',
     requestId: '',
+    // The request-status template's time-box parts, which a channel never gets.
+    timeLine: '',
+    done: '',
+    extend: '',
+    extendTitle: '',
+    removeNow: '',
   });
+}
+
+/**
+ * The end of a time-boxed elevation, for a channel: how the removal went, when it was due, when it
+ * ended or how late it is, and Dataverse's request id (when Dataverse was asked).
+ */
+function removalFacts(
+  kind: ElevationNotification['kind'],
+  removal: NonNullable<ElevationNotification['removal']>,
+  at: string,
+): Fact[] {
+  const asked = removal.kind !== 'kept' && removal.kind !== 'token-unavailable';
+  const late = removal.early ? undefined : lateBy(removal.endsAt, at);
+  return [
+    ...fact(
+      'Result',
+      removalResultLabel(removal.kind, removal.early),
+      kind === 'role-removed' ? 'Good' : 'Attention',
+      'Bolder',
+    ),
+    ...fact('Reason', removal.message),
+    ...fact('Ended early', removal.early ? "Yes, by the user (I'm done or Remove now)" : undefined),
+    ...fact(kind === 'role-removed' ? 'Was to end at' : 'Was due at', preciseTime(removal.endsAt)),
+    ...fact(kind === 'role-removed' ? 'Ended at' : 'Still there at', preciseTime(at)),
+    ...fact(kind === 'role-removed' ? 'Late by' : 'Overdue by', late, 'Warning'),
+    ...fact('HTTP status', asked ? (removal.status?.toString() ?? 'no response') : undefined),
+    ...fact(
+      'Dataverse request id',
+      asked ? (removal.requestId ?? 'none returned by Dataverse') : undefined,
+      'Default',
+      'Bolder',
+    ),
+  ];
 }
 
 /** "2026-11-26 14:28:05 UTC": to the second, for lining up with other logs. */

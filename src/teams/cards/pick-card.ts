@@ -46,6 +46,8 @@ function uniqueLabels(environments: Environment[]): string[] {
 export interface PickCardInput {
   /** What the user typed; echoed in the card and kept on the request they pick. */
   query: string;
+  /** The duration asked for with the words, carried by each candidate's button. */
+  minutes?: number;
   candidates: Environment[];
   /** How many matched in all; the card says how many are not shown. */
   total: number;
@@ -76,7 +78,13 @@ export interface PickCardInput {
  */
 export function pickCard(input: PickCardInput): AdaptiveCard {
   const verb = input.verb ?? 'pick';
-  const data = input.data ?? (() => ({ query: input.query, requesterId: input.requesterId }));
+  const data =
+    input.data ??
+    (() => ({
+      query: input.query,
+      requesterId: input.requesterId,
+      ...(input.minutes !== undefined && { minutes: String(input.minutes) }),
+    }));
   const asButtons = input.candidates.length <= MAX_PICK_BUTTONS;
   const labels = uniqueLabels(input.candidates);
   const rows = input.candidates.map((environment, i) => ({

@@ -4,7 +4,18 @@
  */
 import { Template } from 'adaptivecards-templating';
 import type { MatchReason } from '../../elevation/environment-resolution';
-import { type ElevationRequest, outcomeTime, type RoleCheck } from '../../elevation/request';
+import {
+  type ElevationRequest,
+  outcomeTime,
+  type RoleCheck,
+  type TimeBox,
+} from '../../elevation/request';
+import {
+  ADMIN_CENTER_URL,
+  describeRemoval,
+  type RemovalEnding,
+  removalResultLabel,
+} from '../../elevation/removal-text';
 import {
   countOf,
   describeOutcome,
@@ -22,6 +33,18 @@ import {
   requesterText,
   STATE_LOOK,
 } from './request-look';
+import { formatMinutes } from '../../elevation/duration';
+import { clockIn, timeLeftText } from './local-time';
+import {
+  durationChoices,
+  extendable,
+  extendTitle,
+  latestEndText,
+  lateBy,
+  needsRemoveNow,
+  phaseLook,
+  plusMinutes,
+} from './time-box-look';
 import confirmationTemplate from './templates/confirmation.json';
 import requestStatusTemplate from './templates/request-status.json';
 
@@ -58,6 +81,41 @@ export interface ConfirmationOptions {
   matched?: MatchReason;
   /** The requester's last elevation in this environment, when it was recent (said on the card). */
   lastExecution?: ElevationRequest;
+  /**
+   * Time-boxed elevation: the durations offered (ELEVATION_DEFAULT_MINUTES, ELEVATION_MAX_MINUTES).
+   * Absent: the card offers no duration and says the role stays until it is removed.
+   */
+  durations?: { defaultMinutes: number; maxMinutes: number };
+  /** When the card is drawn, for "until 15:40 if you elevate now"; the request's creation else. */
+  now?: Date;
+}
+
+/** The duration drop-down: each choice with its end ("1 hour (until 15:40)"), the asked one chosen. */
+function durationInput(request: ElevationRequest, options: ConfirmationOptions) {
+  const durations = options.durations;
+  if (!durations) {
+    return {
+      durationChoices: [],
+      minutes: '',
+      until: '',
+      lasts: 'The role stays until it is removed.',
+    };
+  }
+  const from = options.now?.toISOString() ?? request.createdAt;
+  const offered = durationChoices(request.minutes, durations);
+  const chosen =
+    [request.minutes, durations.defaultMinutes].find(
+      (m) => m !== undefined && offered.includes(m),
+    ) ?? offered[offered.length - 1]!;
+  return {
+    durationChoices: offered.map((m) => ({
+      title: `${formatMinutes(m)} (until ${clockIn(plusMinutes(from, m), options.timeZone, from, { short: true })})`,
+      value: String(m),
+    })),
+    minutes: String(chosen),
+    until: `Until ${clockIn(plusMinutes(from, chosen), options.timeZone, from)} if ${options.shared ? `${request.requester.name} elevates` : 'you elevate'} now.`,
+    lasts: 'The role is removed again when the chosen time is up.',
+  };
 }
 
 /** "3 minutes", "1 hour": how long before `to` `from` was, in the largest whole unit. */
@@ -111,6 +169,7 @@ export function confirmationCard(
     requesterName: request.requester.name,
     matchedField: options.matched?.field ?? '',
     matchedValue: options.matched?.value ?? '',
+    ...durationInput(request, options),
     recent: options.lastExecution
       ? recentElevationText(options.lastExecution, request.createdAt, {
           thirdPersonName: options.shared ? request.requester.name : undefined,
@@ -120,8 +179,107 @@ export function confirmationCard(
   });
 }
 
-/** The request as it stands: outcome with correlation id, or cancelled / expired / in progress. */
-export function requestStatusCard(request: ElevationRequest): AdaptiveCard {
+/** What a status card needs besides the request, for a time-boxed elevation's times. */
+export interface StatusOptions {
+  /** When the card is drawn: "52 minutes left" counts from it (the present moment else). */
+  now?: Date;
+  /** The user's IANA time zone (Teams' `localTimezone`); the requester's, else UTC. */
+  timeZone?: string;
+  /** ELEVATION_DEFAULT_MINUTES: what one Extend adds (named on its button). */
+  extendMinutes?: number;
+}
+
+type TimeBoxed = ElevationRequest & { timeBox: TimeBox };
+
+/**
+ * What a succeeded, time-boxed request's card adds: until when and how long is left, the phase,
+ * the extensions and the removal, and which buttons apply (I'm done / Extend while active, Remove
+ * now when the removal needs the user, none once final).
+ */
+function timeBoxLook(request: TimeBoxed, options: StatusOptions, reader: OutcomeReader) {
+  const box = request.timeBox;
+  // Drawn now unless told otherwise, in the requester's own zone as their client reported it.
+  const now = (options.now ?? new Date()).toISOString();
+  const zone = options.timeZone ?? request.requester.timeZone;
+  const phase = phaseLook(request, zone, now);
+  const until = clockIn(box.endsAt, zone, now);
+  const active = box.phase === 'active';
+  const canExtend = active && extendable(box);
+  const late = lateBy(box.endsAt, now);
+  const timeLine = active
+    ? `Until ${until} · ${timeLeftText(now, box.endsAt)}`
+    : box.phase === 'overdue' || box.phase === 'removing'
+      ? `Was due at ${until}${late ? ` · ${late} late` : ''}`
+      : '';
+  // Once over, the grant's present tense ("you are System Administrator") is no longer true.
+  const ending: RemovalEnding | undefined =
+    box.phase === 'kept' ? { kind: 'kept' } : box.phase === 'removed' ? box.lastRemoval : undefined;
+  const over =
+    box.phase === 'removed' || box.phase === 'kept'
+      ? {
+          icon: box.phase === 'removed' ? '🔒' : '✅',
+          headline:
+            box.phase === 'removed'
+              ? 'Elevation over: System Administrator removed'
+              : 'Elevation over: System Administrator kept, as held before',
+          explanation: ending
+            ? describeRemoval(ending, {
+                environmentName: request.environment.displayName,
+                early: Boolean(box.endedEarlyBy),
+                reader,
+              }).explanation
+            : undefined,
+        }
+      : undefined;
+  const who = reader.thirdPersonName;
+  const nextStep = active
+    ? `The role is removed at ${until}. ${who ? `${who} can press` : 'Press'} I'm done when finished${
+        canExtend ? ', or Extend for longer' : ''
+      }.${canExtend ? '' : ` It ${latestEndText(box, zone, now)}.`}`
+    : box.phase === 'overdue'
+      ? needsRemoveNow(box)
+        ? 'The role is still there: press Remove now to remove it at once.'
+        : `The role is still there: remove it in the Power Platform admin center (${ADMIN_CENTER_URL}).`
+      : '';
+  const facts: Fact[] = [
+    ...fact('Time box', phase.text, phase.color, 'Bolder'),
+    ...fact('Granted at', clockIn(box.grantedAt, zone, now)),
+    ...fact('Ends at', clockIn(box.endsAt, zone, now)),
+    ...box.extensions.flatMap((e) =>
+      fact(
+        'Extended',
+        `by ${formatMinutes(e.minutes)} at ${clockIn(e.at, zone, now)}: ${e.justification}`,
+      ),
+    ),
+  ];
+  if (box.lastRemoval) {
+    facts.push(
+      ...fact('Removal', removalResultLabel(box.lastRemoval.kind, Boolean(box.endedEarlyBy))),
+      ...fact('Removal HTTP status', box.lastRemoval.status?.toString()),
+      ...fact('Dataverse request id', box.lastRemoval.requestId),
+    );
+  }
+  return {
+    over,
+    timeLine,
+    nextStep,
+    facts,
+    done: active ? 'yes' : '',
+    extend: canExtend ? 'yes' : '',
+    extendTitle: extendTitle(box, options.extendMinutes, zone, now),
+    removeNow: needsRemoveNow(box) ? 'yes' : '',
+    nextStepLabel: box.phase === 'overdue' ? 'What to do: ' : 'Good to know: ',
+  };
+}
+
+/**
+ * The request as it stands: outcome with correlation id, or cancelled / expired / in progress;
+ * a time-boxed success also says until when, the phase, and carries I'm done / Extend / Remove now.
+ */
+export function requestStatusCard(
+  request: ElevationRequest,
+  options: StatusOptions = {},
+): AdaptiveCard {
   const look = STATE_LOOK[request.state];
   const outcome = request.outcome;
   const reader = outcomeReader(request);
@@ -162,15 +320,26 @@ export function requestStatusCard(request: ElevationRequest): AdaptiveCard {
   }
   if (request.roleCheck)
     facts.push(...fact('Role check', ROLE_CHECK_TEXT(request.roleCheck, reader)));
+  const timeBox =
+    request.state === 'succeeded' && request.timeBox
+      ? timeBoxLook(request as TimeBoxed, options, reader)
+      : undefined;
+  if (timeBox) facts.push(...timeBox.facts);
   facts.push(...fact('Time', readableTime(request.updatedAt)));
   return fill(templates.requestStatus, {
-    icon: look.icon,
+    icon: timeBox?.over?.icon ?? look.icon,
     color: look.color,
-    headline: text?.headline ?? look.headline,
-    explanation,
-    nextStep: (text && 'nextStep' in text ? text.nextStep : undefined) ?? '',
-    nextStepLabel: outcome?.ok ? 'Good to know: ' : 'What to do: ',
+    headline: timeBox?.over?.headline ?? text?.headline ?? look.headline,
+    explanation: timeBox?.over?.explanation ?? explanation,
+    timeLine: timeBox?.timeLine ?? '',
+    // A time-boxed grant does not stay "until it is removed": its own next step says when it ends.
+    nextStep: timeBox?.nextStep ?? (text && 'nextStep' in text ? text.nextStep : undefined) ?? '',
+    nextStepLabel: timeBox?.nextStepLabel ?? (outcome?.ok ? 'Good to know: ' : 'What to do: '),
     facts,
+    done: timeBox?.done ?? '',
+    extend: timeBox?.extend ?? '',
+    extendTitle: timeBox?.extendTitle ?? '',
+    removeNow: timeBox?.removeNow ?? '',
     // On success the API's diagnostic lines add nothing a person needs (they stay in the audit).
     details: outcome && !outcome.ok ? outcome.details : [],
     // A failure can be asked again from its card (the requester only: the bot checks who clicks).

@@ -11,13 +11,27 @@ import * as noticeCards from '../../../src/teams/cards/notice-card';
 import * as notificationCards from '../../../src/teams/cards/notification-card';
 import * as pickCards from '../../../src/teams/cards/pick-card';
 import * as requestCards from '../../../src/teams/cards/request-cards';
+import * as timeBoxCards from '../../../src/teams/cards/time-box-cards';
 import { historyCard } from '../../../src/teams/cards/history-card';
 import { noticeCard } from '../../../src/teams/cards/notice-card';
 import { notificationCard } from '../../../src/teams/cards/notification-card';
 import { pickCard } from '../../../src/teams/cards/pick-card';
 import { confirmationCard, requestStatusCard } from '../../../src/teams/cards/request-cards';
+import {
+  elevationsCard,
+  reminderCard,
+  removalEndedCard,
+  type TimeBoxedRequest,
+  whoIsElevatedCard,
+} from '../../../src/teams/cards/time-box-cards';
 import type { ElevationNotification } from '../../../src/elevation/notifications';
-import type { ElevationRequest, RoleCheck } from '../../../src/elevation/request';
+import type { RemovalEnding } from '../../../src/elevation/removal-text';
+import type {
+  ElevationRequest,
+  RoleCheck,
+  TimeBox,
+  TimeBoxPhase,
+} from '../../../src/elevation/request';
 import type { AdminRoleOutcome, Environment, FailureKind } from '../../../src/elevation/vocabulary';
 import { requestResultCard } from '../../../src/teams/replies';
 import { signInCard } from '../../../src/teams/sign-in-prompt';
@@ -128,7 +142,10 @@ function request(
   };
 }
 
+const REMOVAL_KINDS = ['role-removed', 'removal-failed', 'removal-overdue'] as const;
+
 function notification(kind: ElevationNotification['kind']): ElevationNotification {
+  const removal = (REMOVAL_KINDS as readonly string[]).includes(kind);
   return {
     id: 'n-1',
     kind,
@@ -143,7 +160,7 @@ function notification(kind: ElevationNotification['kind']): ElevationNotificatio
     justification: evil(),
     requestId: 'req-1',
     outcome:
-      kind === 'refused'
+      kind === 'refused' || removal
         ? undefined
         : {
             ok: kind === 'succeeded',
@@ -155,7 +172,55 @@ function notification(kind: ElevationNotification['kind']): ElevationNotificatio
             clientRequestId: evil(),
           },
     reason: evil(),
+    removal: removal
+      ? {
+          kind: kind === 'role-removed' ? 'removed' : 'refused',
+          message: evil(),
+          status: 403,
+          requestId: evil(),
+          endsAt: '2026-11-26T09:40:00.000Z',
+          early: kind === 'role-removed',
+        }
+      : undefined,
   };
+}
+
+/** A granted request with a time box in the given phase, hostile text in every field. */
+function timeBoxed(phase: TimeBoxPhase, conversationType = 'groupChat'): TimeBoxedRequest {
+  const granted: AdminRoleOutcome = {
+    ok: true,
+    code: evil(),
+    details: [evil()],
+    response: response(),
+  };
+  const timeBox: TimeBox = {
+    phase,
+    grantedAt: '2026-11-26T10:00:00.000Z',
+    endsAt: '2026-11-26T11:00:00.000Z',
+    latestEnd: '2026-11-26T18:00:00.000Z',
+    attempts: 2,
+    extensions: [{ at: '2026-11-26T10:30:00.000Z', minutes: 60, justification: evil() }],
+    lastRemoval:
+      phase === 'active'
+        ? undefined
+        : { kind: 'refused', status: 403, requestId: evil(), message: evil(), at: evil() },
+    endedAt: phase === 'removed' ? '2026-11-26T11:01:00.000Z' : undefined,
+  };
+  return request('succeeded', { outcome: granted, timeBox }, conversationType) as TimeBoxedRequest;
+}
+
+/** Every way an elevation ends, with hostile text wherever Dataverse or the sign-in put some. */
+function endings(): RemovalEnding[] {
+  return [
+    { kind: 'removed', status: 204, requestId: evil() },
+    { kind: 'already-gone', status: 404, requestId: evil(), detail: evil() },
+    { kind: 'removed-by-microsoft', status: 200, requestId: evil() },
+    { kind: 'kept' },
+    { kind: 'refused', status: 403, requestId: evil(), message: evil() },
+    { kind: 'unavailable', status: 429, requestId: evil(), retryAfterMs: 5000, message: evil() },
+    { kind: 'token-unavailable', reason: 'refused', message: evil() },
+    { kind: 'token-unavailable', reason: 'not-kept', message: evil() },
+  ];
 }
 
 const ROLE_CHECKS: RoleCheck[] = [
@@ -183,6 +248,63 @@ function everyCard(): Array<{ name: string; by: string; card: unknown }> {
       }),
     );
   }
+  add(
+    'confirmationCard',
+    'confirmation with durations',
+    confirmationCard(request('requested', { minutes: 75 }), {
+      justificationRequired: true,
+      justification: evil(),
+      timeZone: evil(),
+      durations: { defaultMinutes: 60, maxMinutes: 480 },
+    }),
+  );
+  const now = new Date('2026-11-26T10:50:00.000Z');
+  for (const conversationType of ['personal', 'groupChat']) {
+    for (const phase of ['active', 'removing', 'overdue', 'removed', 'kept'] as const) {
+      add(
+        'requestStatusCard',
+        `time box ${phase} in ${conversationType}`,
+        requestStatusCard(timeBoxed(phase, conversationType), {
+          now,
+          timeZone: evil(),
+          extendMinutes: 60,
+        }),
+      );
+    }
+    for (const ending of endings()) {
+      add(
+        'removalEndedCard',
+        `ended: ${ending.kind} in ${conversationType}`,
+        removalEndedCard(timeBoxed('removed', conversationType), ending, {
+          now,
+          timeZone: evil(),
+          nextAttempt: now,
+        }),
+      );
+    }
+  }
+  add('reminderCard', 'reminder', reminderCard(timeBoxed('active'), { now, extendMinutes: 60 }));
+  add(
+    'elevationsCard',
+    'elevations',
+    elevationsCard([timeBoxed('active'), timeBoxed('overdue'), timeBoxed('removing')], {
+      now,
+      timeZone: evil(),
+      extendMinutes: 60,
+    }),
+  );
+  add('elevationsCard', 'elevations, empty', elevationsCard([], { now }));
+  add(
+    'whoIsElevatedCard',
+    'who is elevated (capped)',
+    whoIsElevatedCard([timeBoxed('active'), timeBoxed('overdue'), timeBoxed('kept')], {
+      now,
+      timeZone: evil(),
+      limit: 2,
+      total: 9,
+    }),
+  );
+  add('whoIsElevatedCard', 'who is elevated, empty', whoIsElevatedCard([], { now }));
   for (const conversationType of ['personal', 'groupChat']) {
     for (const state of ['requested', 'executing', 'cancelled', 'expired'] as const) {
       add(
@@ -245,7 +367,13 @@ function everyCard(): Array<{ name: string; by: string; card: unknown }> {
     'notice',
     noticeCard({ title: evil(), lines: [evil(), evil()], color: 'Warning' }),
   );
-  for (const kind of ['succeeded', 'failed', 'refused', 'sign-in-refused'] as const) {
+  for (const kind of [
+    'succeeded',
+    'failed',
+    'refused',
+    'sign-in-refused',
+    ...REMOVAL_KINDS,
+  ] as const) {
     add('notificationCard', `notification: ${kind}`, notificationCard(notification(kind)));
   }
   for (const showRequester of [true, false]) {
@@ -381,6 +509,7 @@ describe('no Markdown from a person or an API renders on any card', () => {
       ...notificationCards,
       ...pickCards,
       ...requestCards,
+      ...timeBoxCards,
     };
     const exported = Object.entries(cards)
       .filter(([name, value]) => typeof value === 'function' && /Card$/.test(name))
