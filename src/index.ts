@@ -6,14 +6,19 @@
 import { createStore, startApp } from './app';
 import { readFileSync } from 'node:fs';
 import { type Config, ConfigError, loadConfig } from './config';
-import type { ElevationStore } from './elevation/ports';
+import type { ElevationStore, LaterTokens } from './elevation/ports';
 import { loadClientCertificate } from './identity/client-certificate';
 import type { DelegatedTokens } from './identity/delegated-tokens';
-import { createDelegatedTokens } from './identity/sign-in';
+import { createDelegatedTokens, createLaterTokens } from './identity/sign-in';
 import { createLogger, type Logger } from './log';
 
 /** Validation of Teams SSO tokens and on-behalf-of exchanges against Entra. */
-function createSignIn(config: Config, store: ElevationStore, logger: Logger): DelegatedTokens {
+/** The sign-in, and what lets the bot act as the user later (the end of a time box). */
+function createSignIn(
+  config: Config,
+  store: ElevationStore,
+  logger: Logger,
+): { signIn: DelegatedTokens; later: LaterTokens } {
   const { clientId, clientSecret, clientCertificatePath, tenantId, authorityHost } = config.aad;
   if (!clientId || !tenantId || !(clientSecret || clientCertificatePath))
     throw new Error('the SSO app is not configured');
@@ -32,7 +37,7 @@ function createSignIn(config: Config, store: ElevationStore, logger: Logger): De
   } else {
     credential = { secret: clientSecret! };
   }
-  return createDelegatedTokens({
+  const options = {
     clientId,
     credential,
     tenantId,
@@ -43,7 +48,9 @@ function createSignIn(config: Config, store: ElevationStore, logger: Logger): De
     logger,
     store,
     tokenCacheKey: config.tokenCacheKey,
-  });
+  };
+  const signIn = createDelegatedTokens(options);
+  return { signIn, later: createLaterTokens(options, signIn) };
 }
 
 async function main(): Promise<void> {
@@ -68,8 +75,9 @@ async function main(): Promise<void> {
   // close a store it is given, so it is closed here, after the app stops.
   const store = await createStore(config);
   let signIn;
+  let later;
   try {
-    signIn = createSignIn(config, store, logger);
+    ({ signIn, later } = createSignIn(config, store, logger));
   } catch (error) {
     process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
     await store.close().catch(() => undefined);
@@ -82,7 +90,7 @@ async function main(): Promise<void> {
   }
   let app;
   try {
-    app = await startApp(config, { tokens: signIn, signIn, logger, store });
+    app = await startApp(config, { tokens: signIn, signIn, later, logger, store });
   } catch (error) {
     await store.close().catch(() => undefined);
     throw error;

@@ -92,6 +92,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     const app = await startApp(config, {
       tokens: identity.signIn,
       signIn: identity.signIn,
+      later: identity.laterTokens,
       logger: options.logger,
       store,
       dataverseUrlFor: otherDataverse ? dataverseUrlAt(otherDataverse) : dataverse?.instanceUrlFor,

@@ -198,7 +198,10 @@ export async function startTestBot(options: TestBotOptions = {}): Promise<TestBo
   const app = await startApp(config, {
     tokens: options.tokens ?? signIn,
     signIn,
+    later: identity.laterTokens,
     dataverseUrlFor: dataverse.instanceUrlFor,
+    // Tests run the time box clock themselves (app.timeBoxes.runner.run()) after moving `clock`.
+    timeBoxPollMs: 3_600_000,
     logger: createLogger({ level: 'debug', sink: (line) => logs.push(line) }),
     clock,
     store,
