@@ -63,6 +63,8 @@ export interface DataverseSimulator {
    * elevation), in `businessUnits` business units: one role, and one association, each.
    */
   holdRole(org: string, oid: string, businessUnits?: number): void;
+  /** Whether the user holds System Administrator in this org now, as a role look-up would say. */
+  holdsRole(org: string, oid: string): boolean;
   /** How the user's next DELETEs in this org (`*`: any org) fail; undefined clears it. */
   setRemovalBehavior(org: string, oid: string, behavior: RemovalBehavior | undefined): void;
   /** The DELETEs received, of one user or of everyone. */
@@ -243,6 +245,7 @@ export async function startDataverseSimulator(
         roles.add(systemAdministratorRoleId(org, unit));
       held.set(keyOf(org, oid), roles);
     },
+    holdsRole: (org, oid) => rolesOf(org.toLowerCase(), oid.toLowerCase()).length > 0,
     setRemovalBehavior: (org, oid, behavior) => behaviors.set(org, oid, behavior),
     deleteCalls: (oid) =>
       calls.filter(
