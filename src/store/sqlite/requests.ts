@@ -68,6 +68,29 @@ export const LIST_QUERIES = {
           WHERE tenant_id = ? AND requester_id = ? AND ends_at IS NOT NULL ORDER BY ends_at, id`,
 } as const;
 
+/** A new request's row; its parameters are requestParameters(request). */
+export const INSERT_REQUEST = `INSERT INTO elevation_requests
+    (id, state, expires_at, updated_at, data, tenant_id, requester_id, environment_id,
+     created_at, due_at, lease_until, ends_at)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+
+/** The parameters of INSERT_REQUEST: the request's data, and the columns it is looked up by. */
+export function requestParameters(request: ElevationRequest): Array<string | number | null> {
+  const { state, updatedAt, ...rest } = request;
+  return [
+    request.id,
+    state,
+    Date.parse(request.expiresAt),
+    updatedAt,
+    JSON.stringify(rest),
+    request.requester.tenantId.toLowerCase(),
+    request.requester.aadObjectId.toLowerCase(),
+    request.environment.id.toLowerCase(),
+    request.createdAt,
+    ...timeBoxColumns(request),
+  ];
+}
+
 export class SqliteRequests {
   private readonly statements;
 
@@ -77,12 +100,7 @@ export class SqliteRequests {
     private readonly writeEffects: WriteEffects,
   ) {
     this.statements = {
-      insert: db.prepare(
-        `INSERT INTO elevation_requests
-           (id, state, expires_at, updated_at, data, tenant_id, requester_id, environment_id,
-            created_at, due_at, lease_until, ends_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ),
+      insert: db.prepare(INSERT_REQUEST),
       find: db.prepare<[string], RequestRow>(
         'SELECT state, updated_at, data FROM elevation_requests WHERE id = ?',
       ),
@@ -149,21 +167,9 @@ export class SqliteRequests {
   }
 
   createRequest(request: ElevationRequest, effects?: Effects): void {
-    const { state, updatedAt, ...rest } = request;
     this.db
       .transaction(() => {
-        this.statements.insert.run(
-          request.id,
-          state,
-          Date.parse(request.expiresAt),
-          updatedAt,
-          JSON.stringify(rest),
-          request.requester.tenantId.toLowerCase(),
-          request.requester.aadObjectId.toLowerCase(),
-          request.environment.id.toLowerCase(),
-          request.createdAt,
-          ...timeBoxColumns(request),
-        );
+        this.statements.insert.run(...requestParameters(request));
         this.writeEffects(effects, new Date(request.createdAt));
         this.closeOthers(request, effects?.closeOthers, new Date(request.createdAt));
       })
