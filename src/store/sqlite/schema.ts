@@ -197,10 +197,11 @@ function migrateLegacyAudit(db: Database.Database): void {
  * absent. Partial indexes: they hold the pending time boxes only, not every request ever made.
  */
 function addTimeBoxColumns(db: Database.Database): void {
-  const columns = (
-    db.prepare('PRAGMA table_info(elevation_requests)').all() as Array<{ name: string }>
-  ).map((c) => c.name);
   db.transaction(() => {
+    // Read under the write lock: two processes opening one old file add the columns once.
+    const columns = (
+      db.prepare('PRAGMA table_info(elevation_requests)').all() as Array<{ name: string }>
+    ).map((c) => c.name);
     if (!columns.includes('due_at')) {
       for (const column of ['due_at', 'lease_until', 'ends_at']) {
         db.exec(`ALTER TABLE elevation_requests ADD COLUMN ${column} TEXT`);
