@@ -335,7 +335,10 @@ export interface TimeBoxStore {
   nextTimeBoxDue(): Promise<Date | undefined>;
   /**
    * Requests whose time box is not final (active, removing, overdue) in a tenant, or of one user
-   * of it, soonest end first (an index).
+   * of it, soonest end first (an index). Its own index, not the due one: a pending time box
+   * always has a dueAt, but the due index is ordered by it, across tenants, and knows no user.
+   * SQLite: an `ends_at` column set while the phase is not final, indexed by tenant (and user);
+   * Table: an `active|<user>|<endsAt>|<id>` row in the tenant's partition, same transaction.
    */
   activeElevations(
     tenantId: string,
@@ -344,7 +347,7 @@ export interface TimeBoxStore {
 }
 
 export interface ElevationStore
-  extends NotificationStore, AuditStore, SecretStore, WindowCountStore {
+  extends NotificationStore, AuditStore, SecretStore, WindowCountStore, TimeBoxStore {
   /**
    * Records `key` unless it is already recorded and unexpired; true for the one caller that
    * recorded it. Atomic: concurrent callers (several instances included) get one true.
@@ -388,7 +391,10 @@ export interface ElevationStore
     user: Pick<Requester, 'tenantId' | 'aadObjectId'>,
     environmentId: string,
   ): Promise<ElevationRequest | undefined>;
-  /** Removes expired once-keys and secrets, and finished requests last changed before `finishedBefore`. */
+  /**
+   * Removes expired once-keys and secrets, and finished requests last changed before
+   * `finishedBefore`; never one whose time box is not final (its row is the removal's timer).
+   */
   purgeExpired(now: Date, finishedBefore: Date): Promise<void>;
   close(): Promise<void>;
 }

@@ -114,6 +114,23 @@ export class SqliteStore implements ElevationStore {
     return this.requests.lastExecutionOf(user, environmentId);
   }
 
+  // Time boxes
+
+  async findDueTimeBoxes(now: Date, limit: number): Promise<ElevationRequest[]> {
+    return this.requests.findDueTimeBoxes(now, limit);
+  }
+
+  async nextTimeBoxDue(): Promise<Date | undefined> {
+    return this.requests.nextTimeBoxDue();
+  }
+
+  async activeElevations(
+    tenantId: string,
+    user?: Pick<Requester, 'aadObjectId'>,
+  ): Promise<ElevationRequest[]> {
+    return this.requests.activeElevations(tenantId, user);
+  }
+
   async purgeExpired(now: Date, finishedBefore: Date): Promise<void> {
     const cutoff = finishedBefore.toISOString();
     this.db

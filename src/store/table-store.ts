@@ -17,6 +17,8 @@
  *     `sub|<channel id>`           a channel's subscription
  *     `hist|…`, `outc|…`, `open|…`, `last|…`  index rows of the requests (see indexRows), written
  *                                  in the same transactions as the requests they point to
+ *     `due|<dueAt>|<id>`, `active|<user>|<endsAt>|<id>`  index rows of the time boxes (the timer
+ *                                  and `elevations`), likewise
  * - `<prefix>elevationshared`: what is looked up by a key alone, one partition per kind:
  *     `tenant`             every tenant partition ever written (queries go partition by partition)
  *     `request-index`      request id -> its tenant partition (findRequest has only the id)
@@ -176,6 +178,23 @@ export class TableStore implements ElevationStore {
     environmentId: string,
   ): Promise<ElevationRequest | undefined> {
     return this.requests.lastExecutionOf(user, environmentId);
+  }
+
+  // Time boxes
+
+  async findDueTimeBoxes(now: Date, limit: number): Promise<ElevationRequest[]> {
+    return this.requests.findDueTimeBoxes(now, limit);
+  }
+
+  async nextTimeBoxDue(): Promise<Date | undefined> {
+    return this.requests.nextTimeBoxDue();
+  }
+
+  async activeElevations(
+    tenantId: string,
+    user?: Pick<Requester, 'aadObjectId'>,
+  ): Promise<ElevationRequest[]> {
+    return this.requests.activeElevations(tenantId, user);
   }
 
   async purgeExpired(now: Date, finishedBefore: Date): Promise<void> {

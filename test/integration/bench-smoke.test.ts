@@ -12,6 +12,7 @@ import { formatHeapComparison, summarizeHeap } from '../../bench/heap';
 import { formatComparison, summarizeProfile } from '../../bench/profile';
 import { runResolutionBench } from '../../bench/resolution.bench';
 import { formatAll, rowsOf } from '../../bench/run.bench';
+import { formatTimeBoxReport, runTimeBoxBench } from '../../bench/time-boxes.bench';
 import {
   type LoadFigures,
   runColdStartBench,
@@ -83,6 +84,37 @@ describe('the benchmarks still run (tiny sizes, no timing assertions)', () => {
         rows.every((row) => !/NaN|undefined/.test(`${row.bot} ${row.floor} ${row.ratio}`)),
       ).toBe(true);
       expect(formatAll({ ...header(), turns: report }, 'smoke')).toContain('| figure |');
+    },
+    SLOW,
+  );
+
+  it(
+    'time boxes in both stores (with a few active elevations, Azurite included)',
+    async () => {
+      const report = await runTimeBoxBench({
+        sqliteActive: 50,
+        tableActive: 20,
+        sqliteSamples: 3,
+        tableSamples: 2,
+      });
+      expect(report.rows.map((r) => [r.store, r.active])).toEqual([
+        ...Array.from({ length: 4 }, () => ['SQLite', 0]),
+        ...Array.from({ length: 4 }, () => ['SQLite', 50]),
+        ...Array.from({ length: 4 }, () => ['Azure Table (Azurite)', 0]),
+        ...Array.from({ length: 4 }, () => ['Azure Table (Azurite)', 20]),
+      ]);
+      for (const row of report.rows) {
+        expect([row.measure, row.samples > 0, Number.isFinite(row.p50 + row.p99)]).toEqual([
+          row.measure,
+          true,
+          true,
+        ]);
+      }
+      // The due ones, and the user's own, are what the queries found, however many others.
+      expect(
+        report.rows.filter((r) => r.measure.startsWith('findDue')).map((r) => r.returned),
+      ).toEqual(Array.from({ length: 4 }, () => '10 due'));
+      expect(formatTimeBoxReport(report)).toContain('| store | measure |');
     },
     SLOW,
   );

@@ -94,7 +94,7 @@ it('requests stored before the lookup columns are found by history and audit aft
 
     const store = new SqliteStore({ path });
     try {
-      // history, audit and the open cards are searches of the new indexes, never a scan; the
+      // history, audit, the open cards and the time boxes are searches of the new indexes, never a scan; the
       // pages read their index in order, with no sort of everything before the page.
       const plans = queryPlans(path);
       const search = (index: string) =>
@@ -106,6 +106,13 @@ it('requests stored before the lookup columns are found by history and audit aft
         requestsInAfter: [search('outcomes_in_environment')],
         openRequestsOf: [search('requests_of_requester_in_environment'), expect.any(String)],
         lastExecutionOf: [search('requests_of_requester_in_environment'), expect.any(String)],
+        // The time boxes' (one step each: read in index order, no sort).
+        dueTimeBoxes: [search('time_boxes_due')],
+        nextTimeBoxDue: [
+          expect.stringMatching(/^SEARCH elevation_requests USING COVERING INDEX time_boxes_due /),
+        ],
+        activeElevations: [search('active_time_boxes')],
+        activeElevationsOf: [search('active_time_boxes_of_requester')],
       });
       const mine = await store.requestsOf(
         { tenantId: 'tenant-a', aadObjectId: 'oid-1' },
@@ -114,6 +121,59 @@ it('requests stored before the lookup columns are found by history and audit aft
       expect(mine.map((r) => r.id)).toEqual(['r1']);
       const there = await store.requestsIn('TENANT-A', 'env-1', { limit: 5 });
       expect(there.map((r) => r.id)).toEqual(['r1']);
+    } finally {
+      await store.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+it('a file from before the time boxes gets their columns and indexes, filled from each request', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'migrate-time-boxes-'));
+  const path = join(dir, 'old.db');
+  try {
+    // The version before: the lookup columns, no time box columns.
+    const old = new Database(path);
+    old.exec(`CREATE TABLE elevation_requests (id TEXT PRIMARY KEY, state TEXT NOT NULL,
+      expires_at INTEGER NOT NULL, updated_at TEXT NOT NULL, data TEXT NOT NULL, tenant_id TEXT,
+      requester_id TEXT, environment_id TEXT, created_at TEXT)`);
+    const data = (id: string, timeBox?: object) =>
+      JSON.stringify({
+        id,
+        requester: { aadObjectId: 'OID-1', tenantId: 'TENANT-A', name: 'Alex' },
+        environment: { id: 'ENV-1', displayName: 'Contoso Dev', type: 'Sandbox' },
+        query: 'dev',
+        createdAt: '2026-11-01T10:00:00.000Z',
+        expiresAt: '2026-11-01T10:10:00.000Z',
+        ...(timeBox ? { timeBox } : {}),
+      });
+    const box = {
+      phase: 'active',
+      grantedAt: '2026-11-01T10:01:00.000Z',
+      endsAt: '2026-11-01T11:01:00.000Z',
+      latestEnd: '2026-11-01T18:01:00.000Z',
+      dueAt: '2026-11-01T10:51:00.000Z',
+      attempts: 0,
+      extensions: [],
+    };
+    const insert = old.prepare(
+      `INSERT INTO elevation_requests VALUES (?, 'succeeded', 0, '2026-11-01T10:01:00.000Z', ?,
+        'tenant-a', 'oid-1', 'env-1', '2026-11-01T10:00:00.000Z')`,
+    );
+    insert.run('boxed', data('boxed', box));
+    insert.run('removed', data('removed', { ...box, phase: 'removed', dueAt: undefined }));
+    insert.run('plain', data('plain'));
+    old.close();
+
+    const store = new SqliteStore({ path });
+    try {
+      const now = new Date('2026-11-01T12:00:00.000Z');
+      expect((await store.findDueTimeBoxes(now, 10)).map((r) => r.id)).toEqual(['boxed']);
+      expect(await store.nextTimeBoxDue()).toEqual(new Date(box.dueAt));
+      expect((await store.activeElevations('TENANT-A')).map((r) => r.id)).toEqual(['boxed']);
+      // Their queries name their indexes (INDEXED BY): they would not prepare without them.
+      expect(Object.keys(queryPlans(path))).toContain('dueTimeBoxes');
     } finally {
       await store.close();
     }

@@ -12,8 +12,19 @@ import { isDeepStrictEqual } from 'node:util';
 import { odata, TableClient } from '@azure/data-tables';
 import { NO_TENANT_CHAIN, verifyChain } from '../../src/elevation/audit-chain';
 import type { ChannelSubscription, ElevationNotification } from '../../src/elevation/notifications';
-import type { AuditEvent, CloseOthers, Delivery, ElevationStore } from '../../src/elevation/ports';
-import { type ElevationRequest, outcomeTime, type RequestState } from '../../src/elevation/request';
+import type {
+  AuditEvent,
+  CloseOthers,
+  Delivery,
+  Effects,
+  ElevationStore,
+} from '../../src/elevation/ports';
+import {
+  type ElevationRequest,
+  outcomeTime,
+  type RequestState,
+  type TimeBox,
+} from '../../src/elevation/request';
 import { SqliteStore } from '../../src/store/sqlite-store';
 import { TableStore } from '../../src/store/table-store';
 import { type Azurite, startAzurite } from '../support/azurite';
@@ -1398,6 +1409,383 @@ describe.each<Kind>(['sqlite', 'azure-table'])('store contract: %s', (kind) => {
     });
   });
 
+  describe('time boxes', () => {
+    /** A time box granted at minute 1 for an hour, its reminder due at minute 51. */
+    function timeBox(overrides: Partial<TimeBox> = {}): TimeBox {
+      return {
+        phase: 'active',
+        grantedAt: iso(at(1)),
+        endsAt: iso(at(61)),
+        latestEnd: iso(at(481)),
+        remindAt: iso(at(51)),
+        dueAt: iso(at(51)),
+        attempts: 0,
+        extensions: [],
+        ...overrides,
+      };
+    }
+
+    /** A request made, then granted at `grantedAt` with the time box given (as the bot does). */
+    async function grant(
+      box: Partial<TimeBox> = {},
+      overrides: Partial<ElevationRequest> = {},
+      grantedAt = at(1),
+      on: ElevationStore = store,
+    ): Promise<ElevationRequest> {
+      const created = request({ minutes: 60, ...overrides });
+      await on.createRequest(created);
+      const granted = await on.transition(created.id, {
+        from: ['requested'],
+        to: 'succeeded',
+        at: grantedAt,
+        set: { timeBox: timeBox(box) },
+      });
+      if (!granted) throw new Error('the grant did not happen');
+      return granted;
+    }
+
+    /** A time box moving on a granted request (state succeeded -> succeeded). */
+    const move = (
+      id: string,
+      when: Date,
+      box: TimeBox,
+      guard?: (current: ElevationRequest) => boolean,
+      effects?: Effects,
+      on: ElevationStore = store,
+    ) =>
+      on.transition(
+        id,
+        { from: ['succeeded'], to: 'succeeded', at: when, set: { timeBox: box }, guard },
+        effects,
+      );
+
+    /** Not leased at `now`: what an instance checks before it takes a time box. */
+    const unleasedAt = (now: Date) => (current: ElevationRequest) =>
+      current.timeBox?.leaseUntil === undefined ||
+      Date.parse(current.timeBox.leaseUntil) <= now.getTime();
+
+    const ids = (list: ElevationRequest[]) => list.map((r) => r.id);
+
+    it('keeps minutes and the time box, whole, through create, transition and find', async () => {
+      const box = timeBox({
+        extensions: [{ at: iso(at(30)), minutes: 60, justification: 'INC-7 still open' }],
+        lastRemoval: {
+          kind: 'unavailable',
+          message: 'slow down',
+          status: 429,
+          retryAfterMs: 30_000,
+          at: iso(at(61)),
+        },
+        overdueSince: iso(at(62)),
+        attempts: 2,
+        phase: 'overdue',
+      });
+      const created = request({ minutes: 90 });
+      await store.createRequest(created);
+      expect(await store.findRequest(created.id)).toEqual(created);
+      const granted = await store.transition(created.id, {
+        from: ['requested'],
+        to: 'succeeded',
+        at: at(1),
+        set: { timeBox: box },
+      });
+      expect(granted).toEqual({
+        ...created,
+        state: 'succeeded',
+        updatedAt: iso(at(1)),
+        timeBox: box,
+      });
+      expect(await store.findRequest(created.id)).toEqual(granted);
+      // Created with one already (a store-level copy, say): the same.
+      const whole = request({ state: 'succeeded', minutes: 30, timeBox: timeBox() });
+      await store.createRequest(whole);
+      expect(await store.findRequest(whole.id)).toEqual(whole);
+      expect(ids(await store.findDueTimeBoxes(at(51), 10)).sort()).toEqual(
+        [created.id, whole.id].sort(),
+      );
+    });
+
+    it('a guard that says no leaves the request and writes no effects; one that says yes moves it', async () => {
+      const granted = await grant();
+      await store.subscribe(subscription('19:all@thread.tacv2'));
+      const seen: Array<TimeBox | undefined> = [];
+      const refused = await move(
+        granted.id,
+        at(51),
+        timeBox({ leaseUntil: iso(at(52)) }),
+        (current) => {
+          seen.push(current.timeBox);
+          return false;
+        },
+        {
+          audit: auditEvent({ type: 'reminded', requestId: granted.id }),
+          notification: notification({ kind: 'role-removed', requestId: granted.id }),
+        },
+      );
+      expect(refused).toBeUndefined();
+      // The guard was asked about the request as stored.
+      expect(seen.at(-1)).toEqual(granted.timeBox);
+      expect(await store.findRequest(granted.id)).toEqual(granted);
+      expect(await chainOf(CHAIN)).toEqual([]);
+      expect(await subject.outbox()).toEqual([]);
+
+      const taken = await move(
+        granted.id,
+        at(51),
+        timeBox({ leaseUntil: iso(at(52)) }),
+        unleasedAt(at(51)),
+        { audit: auditEvent({ type: 'reminded', requestId: granted.id }) },
+      );
+      expect(taken?.timeBox?.leaseUntil).toBe(iso(at(52)));
+      expect((await chainOf(CHAIN)).map((e) => e.type)).toEqual(['reminded']);
+      // The same guard now sees the lease, and says no.
+      expect(
+        await move(granted.id, at(51), timeBox({ leaseUntil: iso(at(53)) }), unleasedAt(at(51))),
+      ).toBeUndefined();
+      expect((await store.findRequest(granted.id))?.timeBox?.leaseUntil).toBe(iso(at(52)));
+      // The guard does not widen `from`: a request in another state is not moved.
+      const waiting = request();
+      await store.createRequest(waiting);
+      expect(await move(waiting.id, at(51), timeBox(), () => true)).toBeUndefined();
+      expect((await store.findRequest(waiting.id))?.timeBox).toBeUndefined();
+    });
+
+    it('a time box moving keeps updatedAt, the history and audit order, and the last execution, with its effects written', async () => {
+      const env = { id: 'env-tb', displayName: 'Contoso Dev', type: 'Sandbox' };
+      const early = await grant({}, { environment: env }, at(2));
+      const later = await grant({}, { environment: env }, at(3));
+      const user = { tenantId: TENANT, aadObjectId: ALEX };
+      const historyBefore = ids(await store.requestsOf(user, { limit: 10 }));
+      const auditBefore = ids(await store.requestsIn(TENANT, env.id, { limit: 10 }));
+      expect(historyBefore).toEqual([later.id, early.id]);
+      await store.subscribe(subscription('19:all@thread.tacv2'));
+
+      const moved = await move(
+        early.id,
+        at(51),
+        timeBox({ remindAt: undefined, dueAt: iso(at(61)) }),
+        undefined,
+        {
+          audit: auditEvent({ type: 'reminded', requestId: early.id }),
+          notification: notification({ kind: 'removal-overdue', requestId: early.id }),
+        },
+      );
+      expect(moved?.updatedAt).toBe(iso(at(2)));
+      expect(moved?.timeBox?.dueAt).toBe(iso(at(61)));
+      const stored = await store.findRequest(early.id);
+      if (stored?.updatedAt !== iso(at(2))) {
+        throw breach(
+          kind,
+          'a transition whose `to` is the current state must leave updatedAt (the outcome time) as it was',
+          iso(at(2)),
+          stored?.updatedAt,
+        );
+      }
+      expect(ids(await store.requestsOf(user, { limit: 10 }))).toEqual(historyBefore);
+      expect(ids(await store.requestsIn(TENANT, env.id, { limit: 10 }))).toEqual(auditBefore);
+      // The older one moving on does not become the last execution again.
+      expect((await store.lastExecutionOf(user, env.id))?.id).toBe(later.id);
+      expect((await chainOf(CHAIN)).map((e) => [e.type, e.requestId])).toEqual([
+        ['reminded', early.id],
+      ]);
+      expect(await subject.outbox()).toHaveLength(1);
+    });
+
+    it('findDueTimeBoxes: due and not leased, soonest first, at most limit; nextTimeBoxDue: the soonest, leased or not', async () => {
+      const due10 = await grant({ dueAt: iso(at(10)) });
+      const leased5 = await grant({ dueAt: iso(at(5)), leaseUntil: iso(at(30)) });
+      await grant({ dueAt: iso(at(20)) }); // not yet
+      const due8 = await grant({ dueAt: iso(at(8)) });
+      const leaseOver7 = await grant({ dueAt: iso(at(7)), leaseUntil: iso(at(9)) });
+      await grant({ phase: 'removed', dueAt: undefined, endedAt: iso(at(4)) }); // final
+      await store.createRequest(request()); // no time box
+
+      expect(ids(await store.findDueTimeBoxes(at(15), 10))).toEqual([
+        leaseOver7.id,
+        due8.id,
+        due10.id,
+      ]);
+      expect(ids(await store.findDueTimeBoxes(at(15), 2))).toEqual([leaseOver7.id, due8.id]);
+      // Due exactly now counts; the lease ending exactly now too.
+      expect(ids(await store.findDueTimeBoxes(at(8), 10))).toEqual([due8.id]);
+      expect(ids(await store.findDueTimeBoxes(at(9), 10))).toEqual([leaseOver7.id, due8.id]);
+      expect(ids(await store.findDueTimeBoxes(at(30), 10))).toEqual([
+        leased5.id,
+        leaseOver7.id,
+        due8.id,
+        due10.id,
+        expect.any(String),
+      ]);
+      expect(await store.findDueTimeBoxes(at(4), 10)).toEqual([]);
+      expect(await store.nextTimeBoxDue()).toEqual(at(5));
+    });
+
+    it('moving dueAt (an extension) moves it in the index; a final phase takes it out of both indexes', async () => {
+      const granted = await grant({ dueAt: iso(at(51)) });
+      expect(ids(await store.findDueTimeBoxes(at(51), 10))).toEqual([granted.id]);
+      const extended = timeBox({
+        endsAt: iso(at(121)),
+        remindAt: iso(at(111)),
+        dueAt: iso(at(111)),
+        extensions: [{ at: iso(at(50)), minutes: 60, justification: 'INC-9' }],
+      });
+      await move(granted.id, at(50), extended);
+      expect(await store.findDueTimeBoxes(at(51), 10)).toEqual([]);
+      expect(await store.findDueTimeBoxes(at(110), 10)).toEqual([]);
+      expect(ids(await store.findDueTimeBoxes(at(111), 10))).toEqual([granted.id]);
+      expect(await store.nextTimeBoxDue()).toEqual(at(111));
+      expect((await store.activeElevations(TENANT)).map((r) => r.timeBox?.endsAt)).toEqual([
+        iso(at(121)),
+      ]);
+
+      await move(granted.id, at(121), {
+        ...extended,
+        phase: 'removed',
+        dueAt: undefined,
+        remindAt: undefined,
+        endedAt: iso(at(121)),
+      });
+      expect(await store.findDueTimeBoxes(at(10_000), 10)).toEqual([]);
+      expect(await store.nextTimeBoxDue()).toBeUndefined();
+      expect(await store.activeElevations(TENANT)).toEqual([]);
+      expect((await store.findRequest(granted.id))?.timeBox?.phase).toBe('removed');
+    });
+
+    it('two store objects race to take the same 50 due time boxes: exactly one takes each', async () => {
+      const other = await subject.another();
+      const granted = [];
+      for (let i = 0; i < 50; i += 1) granted.push(await grant({ dueAt: iso(at(51)) }));
+      const now = at(51);
+      const results = await Promise.all(
+        granted.flatMap((g) =>
+          [store, other].map((on, n) =>
+            move(
+              g.id,
+              now,
+              timeBox({ leaseUntil: iso(at(56)), attempts: n + 1 }),
+              unleasedAt(now),
+              { audit: auditEvent({ type: 'removal-attempted', requestId: g.id }) },
+              on,
+            ),
+          ),
+        ),
+      );
+      for (const [i, g] of granted.entries()) {
+        const won = [results[2 * i], results[2 * i + 1]].filter((r) => r !== undefined);
+        expect([g.id, won.length]).toEqual([g.id, 1]);
+        // Stored as the winner wrote it.
+        expect((await store.findRequest(g.id))?.timeBox?.attempts).toBe(won[0]!.timeBox?.attempts);
+      }
+      const events = await chainOf(CHAIN);
+      expect(events.filter((e) => e.type === 'removal-attempted')).toHaveLength(50);
+      expect(new Set(events.map((e) => e.requestId)).size).toBe(50);
+      expect(verifyChain(events, CHAIN)).toMatchObject({ ok: true });
+      // Leased: due for nobody until the lease ends, then for both again.
+      expect(await other.findDueTimeBoxes(at(55), 100)).toEqual([]);
+      expect(await store.findDueTimeBoxes(at(56), 100)).toHaveLength(50);
+    });
+
+    it('activeElevations: the tenant, or one user of it, soonest end first; not the final ones', async () => {
+      const megan = { aadObjectId: MEGAN, tenantId: TENANT, name: 'Megan Bowen' };
+      const alex60 = await grant({ endsAt: iso(at(60)) });
+      const alex30 = await grant({ endsAt: iso(at(30)), phase: 'overdue' });
+      const megan45 = await grant({ endsAt: iso(at(45)), phase: 'removing' }, { requester: megan });
+      await grant({ endsAt: iso(at(10)), phase: 'kept', dueAt: undefined }); // final
+      const elsewhere = await grant(
+        { endsAt: iso(at(20)) },
+        { requester: { aadObjectId: ALEX, tenantId: OTHER_TENANT, name: 'Alex' } },
+      );
+      await store.createRequest(request()); // no time box
+
+      expect(ids(await store.activeElevations(TENANT))).toEqual([alex30.id, megan45.id, alex60.id]);
+      expect(
+        ids(
+          await store.activeElevations(TENANT.toLowerCase(), { aadObjectId: ALEX.toUpperCase() }),
+        ),
+      ).toEqual([alex30.id, alex60.id]);
+      expect(ids(await store.activeElevations(TENANT, { aadObjectId: MEGAN }))).toEqual([
+        megan45.id,
+      ]);
+      expect(ids(await store.activeElevations(OTHER_TENANT))).toEqual([elsewhere.id]);
+      expect(await store.activeElevations('c0ffee00-0000-4000-8000-000000000000')).toEqual([]);
+      expect((await store.activeElevations(TENANT))[0]).toEqual(alex30);
+    });
+
+    it('an instance that never saw a tenant finds its due work (the one that wrote it may have died)', async () => {
+      const other = await subject.another();
+      // It looked before the tenant existed: nothing then.
+      expect(await other.findDueTimeBoxes(at(100), 10)).toEqual([]);
+      expect(await other.nextTimeBoxDue()).toBeUndefined();
+      const tenant = `7e7a${randomUUID().slice(4)}`;
+      const granted = await grant(
+        { dueAt: iso(at(61)) },
+        { requester: { aadObjectId: ALEX, tenantId: tenant, name: 'Alex' } },
+      );
+      expect(ids(await other.findDueTimeBoxes(at(100), 10))).toEqual([granted.id]);
+      expect(await other.nextTimeBoxDue()).toEqual(at(61));
+      const third = await subject.another();
+      expect(ids(await third.findDueTimeBoxes(at(100), 10))).toEqual([granted.id]);
+      expect(ids(await third.activeElevations(tenant))).toEqual([granted.id]);
+    });
+
+    it('purgeExpired keeps a request whose time box is pending, however old; once final, it goes', async () => {
+      const pending = await grant({ dueAt: iso(at(61)) }, {}, at(1));
+      const plain = request();
+      await store.createRequest(plain);
+      await store.transition(plain.id, { from: ['requested'], to: 'succeeded', at: at(1) });
+      await store.purgeExpired(new Date(), at(1_000));
+      expect(await store.findRequest(plain.id)).toBeUndefined();
+      expect((await store.findRequest(pending.id))?.timeBox?.phase).toBe('active');
+      expect(ids(await store.findDueTimeBoxes(at(61), 10))).toEqual([pending.id]);
+
+      await move(pending.id, at(61), timeBox({ phase: 'removed', dueAt: undefined }));
+      await store.purgeExpired(new Date(), at(1_000));
+      expect(await store.findRequest(pending.id)).toBeUndefined();
+    });
+
+    it('a time box moving with its audit event and notification is written all or nothing: refused at the edge, nothing', async () => {
+      const granted = await grant({ dueAt: iso(at(61)) });
+      await store.subscribe(subscription('19:all@thread.tacv2'));
+      const ending = timeBox({ phase: 'removing', dueAt: iso(at(66)), leaseUntil: iso(at(66)) });
+      const effects = () => ({
+        audit: auditEvent({ type: 'removal-attempted' as const, requestId: granted.id }),
+        notification: notification({ kind: 'removal-failed', requestId: granted.id }),
+      });
+      const failing = await subject.refusingAuditEvents();
+      try {
+        await expect(
+          move(granted.id, at(61), ending, unleasedAt(at(61)), effects(), failing.store),
+        ).rejects.toHaveProperty('message', expect.stringMatching(/refused/));
+      } finally {
+        await failing.lift();
+      }
+      const stored = await store.findRequest(granted.id);
+      const outboxRows = await subject.outbox();
+      if (!isDeepStrictEqual(stored, granted) || outboxRows.length !== 0) {
+        throw breach(
+          kind,
+          'a time box transition whose audit event the storage refused must leave the request, its index and the outbox as they were',
+          { timeBox: granted.timeBox, outbox: 0 },
+          { timeBox: stored?.timeBox, outbox: outboxRows.length },
+        );
+      }
+      expect(await chainOf(CHAIN)).toEqual([]);
+      // Still due, not leased, in the index.
+      expect(ids(await store.findDueTimeBoxes(at(61), 10))).toEqual([granted.id]);
+      expect(await store.activeElevations(TENANT)).toEqual([granted]);
+
+      // Once the storage takes writes again: all of it.
+      const moved = await move(granted.id, at(61), ending, unleasedAt(at(61)), effects());
+      expect(moved?.timeBox).toEqual(ending);
+      expect((await chainOf(CHAIN)).map((e) => [e.type, e.requestId])).toEqual([
+        ['removal-attempted', granted.id],
+      ]);
+      expect(await subject.outbox()).toHaveLength(1);
+      expect(await store.findDueTimeBoxes(at(65), 10)).toEqual([]);
+      expect(ids(await store.findDueTimeBoxes(at(66), 10))).toEqual([granted.id]);
+    });
+  });
+
   describe('purgeExpired', () => {
     it('removes finished requests and deliveries changed before the cutoff, and expired keys and secrets', async () => {
       const oldDone = request();
@@ -1621,6 +2009,56 @@ describe('TableStore: what Table Storage cannot hold is refused, never cut', () 
           true,
         ]);
       }
+    } finally {
+      await edge.stop();
+    }
+  });
+
+  it('the time boxes are found by index ranges and single entities, never a filtered scan', async () => {
+    const edge = await startTableEdge(azurite!);
+    try {
+      const viaEdge = await TableStore.open({
+        connectionString: edge.connectionString,
+        tablePrefix: `c${RUN}n${(runs += 1)}`,
+      });
+      for (let i = 0; i < 6; i += 1) {
+        const created = request();
+        await viaEdge.createRequest(created);
+        await viaEdge.transition(created.id, {
+          from: ['requested'],
+          to: 'succeeded',
+          at: at(1),
+          set: {
+            timeBox: {
+              phase: 'active',
+              grantedAt: iso(at(1)),
+              endsAt: iso(at(61 + i)),
+              latestEnd: iso(at(481)),
+              dueAt: iso(at(51 + i)),
+              ...(i % 2 === 0 ? { leaseUntil: iso(at(100)) } : {}),
+              attempts: 0,
+              extensions: [],
+            },
+          },
+        });
+      }
+      const from = edge.seen.length;
+      expect(await viaEdge.findDueTimeBoxes(at(60), 10)).toHaveLength(3);
+      expect(await viaEdge.nextTimeBoxDue()).toEqual(at(51));
+      expect(await viaEdge.activeElevations(TENANT)).toHaveLength(6);
+      expect(await viaEdge.activeElevations(TENANT, { aadObjectId: ALEX })).toHaveLength(6);
+
+      const reads = edge.seen.slice(from).filter((r) => r.method === 'GET');
+      const registry = /\$filter=PartitionKey eq 'tenant'(&|$)/;
+      const indexRange =
+        /\$filter=PartitionKey eq '[^']+' and RowKey ge '(due|active)\|[^']*' and RowKey lt '[^']+'( and leaseUntil le '[^']+')?(&|$)/;
+      const pointRead = /\(PartitionKey='[^']+',RowKey='req\|[^']+'\)/;
+      for (const read of reads) {
+        const allowed = [registry, indexRange, pointRead].some((pattern) => pattern.test(read.url));
+        expect([read.url, allowed]).toEqual([read.url, true]);
+      }
+      // Three due (not leased) requests read, not the six.
+      expect(reads.filter((r) => pointRead.test(r.url)).length).toBe(3 + 6 + 6);
     } finally {
       await edge.stop();
     }

@@ -2,11 +2,17 @@
  * Elevation requests in the SQLite file: transitions are conditional UPDATE statements, so a
  * request changes state at most once even under concurrent clicks, and across processes sharing
  * the file; a request created or moved closes its requester's other open cards in the same
- * IMMEDIATE transaction; history and audit page by outcome time on their indexes.
+ * IMMEDIATE transaction; history and audit page by outcome time on their indexes; the time boxes
+ * of granted elevations are found by when they are due, and by tenant and user, on theirs.
  */
 import type Database from 'better-sqlite3';
 import type { CloseOthers, Effects, Page, Transition } from '../../elevation/ports';
-import type { ElevationRequest, Requester, RequestState } from '../../elevation/request';
+import {
+  type ElevationRequest,
+  isTimeBoxFinal,
+  type Requester,
+  type RequestState,
+} from '../../elevation/request';
 import type { SqliteAudit } from './audit';
 import type { WriteEffects } from './outbox';
 import { FINAL_SQL } from './schema';
@@ -47,7 +53,43 @@ export const LIST_QUERIES = {
           WHERE tenant_id = ? AND requester_id = ? AND environment_id = ?
             AND state IN ('succeeded', 'failed')
           ORDER BY updated_at DESC LIMIT 1`,
+  // Time boxes (TimeBoxStore): the lease is filtered among the due ones, which are few.
+  dueTimeBoxes: `SELECT state, updated_at, data FROM elevation_requests
+            INDEXED BY time_boxes_due
+          WHERE due_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
+          ORDER BY due_at, id LIMIT ?`,
+  nextTimeBoxDue: `SELECT due_at FROM elevation_requests INDEXED BY time_boxes_due
+          WHERE due_at IS NOT NULL ORDER BY due_at LIMIT 1`,
+  activeElevations: `SELECT state, updated_at, data FROM elevation_requests
+            INDEXED BY active_time_boxes
+          WHERE tenant_id = ? AND ends_at IS NOT NULL ORDER BY ends_at, id`,
+  activeElevationsOf: `SELECT state, updated_at, data FROM elevation_requests
+            INDEXED BY active_time_boxes_of_requester
+          WHERE tenant_id = ? AND requester_id = ? AND ends_at IS NOT NULL ORDER BY ends_at, id`,
 } as const;
+
+/** A new request's row; its parameters are requestParameters(request). */
+export const INSERT_REQUEST = `INSERT INTO elevation_requests
+    (id, state, expires_at, updated_at, data, tenant_id, requester_id, environment_id,
+     created_at, due_at, lease_until, ends_at)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+
+/** The parameters of INSERT_REQUEST: the request's data, and the columns it is looked up by. */
+export function requestParameters(request: ElevationRequest): Array<string | number | null> {
+  const { state, updatedAt, ...rest } = request;
+  return [
+    request.id,
+    state,
+    Date.parse(request.expiresAt),
+    updatedAt,
+    JSON.stringify(rest),
+    request.requester.tenantId.toLowerCase(),
+    request.requester.aadObjectId.toLowerCase(),
+    request.environment.id.toLowerCase(),
+    request.createdAt,
+    ...timeBoxColumns(request),
+  ];
+}
 
 export class SqliteRequests {
   private readonly statements;
@@ -58,27 +100,28 @@ export class SqliteRequests {
     private readonly writeEffects: WriteEffects,
   ) {
     this.statements = {
-      insert: db.prepare(
-        `INSERT INTO elevation_requests
-           (id, state, expires_at, updated_at, data, tenant_id, requester_id, environment_id, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ),
+      insert: db.prepare(INSERT_REQUEST),
       find: db.prepare<[string], RequestRow>(
         'SELECT state, updated_at, data FROM elevation_requests WHERE id = ?',
       ),
       // One statement: the state check and the write cannot be separated by another writer.
       // json_patch merges objects key by key: the first patch removes the fields being set, so
       // that each is replaced whole (a roleCheck or a conversation never mixes with the old one).
+      // A request staying in its state (a time box moving) keeps its updated_at: its outcome time.
       transition: db.prepare<
-        [string, string, string, string, string, string, number | null, number | null],
+        [string, string, string, string, string, string, string, number | null, number | null],
         RequestRow
       >(
         `UPDATE elevation_requests
-            SET state = ?, updated_at = ?, data = json_patch(json_patch(data, ?), ?)
+            SET state = ?, updated_at = CASE WHEN state = ? THEN updated_at ELSE ? END,
+                data = json_patch(json_patch(data, ?), ?)
           WHERE id = ?
             AND state IN (SELECT value FROM json_each(?))
             AND (? IS NULL OR expires_at > ?)
         RETURNING state, updated_at, data`,
+      ),
+      setTimeBox: db.prepare<[string | null, string | null, string | null, string]>(
+        'UPDATE elevation_requests SET due_at = ?, lease_until = ?, ends_at = ? WHERE id = ?',
       ),
       setCard: db.prepare<[string, string, string]>(
         'UPDATE elevation_requests SET data = json_patch(json_patch(data, ?), ?) WHERE id = ?',
@@ -110,28 +153,23 @@ export class SqliteRequests {
       lastExecutionOf: db.prepare<[string, string, string], RequestRow>(
         LIST_QUERIES.lastExecutionOf,
       ),
+      // Never a request whose time box is pending: it is the timer that removes the role.
       purgeRequests: db.prepare<[string]>(
         `DELETE FROM elevation_requests
-          WHERE state IN ('succeeded', 'failed', 'cancelled', 'expired') AND updated_at < ?`,
+          WHERE state IN ('succeeded', 'failed', 'cancelled', 'expired') AND updated_at < ?
+            AND ends_at IS NULL AND due_at IS NULL`,
       ),
+      dueTimeBoxes: db.prepare<[string, string, number], RequestRow>(LIST_QUERIES.dueTimeBoxes),
+      nextTimeBoxDue: db.prepare<[], { due_at: string }>(LIST_QUERIES.nextTimeBoxDue),
+      activeElevations: db.prepare<[string], RequestRow>(LIST_QUERIES.activeElevations),
+      activeElevationsOf: db.prepare<[string, string], RequestRow>(LIST_QUERIES.activeElevationsOf),
     };
   }
 
   createRequest(request: ElevationRequest, effects?: Effects): void {
-    const { state, updatedAt, ...rest } = request;
     this.db
       .transaction(() => {
-        this.statements.insert.run(
-          request.id,
-          state,
-          Date.parse(request.expiresAt),
-          updatedAt,
-          JSON.stringify(rest),
-          request.requester.tenantId.toLowerCase(),
-          request.requester.aadObjectId.toLowerCase(),
-          request.environment.id.toLowerCase(),
-          request.createdAt,
-        );
+        this.statements.insert.run(...requestParameters(request));
         this.writeEffects(effects, new Date(request.createdAt));
         this.closeOthers(request, effects?.closeOthers, new Date(request.createdAt));
       })
@@ -152,6 +190,7 @@ export class SqliteRequests {
     )) {
       if (row.id === request.id) continue;
       const moved = this.statements.transition.get(
+        'cancelled',
         'cancelled',
         at.toISOString(),
         ...replacing({ closedBecause: close.because }),
@@ -177,7 +216,13 @@ export class SqliteRequests {
     const unexpired = change.unexpiredAt ? change.unexpiredAt.getTime() : null;
     return this.db
       .transaction(() => {
+        // The guard reads the request inside the write lock: nobody changes it until the commit.
+        if (change.guard) {
+          const current = this.statements.find.get(id);
+          if (!current || !change.guard(toRequest(current))) return undefined;
+        }
         const row = this.statements.transition.get(
+          change.to,
           change.to,
           change.at.toISOString(),
           ...replacing(change.set ?? {}),
@@ -188,6 +233,9 @@ export class SqliteRequests {
         );
         if (!row) return undefined;
         const moved = toRequest(row);
+        if (change.set?.timeBox !== undefined) {
+          this.statements.setTimeBox.run(...timeBoxColumns(moved), id);
+        }
         this.writeEffects(effects, change.at);
         this.closeOthers(moved, effects?.closeOthers, change.at);
         return moved;
@@ -256,6 +304,26 @@ export class SqliteRequests {
     return row ? toRequest(row) : undefined;
   }
 
+  findDueTimeBoxes(now: Date, limit: number): ElevationRequest[] {
+    const at = now.toISOString();
+    return this.statements.dueTimeBoxes.all(at, at, limit).map(toRequest);
+  }
+
+  nextTimeBoxDue(): Date | undefined {
+    const row = this.statements.nextTimeBoxDue.get();
+    return row ? new Date(row.due_at) : undefined;
+  }
+
+  activeElevations(tenantId: string, user?: Pick<Requester, 'aadObjectId'>): ElevationRequest[] {
+    const rows = user
+      ? this.statements.activeElevationsOf.all(
+          tenantId.toLowerCase(),
+          user.aadObjectId.toLowerCase(),
+        )
+      : this.statements.activeElevations.all(tenantId.toLowerCase());
+    return rows.map(toRequest);
+  }
+
   /** Removes finished requests last changed before `cutoff`; inside the caller's transaction. */
   purge(cutoff: string): void {
     this.statements.purgeRequests.run(cutoff);
@@ -272,6 +340,17 @@ function replacing(fields: Record<string, unknown>): [string, string] {
     JSON.stringify(Object.fromEntries(given.map(([key]) => [key, null]))),
     JSON.stringify(Object.fromEntries(given)),
   ];
+}
+
+/**
+ * The time box columns (due_at, lease_until, ends_at) of a request, as ISO texts that compare as
+ * times; ends_at only while the time box is not final.
+ */
+function timeBoxColumns(request: ElevationRequest): [string | null, string | null, string | null] {
+  const box = request.timeBox;
+  const time = (value: string | undefined) => (value ? new Date(value).toISOString() : null);
+  if (!box) return [null, null, null];
+  return [time(box.dueAt), time(box.leaseUntil), isTimeBoxFinal(box) ? null : time(box.endsAt)];
 }
 
 function toRequest(row: RequestRow): ElevationRequest {

@@ -7,7 +7,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { chainOf, linkAuditEvent } from '../../elevation/audit-chain';
-import { FINAL_STATES } from '../../elevation/request';
+import { FINAL_STATES, FINAL_TIME_BOX_PHASES } from '../../elevation/request';
 import { type AuditColumns, auditParameters, eventOf, INSERT_AUDIT } from './audit';
 
 const SCHEMA = `
@@ -22,7 +22,11 @@ CREATE TABLE IF NOT EXISTS elevation_requests (
   tenant_id TEXT,
   requester_id TEXT,
   environment_id TEXT,
-  created_at TEXT
+  created_at TEXT,
+  -- The time box's (see addTimeBoxColumns).
+  due_at TEXT,
+  lease_until TEXT,
+  ends_at TEXT
 );
 CREATE INDEX IF NOT EXISTS elevation_requests_waiting ON elevation_requests (state, expires_at);
 CREATE TABLE IF NOT EXISTS once_keys (
@@ -110,6 +114,9 @@ CREATE INDEX IF NOT EXISTS deliveries_channel ON deliveries (channel_id, state);
 /** The final states, for SQL (`state IN (...)`); the partial index and its queries use the same text. */
 export const FINAL_SQL = FINAL_STATES.map((state) => `'${state}'`).join(', ');
 
+/** The final time box phases, for SQL. */
+const FINAL_TIME_BOX_SQL = FINAL_TIME_BOX_PHASES.map((phase) => `'${phase}'`).join(', ');
+
 /** Opens (or creates) the database file, with every table and index, upgraded. */
 export function openDatabase(path: string): Database.Database {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -119,6 +126,7 @@ export function openDatabase(path: string): Database.Database {
   db.exec(SCHEMA);
   migrateLegacyAudit(db);
   addRequestColumns(db);
+  addTimeBoxColumns(db);
   return db;
 }
 
@@ -179,5 +187,37 @@ function migrateLegacyAudit(db: Database.Database): void {
       insert.run(auditParameters(linked));
     }
     db.exec('DROP TABLE audit_events');
+  }).immediate();
+}
+
+/**
+ * Time-boxed elevation: copies of a request's time box that the timer and `elevations` look up by
+ * (see TimeBoxStore), kept by every write of the request: `due_at` (timeBox.dueAt), `lease_until`
+ * (timeBox.leaseUntil) and `ends_at` (timeBox.endsAt while the phase is not final), NULL when
+ * absent. Partial indexes: they hold the pending time boxes only, not every request ever made.
+ */
+function addTimeBoxColumns(db: Database.Database): void {
+  db.transaction(() => {
+    // Read under the write lock: two processes opening one old file add the columns once.
+    const columns = (
+      db.prepare('PRAGMA table_info(elevation_requests)').all() as Array<{ name: string }>
+    ).map((c) => c.name);
+    if (!columns.includes('due_at')) {
+      for (const column of ['due_at', 'lease_until', 'ends_at']) {
+        db.exec(`ALTER TABLE elevation_requests ADD COLUMN ${column} TEXT`);
+      }
+      db.exec(`UPDATE elevation_requests SET
+        due_at = json_extract(data, '$.timeBox.dueAt'),
+        lease_until = json_extract(data, '$.timeBox.leaseUntil'),
+        ends_at = CASE WHEN json_extract(data, '$.timeBox.phase') IN (${FINAL_TIME_BOX_SQL})
+          THEN NULL ELSE json_extract(data, '$.timeBox.endsAt') END
+        WHERE json_extract(data, '$.timeBox') IS NOT NULL`);
+    }
+    db.exec(`CREATE INDEX IF NOT EXISTS time_boxes_due
+        ON elevation_requests (due_at, id) WHERE due_at IS NOT NULL;
+      CREATE INDEX IF NOT EXISTS active_time_boxes
+        ON elevation_requests (tenant_id, ends_at, id) WHERE ends_at IS NOT NULL;
+      CREATE INDEX IF NOT EXISTS active_time_boxes_of_requester
+        ON elevation_requests (tenant_id, requester_id, ends_at, id) WHERE ends_at IS NOT NULL;`);
   }).immediate();
 }

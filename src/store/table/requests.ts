@@ -2,7 +2,8 @@
  * Elevation requests on Table Storage, one entity each in its tenant's partition (found by id
  * through the `request-index` partition): a state change is an ETag-conditional Replace in one
  * transaction with its index rows, its effects and the requester's other open cards it closes;
- * history, audit and the open cards read the index rows (see request-index.ts).
+ * history, audit and the open cards read the index rows (see request-index.ts), and so do the
+ * time boxes: their due rows, a range read per tenant partition, and their active rows.
  */
 import { odata, type TransactionAction } from '@azure/data-tables';
 import type { AuditEvent, CloseOthers, Effects, Page, Transition } from '../../elevation/ports';
@@ -10,6 +11,7 @@ import {
   type ElevationRequest,
   FINAL_STATES,
   isFinal,
+  isTimeBoxFinal,
   type Requester,
 } from '../../elevation/request';
 import {
@@ -24,6 +26,9 @@ import {
   toRequest,
 } from './entities';
 import {
+  activePrefix,
+  DUE_PREFIX,
+  dueUntil,
   indexChanges,
   indexRows,
   invertedTime,
@@ -177,11 +182,16 @@ export class TableRequests {
       if (change.unexpiredAt && !(Date.parse(current.expiresAt) > change.unexpiredAt.getTime())) {
         return nothing;
       }
+      // On the request as read: its ETag conditions the transaction, so the guard's answer holds
+      // until the commit, or the step reads and asks again.
+      if (change.guard && !change.guard(jsonCopy(current))) return nothing;
+      // Staying in its state (a time box moving), a request keeps its outcome time.
+      const stays = current.state === change.to;
       const next: ElevationRequest = {
         ...current,
         ...jsonCopy(change.set ?? {}),
         state: change.to,
-        updatedAt: change.at.toISOString(),
+        updatedAt: stays ? current.updatedAt : change.at.toISOString(),
       };
       const entity = requestEntity(pk, next);
       checkEntity(entity, `request ${id}`);
@@ -189,7 +199,7 @@ export class TableRequests {
       return {
         actions: [
           ['update', entity, 'Replace', { etag: stored.etag }],
-          ...indexChanges(pk, stored.indexed === true ? current : undefined, next),
+          ...indexChanges(pk, stored.indexed === true ? current : undefined, next, !stays),
           ...closing.actions,
         ],
         audits: closing.audits,
@@ -327,6 +337,79 @@ export class TableRequests {
   }
 
   /**
+   * The due time boxes: in every tenant partition, the due rows up to `now` whose lease is over
+   * (a range read), the soonest `limit` of them all, then their requests, checked as they are now
+   * (another instance may have claimed one since the index was read).
+   */
+  async findDueTimeBoxes(now: Date, limit: number): Promise<ElevationRequest[]> {
+    if (limit <= 0) return [];
+    const at = now.toISOString();
+    const rows = await this.tables.inEveryPartition(async (pk) => {
+      const filter = odata`PartitionKey eq ${pk} and RowKey ge ${DUE_PREFIX} and RowKey lt ${dueUntil(now)} and leaseUntil le ${at}`;
+      const found: Array<{ pk: string; rowKey: string; id: string }> = [];
+      const pages = this.tables.tenants
+        .listEntities<Record<string, unknown>>({
+          queryOptions: { filter, select: ['rowKey', 'id'] },
+        })
+        .byPage({ maxPageSize: Math.min(1000, limit) });
+      for await (const entities of pages) {
+        for (const entity of entities) {
+          found.push({ pk, rowKey: entity.rowKey!, id: text(entity, 'id') });
+          if (found.length >= limit) return found;
+        }
+      }
+      return found;
+    });
+    const soonest = rows
+      .flat()
+      .sort((a, b) => compare(a.rowKey, b.rowKey))
+      .slice(0, limit);
+    const requests = await Promise.all(
+      soonest.map(({ pk, id }) => this.tables.get(this.tables.tenants, pk, requestRow(id))),
+    );
+    return requests
+      .filter((e): e is Stored => e !== undefined)
+      .map(toRequest)
+      .filter((r) => isDue(r, now));
+  }
+
+  /** The soonest dueAt: the first due row of each tenant partition. */
+  async nextTimeBoxDue(): Promise<Date | undefined> {
+    const firsts = await this.tables.inEveryPartition(async (pk) => {
+      const filter = odata`PartitionKey eq ${pk} and RowKey ge ${DUE_PREFIX} and RowKey lt ${'due}'}`;
+      const pages = this.tables.tenants
+        .listEntities<Record<string, unknown>>({ queryOptions: { filter, select: ['rowKey'] } })
+        .byPage({ maxPageSize: 1 });
+      for await (const entities of pages) {
+        if (entities.length > 0) return entities[0]!.rowKey!.split('|')[1];
+      }
+      return undefined;
+    });
+    const soonest = firsts.filter((t): t is string => t !== undefined).sort(compare)[0];
+    return soonest ? new Date(soonest) : undefined;
+  }
+
+  /** The active rows of the tenant (or of one user), soonest end first, then their requests. */
+  async activeElevations(
+    tenantId: string,
+    user?: Pick<Requester, 'aadObjectId'>,
+  ): Promise<ElevationRequest[]> {
+    const pk = tenantPartition(tenantId);
+    const prefix = activePrefix(user);
+    const rows = await this.tables.list(
+      this.tables.tenants,
+      odata`PartitionKey eq ${pk} and RowKey ge ${prefix} and RowKey lt ${`${prefix.slice(0, -1)}}`}`,
+    );
+    const ids = rows
+      .map((row) => ({ endsAt: text(row, 'endsAt'), id: text(row, 'id') }))
+      .sort((a, b) => compare(a.endsAt, b.endsAt) || compare(a.id, b.id))
+      .map((row) => row.id);
+    return (await this.requestsById(pk, ids)).filter(
+      (r) => r.timeBox !== undefined && !isTimeBoxFinal(r.timeBox),
+    );
+  }
+
+  /**
    * One page of an index whose RowKeys are `<prefix><inverted outcome time>|<id>`, so that they
    * sort newest first: a range read of the index, then the requests by id (point reads). A Newer
    * page reads the index from its start to the cursor (Table Storage reads ranges in one order
@@ -395,6 +478,9 @@ export class TableRequests {
       this.tables.tenants,
       `${odata`PartitionKey eq ${pk} and RowKey ge ${'req|'} and RowKey lt ${'req}'} and updatedAt lt ${cutoff}`} and (${finished})`,
     )) {
+      // Never a request whose time box is pending: it is the timer that removes the role.
+      const timeBox = toRequest(request).timeBox;
+      if (timeBox && (!isTimeBoxFinal(timeBox) || timeBox.dueAt)) continue;
       if (await this.tables.deleteIfUnchanged(this.tables.tenants, request)) {
         const id = text(request, 'id');
         this.requestPartitions.delete(id);
@@ -422,6 +508,13 @@ export class TableRequests {
     if (this.requestPartitions.size >= 10_000) this.requestPartitions.clear();
     this.requestPartitions.set(id, pk);
   }
+}
+
+/** Due at `now` and not leased (the lease over at `now`). */
+function isDue(request: ElevationRequest, now: Date): boolean {
+  const box = request.timeBox;
+  if (!box?.dueAt || Date.parse(box.dueAt) > now.getTime()) return false;
+  return !box.leaseUntil || Date.parse(box.leaseUntil) <= now.getTime();
 }
 
 function duplicateRequest(id: string): Error {

@@ -28,6 +28,8 @@ export const RETRY = Symbol('retry');
 export class Tables {
   /** Tenant partitions this process has registered (each is registered once, before its first write). */
   private readonly registered = new Set<string>();
+  /** Tenant partitions this process knows of: registered here, or read from the registry. */
+  private readonly known = new Set<string>();
 
   constructor(
     /** `<prefix>elevation`: everything that belongs to a tenant, one partition per tenant. */
@@ -40,12 +42,28 @@ export class Tables {
     if (this.registered.has(pk)) return;
     await this.shared.upsertEntity({ partitionKey: TENANTS, rowKey: pk }, 'Replace');
     this.registered.add(pk);
+    this.known.add(pk);
   }
 
   /** Every tenant partition (registered before its first write, by whichever instance). */
   async partitions(): Promise<string[]> {
-    const found = await this.list(this.shared, odata`PartitionKey eq ${TENANTS}`);
-    return found.map((e) => e.rowKey!);
+    const found = (await this.list(this.shared, odata`PartitionKey eq ${TENANTS}`)).map(
+      (e) => e.rowKey!,
+    );
+    for (const pk of found) this.known.add(pk);
+    return found;
+  }
+
+  /**
+   * `read` of every tenant partition, for what runs every few seconds (the time boxes' timer):
+   * the partitions this process knows of are read beside the registry, not after it, and only
+   * those the registry adds (a tenant another instance wrote first) wait for it.
+   */
+  async inEveryPartition<T>(read: (pk: string) => Promise<T>): Promise<T[]> {
+    const known = [...this.known];
+    const [all, first] = await Promise.all([this.partitions(), Promise.all(known.map(read))]);
+    const missed = all.filter((pk) => !known.includes(pk));
+    return [...first, ...(await Promise.all(missed.map(read)))];
   }
 
   /** The entities `filter(pk)` selects in every tenant partition, partition by partition. */
