@@ -374,7 +374,11 @@ export function loadConfig(env: Env = process.env): Config {
  */
 function timeBoxing(env: Env): Pick<Config['elevation'], 'timeBox' | 'dataverseRoleCheck'> {
   const timeBox = flag(env, 'ELEVATION_TIME_BOX', true);
-  if (timeBox && env.DATAVERSE_ROLE_CHECK !== undefined && !flag(env, 'DATAVERSE_ROLE_CHECK', true)) {
+  if (
+    timeBox &&
+    env.DATAVERSE_ROLE_CHECK !== undefined &&
+    !flag(env, 'DATAVERSE_ROLE_CHECK', true)
+  ) {
     throw new ConfigError(
       'DATAVERSE_ROLE_CHECK',
       'cannot be off while ELEVATION_TIME_BOX is on: only a role the bot granted may be removed at the end, and the role check tells which',
