@@ -273,7 +273,10 @@ export class ElevationService {
     // What removes the role later is kept while Dataverse is asked again: side by side.
     const [roleCheck] = await Promise.all([
       outcome.ok && before ? compareRole(this.options, claimed, before) : undefined,
-      outcome.ok ? this.options.timeBoxes?.keepTokens(claimed, now) : undefined,
+      // Nothing to remove at the end of a role held before: nothing to keep for it either.
+      outcome.ok && !(before?.ok && before.holdsSystemAdministrator)
+        ? this.options.timeBoxes?.keepTokens(claimed, now)
+        : undefined,
     ]);
     const finishedAt = clock.now();
     const timeBox =

@@ -137,12 +137,11 @@ export type AuditEventType =
   | 'unsubscribed'
   | 'notification-delivered'
   | 'notification-dropped'
-  /** Time-boxed elevation: the reminder was sent, the end moved, the role removed or kept. */
+  /** Time-boxed elevation: the reminder was sent, the end moved, the role removed or not. */
   | 'reminded'
   | 'extended'
   | 'removal-attempted'
   | 'role-removed'
-  | 'role-kept'
   | 'removal-failed'
   | 'removal-overdue';
 

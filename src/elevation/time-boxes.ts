@@ -100,8 +100,6 @@ export type ExtendResult =
 
 /** The reminder is skipped when the elevation is shorter than this many reminders. */
 const MIN_MINUTES_FOR_REMINDER_FACTOR = 2;
-/** What is kept to act later outlives the latest end by this much (retries after the end). */
-const KEEP_MARGIN_MS = 24 * 3600_000;
 
 /** The minutes asked for, or the default; undefined with the longest allowed when too long. */
 export function chosenMinutes(
@@ -172,7 +170,8 @@ export class TimeBoxService {
    * logged, not fatal: at the end the user is asked to press Remove now.
    */
   async keepTokens(request: ElevationRequest, grantedAt: Date): Promise<void> {
-    const until = new Date(grantedAt.getTime() + this.options.maxMinutes * 60_000 + KEEP_MARGIN_MS);
+    // The latest end any extension may reach; LaterTokens keeps it a margin longer for retries.
+    const until = new Date(grantedAt.getTime() + this.options.maxMinutes * 60_000);
     const kept = await this.options.later
       .keep(request.requester, until)
       .catch((error: unknown) => ({ ok: false as const, message: String(error) }));

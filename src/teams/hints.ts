@@ -117,6 +117,16 @@ export function auditElsewhere(audience: Audience): string {
   return `Ask me for the audit in our personal chat (${personal}) or in a group chat with me (${group}), not in a channel.`;
 }
 
+/**
+ * `elevations`, `done` and `who is elevated` are refused in channels (a channel is public, and a
+ * removal may need a sign-in, which channels cannot do): where to ask instead.
+ */
+export function timeBoxElsewhere(audience: Audience, command: string): string {
+  const personal = markdown(PERSONAL).command(command);
+  const group = markdown({ ...audience, shared: true }).command(command);
+  return `Ask me this in our personal chat (${personal}) or in a group chat with me (${group}), not in a channel.`;
+}
+
 /** A button the bot no longer knows, or a request it forgot: how to start again. */
 export function askAgain(f: TextFormat, what: string): string {
   return `${what} Ask again with ${f.usage('elevate me in', 'environment')}.`;

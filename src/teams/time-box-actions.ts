@@ -24,6 +24,7 @@ import {
 } from './replies';
 import { showRequestStatus } from './show-request-status';
 import { signInCard } from './sign-in-prompt';
+import { audienceOf, timeBoxElsewhere } from './hints';
 import {
   elevationsActivity,
   endedActivity,
@@ -38,6 +39,26 @@ import {
 
 /** The time box of `bot`, or undefined where time-boxing is off. */
 function timeBoxesOf(bot: BotParts): TimeBoxService | undefined {
+  return bot.timeBoxes;
+}
+
+/**
+ * The time box of `bot` for a command, or undefined once the user was told why not: time-boxing
+ * is off, or the command was written in a channel (public, and without sign-in).
+ */
+async function timeBoxesFor(
+  bot: BotParts,
+  context: TurnContext,
+  command: string,
+): Promise<TimeBoxService | undefined> {
+  if (!bot.timeBoxes) {
+    await context.sendActivity(TIME_BOXES_OFF);
+    return undefined;
+  }
+  if (context.activity.conversation?.conversationType === 'channel') {
+    await context.sendActivity(timeBoxElsewhere(audienceOf(context), command));
+    return undefined;
+  }
   return bot.timeBoxes;
 }
 
@@ -152,11 +173,8 @@ export async function elevationsCommand(
   context: TurnContext,
   requester: Requester,
 ): Promise<void> {
-  const timeBoxes = timeBoxesOf(bot);
-  if (!timeBoxes) {
-    await context.sendActivity(TIME_BOXES_OFF);
-    return;
-  }
+  const timeBoxes = await timeBoxesFor(bot, context, 'elevations');
+  if (!timeBoxes) return;
   const active = await timeBoxes.activeOf(requester);
   await context.sendActivity(elevationsActivity(active, requester, timeBoxes.settings));
 }
@@ -172,11 +190,8 @@ export async function doneCommand(
   target: string | undefined,
   commandText: string,
 ): Promise<void> {
-  const timeBoxes = timeBoxesOf(bot);
-  if (!timeBoxes) {
-    await context.sendActivity(TIME_BOXES_OFF);
-    return;
-  }
+  const timeBoxes = await timeBoxesFor(bot, context, 'done');
+  if (!timeBoxes) return;
   const active = (await timeBoxes.activeOf(requester)).filter(
     (request) => request.timeBox?.phase === 'active' || request.timeBox?.phase === 'overdue',
   );
@@ -210,11 +225,8 @@ export async function whoIsElevatedCommand(
   context: TurnContext,
   requester: Requester,
 ): Promise<void> {
-  const timeBoxes = timeBoxesOf(bot);
-  if (!timeBoxes) {
-    await context.sendActivity(TIME_BOXES_OFF);
-    return;
-  }
+  const timeBoxes = await timeBoxesFor(bot, context, 'who is elevated');
+  if (!timeBoxes) return;
   if (!mayListTenantElevations(requester, bot.botAdminIds)) {
     await bot.subscriptions.refuse(requester, undefined, 'who is elevated');
     await context.sendActivity(

@@ -331,6 +331,18 @@ describe("I'm done, Extend, elevations and who is elevated", () => {
     expect(cardText(cardOf(calls.at(-1)!.activity))).toContain('4 hours');
   });
 
+  it('`elevations`, `done` and `who is elevated` are refused in a channel (public, no sign-in there)', async () => {
+    await start();
+    await elevate(ALEX);
+    for (const command of ['elevations', 'done', 'who is elevated']) {
+      const { calls } = await bot.say(ALEX, command, channel(SECURITY, TEAM));
+      const said = String(calls.at(-1)!.activity.text ?? '');
+      expect(said).toContain('not in a channel');
+      expect(said).not.toContain('Contoso Dev');
+    }
+    expect(deletes()).toBe(0);
+  });
+
   it('`elevations` lists mine with the time left; `who is elevated` is for bot admins', async () => {
     await start();
     await elevate(ALEX);
