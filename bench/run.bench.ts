@@ -1,11 +1,13 @@
 /**
- * `npm run bench`: every figure of bench/README.md, the bot and the floor in the same run, then
- * one table with the ratios and the targets. Options (after `npm run bench --`):
+ * `npm run bench`: every figure of bench/README.md, the bot and the floor in the same run (and,
+ * for the command-to-card turns, the bot on Azurite too), then the tables with the ratios and the
+ * targets. Options (after `npm run bench --`):
  *
  *   --quick            short windows and small sizes: a try-out in about a minute, not a result
  *   --only=a,b         run only these parts: turns, resolution, cold-start, memory, growth, throttle
  *   --profile[=dir]    then run the bot alone under each load with `node --cpu-prof` and print
- *                      where its time went (profiles are kept in dir, default a temporary one)
+ *                      where its time went (profiles are kept in dir, default a temporary one;
+ *                      under turns, the bot on Azurite too)
  *   --heap[=dir]       then run the memory load again with heap snapshots of both servers
  *                      and print what each heap holds
  *   --experiments      then the floor with and without a typing indicator (the price of one
