@@ -156,6 +156,8 @@ export interface LoopResult {
   elapsedMs: number;
   /** Measured requests per second. */
   perSecond: number;
+  /** Every step run, warm-up included (what the server's counters saw during the loop). */
+  steps: number;
 }
 
 /** One unit of work: resolves with its latency in ns, throws when it failed. */
@@ -219,6 +221,7 @@ export async function closedLoop(options: {
     errorMessages: results.errorMessages,
     elapsedMs,
     perSecond: (results.samples.length * 1000) / Math.max(1, elapsedMs),
+    steps: index,
   };
 }
 
@@ -261,6 +264,7 @@ export async function openLoop(options: {
     errorMessages: results.errorMessages,
     elapsedMs,
     perSecond: (results.samples.length * 1000) / Math.max(1, elapsedMs),
+    steps: total,
     lateP99Ms: lateness[Math.min(lateness.length - 1, Math.ceil(0.99 * lateness.length) - 1)] ?? 0,
   };
 }

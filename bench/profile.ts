@@ -52,10 +52,11 @@ export function areaOf(url: string, functionName: string): string {
   const modules = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (modules?.[1]) return modules[1];
   if (url.startsWith('node:')) return 'node:internal';
-  const own = /\/(src|bench|test)\/([^/]+)\//.exec(url);
-  if (own) return own[1] === 'src' ? `src/${own[2]}` : own[1]!;
+  // The deepest src/, bench/ or test/ of the path: the checkout may sit in a folder so named.
   const file = /\/(src|bench)\/[^/]+$/.exec(url);
   if (file) return file[1]!;
+  const own = /.*\/(src|bench|test)\/([^/]+)\//.exec(url);
+  if (own) return own[1] === 'src' ? `src/${own[2]}` : own[1]!;
   return url.replace(/^file:\/\//, '');
 }
 

@@ -1,11 +1,13 @@
 /**
- * `npm run bench`: every figure of bench/README.md, the bot and the floor in the same run, then
- * one table with the ratios and the targets. Options (after `npm run bench --`):
+ * `npm run bench`: every figure of bench/README.md, the bot and the floor in the same run (and,
+ * for the command-to-card turns, the bot on Azurite too), then the tables with the ratios and the
+ * targets. Options (after `npm run bench --`):
  *
  *   --quick            short windows and small sizes: a try-out in about a minute, not a result
  *   --only=a,b         run only these parts: turns, resolution, cold-start, memory, growth, throttle
  *   --profile[=dir]    then run the bot alone under each load with `node --cpu-prof` and print
- *                      where its time went (profiles are kept in dir, default a temporary one)
+ *                      where its time went (profiles are kept in dir, default a temporary one;
+ *                      under turns, the bot on Azurite too)
  *   --heap[=dir]       then run the memory load again with heap snapshots of both servers
  *                      and print what each heap holds
  *   --experiments      then the floor with and without a typing indicator (the price of one
@@ -34,8 +36,11 @@ import {
   runThrottleBench,
   runTurnBench,
   runTypingExperiment,
+  type StorageFigures,
   type ThrottleReport,
   type TurnReport,
+  type TurnSide,
+  TURN_SIDES,
 } from './scenarios';
 import { fmt, median } from './stats';
 
@@ -283,6 +288,133 @@ export function rowsOf(report: FullReport): Row[] {
   return rows;
 }
 
+/** The command-to-card turns on three servers: the floor, the bot on SQLite, the bot on Azurite. */
+export interface StoreRow {
+  figure: string;
+  floor: string;
+  sqlite: string;
+  azure: string;
+  sqliteRatio: string;
+  azureRatio: string;
+  target: string;
+  met?: boolean;
+}
+
+/** "6.0 Table requests (3.0 point read, 1.0 batch, ...)": per turn, kinds that occurred. */
+export function storagePerTurn(storage: StorageFigures | undefined): string {
+  if (!storage) return 'n/a';
+  const kinds = Object.entries(storage.byKind)
+    .filter(([, count]) => count > 0)
+    .map(([kind, count]) => `${fmt(count, 1)} ${kind}`);
+  return `${fmt(storage.perRequest, 1)} ${storage.unit}${kinds.length ? ` (${kinds.join(', ')})` : ''}`;
+}
+
+export function storeRowsOf(turns: TurnReport): StoreRow[] {
+  const tp = turns.throughput;
+  const lat = turns.latency;
+  const cpuPerTurn = (side: TurnSide, figures = tp) =>
+    figures[side].serverCpu === undefined
+      ? NaN
+      : (1e4 * figures[side].serverCpu!) / figures[side].perSecond;
+  const azuriteUs = (figures: (typeof tp)['azure']) =>
+    figures.storageCpu === undefined ? NaN : (1e4 * figures.storageCpu) / figures.perSecond;
+  const three = (
+    figure: string,
+    value: (side: TurnSide) => number,
+    digits: number,
+    target = '—',
+    met?: boolean,
+  ): StoreRow => ({
+    figure,
+    floor: fmt(value('floor'), digits),
+    sqlite: fmt(value('bot'), digits),
+    azure: fmt(value('azure'), digits),
+    sqliteRatio: ratio(value('bot'), value('floor')),
+    azureRatio: ratio(value('azure'), value('floor')),
+    target,
+    met,
+  });
+  const p50 = (side: TurnSide) => lat[side].latency.p50;
+  return [
+    three(
+      `Command-to-card turns, ${turns.connections} connections, closed loop (turns/s)`,
+      (side) => tp[side].perSecond,
+      0,
+      'SQLite ≥ 0.8× floor',
+      tp.bot.perSecond >= 0.8 * tp.floor.perSecond,
+    ),
+    three(
+      `Turn latency at ${turns.perSecond} req/s, open loop, p50 (ms)`,
+      p50,
+      2,
+      'Azurite ≤ 5× floor',
+      p50('azure') <= 5 * p50('floor'),
+    ),
+    three(
+      `Turn latency at ${turns.perSecond} req/s, open loop, p99 (ms)`,
+      (side) => lat[side].latency.p99,
+      2,
+    ),
+    three('Server CPU per turn, closed loop (µs)', (side) => cpuPerTurn(side), 0),
+    three(
+      `Server CPU per turn at ${turns.perSecond} req/s (µs)`,
+      (side) => cpuPerTurn(side, lat),
+      0,
+    ),
+    {
+      figure: 'Storage per turn, closed loop (every turn, background work included)',
+      floor: '—',
+      sqlite: storagePerTurn(tp.bot.storage),
+      azure: storagePerTurn(tp.azure.storage),
+      sqliteRatio: '—',
+      azureRatio: '—',
+      target: '—',
+    },
+    {
+      figure: `… at ${turns.perSecond} req/s`,
+      floor: '—',
+      sqlite: storagePerTurn(lat.bot.storage),
+      azure: storagePerTurn(lat.azure.storage),
+      sqliteRatio: '—',
+      azureRatio: '—',
+      target: '—',
+    },
+    {
+      figure: "Azurite's own CPU, closed loop: % of one core, µs per turn",
+      floor: '—',
+      sqlite: '— (in the bot)',
+      azure: `${fmt(tp.azure.storageCpu ?? NaN, 0)}%, ${fmt(azuriteUs(tp.azure), 0)} µs`,
+      sqliteRatio: '—',
+      azureRatio: '—',
+      target: '—',
+    },
+    {
+      figure: `… at ${turns.perSecond} req/s: % of one core, µs per turn (share of the p50 turn)`,
+      floor: '—',
+      sqlite: '— (in the bot)',
+      azure:
+        `${fmt(lat.azure.storageCpu ?? NaN, 0)}%, ${fmt(azuriteUs(lat.azure), 0)} µs ` +
+        `(${fmt((100 * azuriteUs(lat.azure)) / 1000 / p50('azure'), 0)}%)`,
+      sqliteRatio: '—',
+      azureRatio: '—',
+      target: '—',
+    },
+  ];
+}
+
+export function formatStoreTable(rows: readonly StoreRow[]): string {
+  const verdict = (row: StoreRow) => (row.met === undefined ? '' : row.met ? 'met' : '**missed**');
+  return [
+    '| figure | floor | bot on SQLite | bot on Azurite | SQLite vs floor | Azurite vs floor | target | |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | --- | --- |',
+    ...rows.map(
+      (row) =>
+        `| ${row.figure} | ${row.floor} | ${row.sqlite} | ${row.azure} | ${row.sqliteRatio} | ` +
+        `${row.azureRatio} | ${row.target} | ${verdict(row)} |`,
+    ),
+  ].join('\n');
+}
+
 export function formatTable(rows: readonly Row[]): string {
   const verdict = (row: Row) => (row.met === undefined ? '' : row.met ? 'met' : '**missed**');
   return [
@@ -303,11 +435,17 @@ export function formatDetails(report: FullReport): string {
     `${fmt(figures.latency.p99)} | ${fmt(figures.latency.max)} | ${figures.errors} | ` +
     `${figures.serverCpu === undefined ? 'n/a' : fmt(figures.serverCpu, 0)}% | ` +
     `${figures.serverCpu === undefined ? 'n/a' : fmt((1e4 * figures.serverCpu) / figures.perSecond, 0)} | ` +
-    `${fmt(figures.driverCpu, 0)}% | ${figures.otherCpu === undefined ? 'n/a' : fmt(figures.otherCpu, 0)}% |`;
+    `${fmt(figures.driverCpu, 0)}% | ${figures.storageCpu === undefined ? '—' : `${fmt(figures.storageCpu, 0)}%`} | ` +
+    `${figures.otherCpu === undefined ? 'n/a' : fmt(figures.otherCpu, 0)}% |`;
   const header = [
-    '| run | per s | samples | p50 ms | p99 ms | max ms | errors | server CPU | server CPU µs per request | driver CPU | other CPU |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| run | per s | samples | p50 ms | p99 ms | max ms | errors | server CPU | server CPU µs per request | driver CPU | Azurite CPU | other CPU |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
+  const named: Record<TurnSide, string> = {
+    floor: 'floor',
+    bot: 'bot on SQLite',
+    azure: 'bot on Azurite',
+  };
   if (report.turns) {
     const { throughput, latency, confirm } = report.turns;
     lines.push(
@@ -315,12 +453,12 @@ export function formatDetails(report: FullReport): string {
       '',
       ...header,
     );
+    for (const side of TURN_SIDES)
+      lines.push(load(`closed loop, ${named[side]}`, throughput[side]));
+    for (const side of TURN_SIDES)
+      lines.push(load(`${report.turns.perSecond} req/s, ${named[side]}`, latency[side]));
     for (const side of ['floor', 'bot'] as const)
-      lines.push(load(`closed loop, ${side}`, throughput[side]));
-    for (const side of ['floor', 'bot'] as const)
-      lines.push(load(`${report.turns.perSecond} req/s, ${side}`, latency[side]));
-    for (const side of ['floor', 'bot'] as const)
-      lines.push(load(`Elevate clicks, ${side}`, confirm.click[side]));
+      lines.push(load(`Elevate clicks, ${named[side]}`, confirm.click[side]));
     lines.push(
       '',
       'Confirmations (bot), ms:',
@@ -342,15 +480,17 @@ export function formatDetails(report: FullReport): string {
       '| --- | --- | ---: | ---: |',
     );
     const { timelines } = report.turns;
-    for (const [what, bySide] of [
-      [`turn at ${report.turns.perSecond} req/s`, timelines.turn],
-      ['Elevate click', timelines.confirm],
+    for (const [what, bySide, sides] of [
+      [`turn at ${report.turns.perSecond} req/s`, timelines.turn, TURN_SIDES],
+      ['Elevate click', timelines.confirm, ['floor', 'bot']],
     ] as const) {
-      for (const side of ['floor', 'bot'] as const) {
-        const timeline = bySide[side];
+      for (const side of sides) {
+        const timeline = (bySide as Partial<typeof timelines.turn>)[side]!;
         timeline.labels.forEach((label, i) => {
           const segment = timeline.segments[i]!;
-          lines.push(`| ${what}, ${side} | ${label} | ${fmt(segment.p50)} | ${fmt(segment.p99)} |`);
+          lines.push(
+            `| ${what}, ${named[side]} | ${label} | ${fmt(segment.p50)} | ${fmt(segment.p99)} |`,
+          );
         });
       }
     }
@@ -425,6 +565,14 @@ export function formatAll(report: FullReport, command: string): string {
     '',
     formatTable(rowsOf(report)),
     '',
+    ...(report.turns
+      ? [
+          'The command-to-card turns on both stores (the "bot" above is the bot on SQLite):',
+          '',
+          formatStoreTable(storeRowsOf(report.turns)),
+          '',
+        ]
+      : []),
     formatDetails(report),
   ].join('\n');
 }
@@ -530,10 +678,12 @@ async function main(): Promise<void> {
       typeof profile === 'string' ? profile : mkdtempSync(join(os.tmpdir(), 'bench-profiles-'));
     for (const load of ['turns', 'confirmations', 'turns-large-tenant'] as const) {
       const profiled = {} as Record<
-        'bot' | 'floor',
+        TurnSide,
         { summary: ProfileSummary; requests: number; path: string }
       >;
-      for (const side of ['floor', 'bot'] as const) {
+      // The bot on Azurite too, under the turns it is compared on.
+      const sides: readonly TurnSide[] = load === 'turns' ? TURN_SIDES : ['floor', 'bot'];
+      for (const side of sides) {
         process.stderr.write(`bench: profiling the ${side} under ${load}...\n`);
         const run = await runProfiledLoad({
           load,
@@ -551,6 +701,13 @@ async function main(): Promise<void> {
         `\n### CPU profiles under ${load}\n\nBot: ${profiled.bot.path}\nFloor: ${profiled.floor.path}\n\n` +
           formatComparison(profiled.bot, profiled.floor),
       );
+      if (profiled.azure) {
+        console.log(
+          `\n### CPU profiles under ${load}: the bot on Azurite against the floor\n\n` +
+            `Bot on Azurite: ${profiled.azure.path}\n\n` +
+            formatComparison(profiled.azure, profiled.floor),
+        );
+      }
     }
   }
 }

@@ -4,8 +4,16 @@
  * tiny ones) and returns raw-sample summaries, never a verdict: bench/run.bench.ts compares them
  * with the targets.
  */
+import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import {
+  type BenchAzurite,
+  type CountingProxy,
+  startBenchAzurite,
+  startCountingProxy,
+  type StorageCounts,
+} from './azurite';
 import { ms, summarize, type Summary } from './stats';
 import {
   type Answer,
@@ -19,7 +27,7 @@ import {
   type Step,
   TeamsDriver,
 } from './driver';
-import type { HeapFacts, RequestFacts } from './target';
+import type { HeapFacts, RequestFacts, SqliteCounts } from './target';
 import { startTarget, type Target } from './targets';
 import {
   grantingEnvironments,
@@ -33,6 +41,9 @@ import {
 
 export type Side = 'bot' | 'floor';
 export const SIDES: readonly Side[] = ['floor', 'bot'];
+/** The command-to-card turns also run on a third server: the bot on Azurite (`azure`). */
+export type TurnSide = Side | 'azure';
+export const TURN_SIDES: readonly TurnSide[] = ['floor', 'bot', 'azure'];
 
 /** One load on one server: how much, how fast, and what it cost in CPU. */
 export interface LoadFigures {
@@ -54,6 +65,43 @@ export interface LoadFigures {
   otherCpu?: number;
   /** How late the open loop started its requests at p99 (the driver's own health), in ms. */
   lateP99Ms?: number;
+  /**
+   * What the store did per request of the loop (every step, warm-up included, as the counters
+   * saw them): Table requests at the proxy in front of Azurite, or SQLite statements in the bot.
+   */
+  storage?: StorageFigures;
+  /** CPU of the storage's own process (Azurite), in % of one core; not part of otherCpu. */
+  storageCpu?: number;
+}
+
+export interface StorageFigures {
+  /** What `perRequest` counts: "Table requests" or "SQLite statements". */
+  unit: string;
+  perRequest: number;
+  /** Per request, by kind (point read, batch, ...; SQLite: reads, writes, commits). */
+  byKind: Record<string, number>;
+}
+
+/** A server's store, as a load meter reads it before and after each window. */
+export interface StorageProbe {
+  unit: string;
+  counts(): Promise<StorageCounts>;
+  /** CPU time of the storage's own process so far, in ms (none where it runs in the server). */
+  cpuMs?(): number | undefined;
+}
+
+/** The bot on Azurite: Table requests at the counting proxy, Azurite's CPU from /proc. */
+function azureProbe(azurite: BenchAzurite, proxy: CountingProxy): StorageProbe {
+  return {
+    unit: 'Table requests',
+    counts: () => Promise.resolve(proxy.counts()),
+    cpuMs: () => azurite.cpuMs(),
+  };
+}
+
+/** The bot on SQLite (started with BENCH_COUNT_SQL=1): its statements, asked over IPC. */
+function sqliteProbe(target: Target): StorageProbe {
+  return { unit: 'SQLite statements', counts: () => target.ask<SqliteCounts>({ op: 'storage' }) };
 }
 
 export interface CommonOptions {
@@ -102,19 +150,42 @@ class LoadMeter {
   private rounds = 0;
   /** With one window, the loop's own rate (from its first to its last answer). */
   private firstPerSecond: number | undefined;
+  private steps = 0;
+  private storageTotal = 0;
+  private readonly storageByKind: Record<string, number> = {};
+  private storageMs: number | undefined = 0;
 
-  constructor(private readonly target: Target) {}
+  constructor(
+    private readonly target: Target,
+    private readonly storage?: StorageProbe,
+  ) {}
 
   async run(loop: () => Promise<LoopResult & { lateP99Ms?: number }>): Promise<void> {
+    const countsBefore = await this.storage?.counts();
     const machineBefore = machineBusyMs();
     const serverBefore = this.target.cpuMs();
+    const storageBefore = this.storage?.cpuMs?.();
     const driverBefore = process.cpuUsage();
     const started = process.hrtime.bigint();
     const result = await loop();
     this.wallMs += ms(process.hrtime.bigint() - started);
     const serverAfter = this.target.cpuMs();
+    const storageAfter = this.storage?.cpuMs?.();
     const driver = process.cpuUsage(driverBefore);
     const machineAfter = machineBusyMs();
+    const countsAfter = await this.storage?.counts();
+    if (countsBefore && countsAfter) {
+      this.storageTotal += countsAfter.total - countsBefore.total;
+      for (const [kind, count] of Object.entries(countsAfter.byKind)) {
+        this.storageByKind[kind] =
+          (this.storageByKind[kind] ?? 0) + count - (countsBefore.byKind[kind] ?? 0);
+      }
+    }
+    this.steps += result.steps;
+    this.storageMs =
+      this.storageMs === undefined || storageBefore === undefined || storageAfter === undefined
+        ? undefined
+        : this.storageMs + storageAfter - storageBefore;
     this.serverMs =
       this.serverMs === undefined || serverBefore === undefined || serverAfter === undefined
         ? undefined
@@ -135,7 +206,9 @@ class LoadMeter {
   }
 
   figures(): LoadFigures {
-    const { wallMs, serverMs, machineMs, driverMs } = this;
+    const { wallMs, serverMs, machineMs, driverMs, storage, steps } = this;
+    const storageMs = storage?.cpuMs ? this.storageMs : 0;
+    const perStep = (count: number) => count / Math.max(1, steps);
     return {
       perSecond:
         this.rounds === 1 && this.firstPerSecond !== undefined
@@ -147,10 +220,19 @@ class LoadMeter {
       serverCpu: serverMs === undefined ? undefined : (100 * serverMs) / wallMs,
       driverCpu: (100 * driverMs) / wallMs,
       otherCpu:
-        machineMs === undefined || serverMs === undefined
+        machineMs === undefined || serverMs === undefined || storageMs === undefined
           ? undefined
-          : Math.max(0, (100 * (machineMs - serverMs - driverMs)) / wallMs),
+          : Math.max(0, (100 * (machineMs - serverMs - driverMs - storageMs)) / wallMs),
       lateP99Ms: this.lateP99Ms,
+      storage: storage && {
+        unit: storage.unit,
+        perRequest: perStep(this.storageTotal),
+        byKind: Object.fromEntries(
+          Object.entries(this.storageByKind).map(([kind, count]) => [kind, perStep(count)]),
+        ),
+      },
+      storageCpu:
+        storage?.cpuMs && storageMs !== undefined ? (100 * storageMs) / wallMs : undefined,
     };
   }
 }
@@ -158,8 +240,9 @@ class LoadMeter {
 async function measured(
   target: Target,
   loop: () => Promise<LoopResult & { lateP99Ms?: number }>,
+  storage?: StorageProbe,
 ): Promise<LoadFigures> {
-  const meter = new LoadMeter(target);
+  const meter = new LoadMeter(target, storage);
   await meter.run(loop);
   return meter.figures();
 }
@@ -187,7 +270,7 @@ async function warmUp(
   upstream: Upstream,
   users: readonly BenchUser[],
   environments: readonly string[],
-  side: Side,
+  side: TurnSide,
   target: Target,
 ): Promise<Map<string, { requestId?: string; activityId: string }>> {
   const cards = new Map<string, { requestId?: string; activityId: string }>();
@@ -197,7 +280,7 @@ async function warmUp(
       `elevate me in ${environments[index % environments.length]}`,
     );
     const card = upstream.sink.lastCard(conversationOf(user));
-    if (answer.status !== 200 || !card || (side === 'bot' && !card.requestId)) {
+    if (answer.status !== 200 || !card || (side !== 'floor' && !card.requestId)) {
       throw new Error(
         `warm-up of the ${side} for ${user.name} failed (status ${answer.status}, card ${JSON.stringify(card)}); ` +
           `see ${target.logFile} (BENCH_KEEP=1 keeps it after the run)`,
@@ -257,10 +340,11 @@ export class TimelineRecorder {
   }
 }
 
-const TURN_TIMELINE: Record<Side, string[]> = {
+const TURN_TIMELINE: Record<TurnSide, string[]> = {
   // The bot sends a typing indicator only when it must fetch the user's environments: not with
   // warm caches, which is what the turns measure.
   bot: ['request → card POST', 'card POST → answer'],
+  azure: ['request → card POST', 'card POST → answer'],
   floor: ['request → card POST', 'card POST → answer'],
 };
 const CONFIRM_TIMELINE: Record<Side, string[]> = {
@@ -342,11 +426,35 @@ export interface TurnReport {
   users: number;
   connections: number;
   perSecond: number;
-  throughput: Record<Side, LoadFigures>;
-  latency: Record<Side, LoadFigures>;
+  /** The floor, the bot on SQLite (`bot`) and the bot on Azurite (`azure`). */
+  throughput: Record<TurnSide, LoadFigures>;
+  latency: Record<TurnSide, LoadFigures>;
+  /** Confirmations: the floor and the bot on SQLite. */
   confirm: ConfirmFigures;
   /** Where the time of the fixed-rate turns and of the measured clicks went. */
-  timelines: { turn: Record<Side, Timeline>; confirm: Record<Side, Timeline> };
+  timelines: { turn: Record<TurnSide, Timeline>; confirm: Record<Side, Timeline> };
+}
+
+/** The bot's environment on Azurite, as the sandbox runs with STORAGE=azure-table. */
+function azureEnv(connectionString: string): Record<string, string> {
+  return {
+    STORAGE: 'azure-table',
+    AZURE_STORAGE_CONNECTION_STRING: connectionString,
+    AZURE_TABLE_PREFIX: 'bench',
+    // Required on Azure Table (sign-ins are shared through the store, encrypted with it).
+    TOKEN_CACHE_KEY: randomBytes(32).toString('base64'),
+  };
+}
+
+/** Azurite and the counting proxy in front of it, started together. */
+async function startAzureStorage(): Promise<{ azurite: BenchAzurite; proxy: CountingProxy }> {
+  const azurite = await startBenchAzurite();
+  try {
+    return { azurite, proxy: await startCountingProxy(azurite) };
+  } catch (error) {
+    await azurite.stop();
+    throw error;
+  }
 }
 
 export async function runTurnBench(options: TurnOptions = {}): Promise<TurnReport> {
@@ -354,56 +462,73 @@ export async function runTurnBench(options: TurnOptions = {}): Promise<TurnRepor
   const upstream = await startUpstream();
   const dir = runDirectory('turns');
   const environments = grantingEnvironments();
-  const targets: Partial<Record<Side, Target>> = {};
-  const drivers: Partial<Record<Side, TeamsDriver>> = {};
+  const targets: Partial<Record<TurnSide, Target>> = {};
+  const drivers: Partial<Record<TurnSide, TeamsDriver>> = {};
+  let storage: { azurite: BenchAzurite; proxy: CountingProxy } | undefined;
   try {
-    [targets.bot, targets.floor] = await Promise.all([
+    storage = await startAzureStorage();
+    [targets.bot, targets.floor, targets.azure] = await Promise.all([
       startTarget('bot', {
-        env: botEnv(dir, upstream, options, { BENCH_TIME_API: '1' }),
+        env: botEnv(dir, upstream, options, { BENCH_TIME_API: '1', BENCH_COUNT_SQL: '1' }),
         logFile: join(dir, 'bot.log'),
         cpuProfileDir: options.profileDir,
         nodeFlags: options.botNodeFlags,
       }),
       startTarget('floor', { env: floorEnv(options), logFile: join(dir, 'floor.log') }),
+      startTarget('bot', {
+        env: botEnv(dir, upstream, options, azureEnv(storage.proxy.connectionString)),
+        logFile: join(dir, 'bot-azure.log'),
+        nodeFlags: options.botNodeFlags,
+      }),
     ]);
+    const probes: Partial<Record<TurnSide, StorageProbe>> = {
+      bot: sqliteProbe(targets.bot!),
+      azure: azureProbe(storage.azurite, storage.proxy),
+    };
     const users = benchUsers(settings.users);
-    for (const side of SIDES) {
+    for (const side of TURN_SIDES) {
       drivers[side] = new TeamsDriver(targets[side]!.url, upstream.sink);
       await warmUp(drivers[side]!, upstream, users, environments, side, targets[side]!);
     }
 
-    const throughput = {} as Record<Side, LoadFigures>;
-    for (const side of SIDES) {
-      throughput[side] = await measured(targets[side]!, () =>
-        closedLoop({
-          connections: settings.connections,
-          warmupMs: settings.warmupMs,
-          durationMs: settings.throughputMs,
-          step: turnStep(drivers[side]!, users, environments),
-        }),
+    const throughput = {} as Record<TurnSide, LoadFigures>;
+    for (const side of TURN_SIDES) {
+      throughput[side] = await measured(
+        targets[side]!,
+        () =>
+          closedLoop({
+            connections: settings.connections,
+            warmupMs: settings.warmupMs,
+            durationMs: settings.throughputMs,
+            step: turnStep(drivers[side]!, users, environments),
+          }),
+        probes[side],
       );
     }
 
-    const latency = {} as Record<Side, LoadFigures>;
-    const turnTimeline = {} as Record<Side, TimelineRecorder>;
-    for (const side of SIDES) {
+    const latency = {} as Record<TurnSide, LoadFigures>;
+    const turnTimeline = {} as Record<TurnSide, TimelineRecorder>;
+    for (const side of TURN_SIDES) {
       // A turn that replaces the user's older card for the environment also updates that card
       // (a PUT after the new card's POST): its time is part of "card POST → answer".
       turnTimeline[side] = new TimelineRecorder(upstream.sink, TURN_TIMELINE[side], 'POST');
-      latency[side] = await measured(targets[side]!, () =>
-        openLoop({
-          perSecond: settings.perSecond,
-          durationMs: settings.latencyMs,
-          step: turnStep(drivers[side]!, users, environments, turnTimeline[side]),
-        }),
+      latency[side] = await measured(
+        targets[side]!,
+        () =>
+          openLoop({
+            perSecond: settings.perSecond,
+            durationMs: settings.latencyMs,
+            step: turnStep(drivers[side]!, users, environments, turnTimeline[side]),
+          }),
+        probes[side],
       );
     }
 
     const confirm = await confirmations(
       settings,
       upstream,
-      targets as Record<Side, Target>,
-      drivers as Record<Side, TeamsDriver>,
+      { bot: targets.bot!, floor: targets.floor! },
+      { bot: drivers.bot!, floor: drivers.floor! },
       users,
       environments,
     );
@@ -415,13 +540,19 @@ export async function runTurnBench(options: TurnOptions = {}): Promise<TurnRepor
       latency,
       confirm: confirm.figures,
       timelines: {
-        turn: { bot: turnTimeline.bot.summary(), floor: turnTimeline.floor.summary() },
+        turn: {
+          bot: turnTimeline.bot.summary(),
+          azure: turnTimeline.azure.summary(),
+          floor: turnTimeline.floor.summary(),
+        },
         confirm: confirm.timelines,
       },
     };
   } finally {
     for (const driver of Object.values(drivers)) driver.close();
     await Promise.all(Object.values(targets).map((target) => target.stop()));
+    await storage?.proxy.stop();
+    await storage?.azurite.stop();
     await upstream.stop();
     removeRunDirectories();
   }
@@ -970,8 +1101,8 @@ export async function runThrottleBench(options: ThrottleOptions = {}): Promise<T
 export interface ProfileOptions extends CommonOptions {
   /** What load: command-to-card turns, confirmations (message then Elevate), or turns on a large tenant. */
   load: 'turns' | 'confirmations' | 'turns-large-tenant';
-  /** Which server runs with --cpu-prof. */
-  side?: Side;
+  /** Which server runs with --cpu-prof (`azure`: the bot on Azurite). */
+  side?: TurnSide;
   profileDir: string;
   users?: number;
   connections?: number;
@@ -1000,11 +1131,24 @@ export async function runProfiledLoad(options: ProfileOptions): Promise<Profiled
   const upstream = await startUpstream(tenant ? { seed: tenant.seed, pageSize: 1_000 } : {});
   const dir = runDirectory('profile');
   const before = new Set(profilesIn(options.profileDir));
-  const target = await startTarget(side, {
-    env: side === 'bot' ? botEnv(dir, upstream, options) : floorEnv(options),
-    logFile: join(dir, `${side}.log`),
-    cpuProfileDir: options.profileDir,
-  });
+  let storage: { azurite: BenchAzurite; proxy: CountingProxy } | undefined;
+  let target: Target;
+  try {
+    if (side === 'azure') storage = await startAzureStorage();
+    target = await startTarget(side === 'floor' ? 'floor' : 'bot', {
+      env:
+        side === 'floor'
+          ? floorEnv(options)
+          : botEnv(dir, upstream, options, storage ? azureEnv(storage.proxy.connectionString) : {}),
+      logFile: join(dir, `${side}.log`),
+      cpuProfileDir: options.profileDir,
+    });
+  } catch (error) {
+    await storage?.proxy.stop();
+    await storage?.azurite.stop();
+    await upstream.stop();
+    throw error;
+  }
   const driver = new TeamsDriver(target.url, upstream.sink);
   let window: Omit<ProfiledLoad, 'path'>;
   try {
@@ -1033,6 +1177,8 @@ export async function runProfiledLoad(options: ProfileOptions): Promise<Profiled
   } finally {
     driver.close();
     await target.stop();
+    await storage?.proxy.stop();
+    await storage?.azurite.stop();
     await upstream.stop();
     removeRunDirectories();
   }

@@ -9,11 +9,14 @@
  *   BENCH_TARGET=floor  bench/floor-bot.ts on the same server and adapter (with
  *                       BENCH_FLOOR_TYPING=1, a typing indicator before each card: an experiment).
  *
- * Configuration comes from the environment as for the bot (PORT, SQLITE_PATH, LOG_LEVEL, ...).
- * Over the IPC channel the driver asks for what only this process knows: the requests in its
- * store with their client request ids and API round trips (`requests`), its memory (`memory`),
- * and to stop (`stop`, which exits normally so that `--cpu-prof` writes its profile).
+ * Configuration comes from the environment as for the bot (PORT, SQLITE_PATH, STORAGE, LOG_LEVEL,
+ * ...). Over the IPC channel the driver asks for what only this process knows: the requests in
+ * its store with their client request ids and API round trips (`requests`), its memory
+ * (`memory`), the SQLite statements and transactions it ran so far (`storage`, with
+ * BENCH_COUNT_SQL=1), and to stop (`stop`, which exits normally so that `--cpu-prof` writes its
+ * profile).
  */
+import Database from 'better-sqlite3';
 import v8 from 'node:v8';
 import { createStore, startApp, type App } from '../src/app';
 import { loadConfig } from '../src/config';
@@ -36,6 +39,8 @@ export interface RequestFacts {
 export type TargetRequest =
   | { op: 'requests'; ids: string[] }
   | { op: 'memory' }
+  /** SQLite statements and transactions run so far (zeros without BENCH_COUNT_SQL=1). */
+  | { op: 'storage' }
   /** With --expose-gc: memory after a full collection (what is really held); writes a heap snapshot to `snapshot`. */
   | { op: 'heap'; snapshot?: string }
   | { op: 'stop' };
@@ -78,6 +83,76 @@ class TimedPowerPlatform implements PowerPlatform {
       if (clientRequestId) this.applyNs.set(clientRequestId, process.hrtime.bigint() - started);
     }
   }
+}
+
+/** The `storage` answer: what the bot asked of SQLite so far, by kind. */
+export interface SqliteCounts {
+  total: number;
+  byKind: Record<string, number>;
+}
+
+const sqlite = { reads: 0, writes: 0, transactions: 0, autocommitWrites: 0 };
+
+/**
+ * Counts every statement better-sqlite3 runs in this process, whichever store code runs it: a
+ * wrapper around the prepared statement's methods and around `transaction` (outermost calls
+ * only; a nested one is a savepoint, not a commit). A write outside a transaction is a commit of
+ * its own. A few tens of nanoseconds per statement; the figures compare runs that both pay it.
+ */
+function countSqlite(): void {
+  const probe = new Database(':memory:');
+  const statement = Object.getPrototypeOf(probe.prepare('SELECT 1')) as Record<
+    'run' | 'get' | 'all' | 'iterate',
+    (this: Database.Statement, ...args: unknown[]) => unknown
+  >;
+  probe.close();
+  for (const method of ['run', 'get', 'all', 'iterate'] as const) {
+    const original = statement[method];
+    statement[method] = function (this: Database.Statement, ...args: unknown[]) {
+      if (this.reader) sqlite.reads += 1;
+      else {
+        sqlite.writes += 1;
+        if (!this.database.inTransaction) sqlite.autocommitWrites += 1;
+      }
+      return original.apply(this, args);
+    };
+  }
+  const prototype = Database.prototype as unknown as {
+    transaction: (fn: (...args: unknown[]) => unknown) => unknown;
+    exec: (sql: string) => unknown;
+  };
+  const transaction = prototype.transaction;
+  let depth = 0;
+  prototype.transaction = function (this: Database.Database, fn) {
+    return transaction.call(this, (...args: unknown[]) => {
+      if (depth === 0) sqlite.transactions += 1;
+      depth += 1;
+      try {
+        return fn(...args);
+      } finally {
+        depth -= 1;
+      }
+    });
+  };
+  const exec = prototype.exec;
+  prototype.exec = function (this: Database.Database, sql: string) {
+    // A transaction begun by hand (group commit, say) counts as one too.
+    if (/^\s*BEGIN\b/i.test(sql)) sqlite.transactions += 1;
+    return exec.call(this, sql);
+  };
+}
+
+function sqliteCounts(): SqliteCounts {
+  return {
+    total: sqlite.reads + sqlite.writes,
+    // Reads and writes are statements (the total); the commits are the writes' transactions.
+    byKind: {
+      reads: sqlite.reads,
+      writes: sqlite.writes,
+      'commits: transactions': sqlite.transactions,
+      'commits: single writes': sqlite.autocommitWrites,
+    },
+  };
 }
 
 function send(message: TargetMessage): void {
@@ -129,6 +204,7 @@ async function startBot(): Promise<{ url: string; app: App; timed?: TimedPowerPl
 
 async function main(): Promise<void> {
   const kind = process.env.BENCH_TARGET;
+  if (process.env.BENCH_COUNT_SQL === '1') countSqlite();
   let app: App | undefined;
   let timed: TimedPowerPlatform | undefined;
   let url: string;
@@ -163,6 +239,9 @@ async function main(): Promise<void> {
         }
         case 'memory':
           send({ type: 'reply', id: query.id, result: process.memoryUsage() });
+          return;
+        case 'storage':
+          send({ type: 'reply', id: query.id, result: sqliteCounts() });
           return;
         case 'heap': {
           const before = process.memoryUsage();

@@ -194,14 +194,7 @@ export async function startTarget(
       const usage = await ask<NodeJS.MemoryUsage>({ op: 'memory' });
       return { rss: usage.rss };
     },
-    cpuMs() {
-      const stat = readProc(`/proc/${pid}/stat`);
-      if (!stat) return undefined;
-      // Fields after the command name (which may hold spaces): utime and stime are 14 and 15.
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const ticks = Number(fields[11]) + Number(fields[12]);
-      return (ticks * 1000) / CLOCK_TICKS;
-    },
+    cpuMs: () => processCpuMs(pid),
     async stop() {
       if (exited) return;
       if (kind === 'production') {
@@ -219,6 +212,16 @@ export async function startTarget(
       clearTimeout(killer);
     },
   };
+}
+
+/** CPU time (user + system) a process used so far, in ms, from /proc; undefined elsewhere. */
+export function processCpuMs(pid: number): number | undefined {
+  const stat = readProc(`/proc/${pid}/stat`);
+  if (!stat) return undefined;
+  // Fields after the command name (which may hold spaces): utime and stime are 14 and 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return (ticks * 1000) / CLOCK_TICKS;
 }
 
 /** USER_HZ: 100 on every Linux this runs on. */

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { formatHeapComparison, summarizeHeap } from '../../bench/heap';
 import { formatComparison, summarizeProfile } from '../../bench/profile';
 import { runResolutionBench } from '../../bench/resolution.bench';
-import { formatAll, rowsOf } from '../../bench/run.bench';
+import { formatAll, rowsOf, storeRowsOf } from '../../bench/run.bench';
 import { formatTimeBoxReport, runTimeBoxBench } from '../../bench/time-boxes.bench';
 import {
   type LoadFigures,
@@ -22,6 +22,7 @@ import {
   runThrottleBench,
   runTurnBench,
   runTypingExperiment,
+  type StorageFigures,
   type Timeline,
 } from '../../bench/scenarios';
 import { type Summary, wellFormed } from '../../bench/stats';
@@ -41,6 +42,14 @@ function expectLoad(load: LoadFigures): void {
   expect(Number.isFinite(load.driverCpu)).toBe(true);
 }
 
+/** Counted per turn, and the kinds add up to the total (SQLite: reads and writes are the total). */
+function expectStorage(storage: StorageFigures | undefined, unit: string, total: string[]): void {
+  expect(storage?.unit).toBe(unit);
+  expect(storage!.perRequest).toBeGreaterThan(0);
+  const sum = total.reduce((acc, kind) => acc + (storage!.byKind[kind] ?? 0), 0);
+  expect(sum).toBeCloseTo(storage!.perRequest, 6);
+}
+
 function expectTimeline(timeline: Timeline): void {
   expect(timeline.segments).toHaveLength(timeline.labels.length);
   timeline.segments.forEach(expectSummary);
@@ -48,12 +57,14 @@ function expectTimeline(timeline: Timeline): void {
 
 describe('the benchmarks still run (tiny sizes, no timing assertions)', () => {
   it(
-    'command-to-card turns and confirmations, bot and floor',
+    'command-to-card turns (floor, bot on SQLite, bot on Azurite) and confirmations',
     async () => {
       const report = await runTurnBench({
         users: 3,
         connections: 2,
-        warmupMs: 100,
+        // No warm-up: a turn on Azurite can outlast a tiny window here (a closed loop records the
+        // turns that start in its window), so each connection's first turn is the one recorded.
+        warmupMs: 0,
         throughputMs: 400,
         perSecond: 10,
         latencyMs: 500,
@@ -62,12 +73,30 @@ describe('the benchmarks still run (tiny sizes, no timing assertions)', () => {
         confirmWarmupMs: 200,
         logLevel: 'warn',
       });
-      for (const side of ['bot', 'floor'] as const) {
+      for (const side of ['bot', 'floor', 'azure'] as const) {
         expectLoad(report.throughput[side]);
         expectLoad(report.latency[side]);
-        expectLoad(report.confirm.click[side]);
         expectTimeline(report.timelines.turn[side]);
+      }
+      for (const side of ['bot', 'floor'] as const) {
+        expectLoad(report.confirm.click[side]);
         expectTimeline(report.timelines.confirm[side]);
+      }
+      // The stores were counted: Table requests at the proxy in front of Azurite (turns read and
+      // write the store), SQLite statements in the bot, with commits (a turn writes its request
+      // and audit event); Azurite's CPU was read from /proc. The floor has no store.
+      for (const load of [report.throughput, report.latency]) {
+        expect(load.floor.storage).toBeUndefined();
+        const kinds = Object.keys(load.azure.storage?.byKind ?? {});
+        expectStorage(load.azure.storage, 'Table requests', kinds);
+        const writes = kinds.filter((kind) => kind !== 'point read' && kind !== 'query');
+        expect(
+          writes.reduce((sum, kind) => sum + load.azure.storage!.byKind[kind]!, 0),
+        ).toBeGreaterThan(0);
+        expectStorage(load.bot.storage, 'SQLite statements', ['reads', 'writes']);
+        expect(load.bot.storage!.byKind['commits: transactions']).toBeGreaterThan(0);
+        expect(load.azure.storageCpu).toBeGreaterThanOrEqual(0);
+        expect(load.bot.storageCpu).toBeUndefined();
       }
       // Every confirmation was executed, and matched with the simulator's handling of its call.
       expect(report.confirm.notSucceeded).toBe(0);
@@ -83,7 +112,17 @@ describe('the benchmarks still run (tiny sizes, no timing assertions)', () => {
       expect(
         rows.every((row) => !/NaN|undefined/.test(`${row.bot} ${row.floor} ${row.ratio}`)),
       ).toBe(true);
-      expect(formatAll({ ...header(), turns: report }, 'smoke')).toContain('| figure |');
+      const storeRows = storeRowsOf(report);
+      expect(storeRows.map((row) => row.figure).join('\n')).toMatch(
+        /turns\/s[\s\S]*p50[\s\S]*Storage per turn[\s\S]*Azurite's own CPU/,
+      );
+      expect(
+        storeRows.every(
+          (row) =>
+            !/NaN|undefined/.test(`${row.floor} ${row.sqlite} ${row.azure} ${row.azureRatio}`),
+        ),
+      ).toBe(true);
+      expect(formatAll({ ...header(), turns: report }, 'smoke')).toContain('| bot on Azurite |');
     },
     SLOW,
   );
