@@ -124,6 +124,8 @@ function botEnv(
     LOG_LEVEL: options.logLevel ?? 'info',
     SQLITE_PATH: join(dir, 'bot.db'),
     POWERPLATFORM_API_URL: upstream.simulator.url,
+    // The role check and time-boxing talk to the upstream's Dataverse, as the sandbox's do.
+    SANDBOX_DATAVERSE_URL: upstream.dataverse.url,
     // Caches stay warm for the whole run; the default (60 s) would expire mid-run.
     ENVIRONMENT_CACHE_SECONDS: '3600',
     ...extra,

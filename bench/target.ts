@@ -16,6 +16,7 @@
  * BENCH_COUNT_SQL=1), and to stop (`stop`, which exits normally so that `--cpu-prof` writes its
  * profile).
  */
+import { dataverseUrlAt } from '../src/sandbox/dataverse-simulator';
 import Database from 'better-sqlite3';
 import v8 from 'node:v8';
 import { createStore, startApp, type App } from '../src/app';
@@ -192,9 +193,13 @@ async function startBot(): Promise<{ url: string; app: App; timed?: TimedPowerPl
           }),
         )
       : undefined;
+  const dataverse = config.powerPlatform.sandboxDataverseUrl;
   const app = await startApp(config, {
     tokens: identity.signIn,
     signIn: identity.signIn,
+    // Time-boxed as in the sandbox: the refresh token kept at each grant, Dataverse asked around it.
+    later: identity.laterTokens,
+    dataverseUrlFor: dataverse ? dataverseUrlAt(dataverse) : undefined,
     logger,
     store,
     powerPlatform: timed,

@@ -3,6 +3,10 @@
  * Platform API (0 ms latency) with a stopwatch on its own handling of each call, the connector
  * sink, and a store filled with history before a run.
  */
+import {
+  type DataverseSimulator,
+  startDataverseSimulatorFor,
+} from '../src/sandbox/dataverse-simulator';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +27,8 @@ import type { BenchUser } from './driver';
 
 export interface Upstream {
   simulator: PowerPlatformSimulator;
+  /** Dataverse for the role check and the removals of time-boxed elevations, as in the sandbox. */
+  dataverse: DataverseSimulator;
   sink: ConnectorSink;
   /**
    * The simulator's own time per call, summed over the attempts of one client request id: from
@@ -74,12 +80,15 @@ export async function startUpstream(
     return push(...items);
   };
   const sink = await startConnectorSink({ watch: true });
+  const dataverse = await startDataverseSimulatorFor(simulator);
   return {
     simulator,
+    dataverse,
     sink,
     handlingNs,
     async stop() {
       await sink.stop();
+      await dataverse.stop();
       await simulator.stop();
     },
   };
