@@ -1,0 +1,89 @@
+/**
+ * The committed Toolkit files (teamsapp*.yml, env/, infra/azure.parameters.json, .vscode/tasks.json,
+ * the scripts they run) as the Microsoft 365 Agents Toolkit itself reads them: its YAML parser and
+ * schema, its placeholder resolution action by action, its ARM parameter expansion and its
+ * file/createOrUpdateEnvironmentFile driver (test/support/toolkit-files-check.js), offline, with
+ * only the values an operator must fill in. A file the Toolkit would stop on fails here instead of
+ * halfway through a real `provision`. The Toolkit CLI is installed into .cache/ on the first run
+ * (a few minutes), then reused.
+ */
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { loadConfig } from '../../src/config';
+import { ensureToolkitCore } from '../support/toolkit-cli';
+
+// The first run installs the Toolkit CLI.
+jest.setTimeout(15 * 60_000);
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const CHECK = path.join(__dirname, '..', 'support', 'toolkit-files-check.js');
+
+interface Report {
+  schemaErrors: string[];
+  problems: string[];
+  localConfigs?: Record<string, string>;
+  armParameters?: Record<string, unknown>;
+}
+
+const ENVIRONMENTS = [
+  { name: 'local', yml: 'teamsapp.local.yml' },
+  { name: 'dev', yml: 'teamsapp.yml' },
+] as const;
+
+let coreDir = '';
+
+beforeAll(async () => {
+  coreDir = await ensureToolkitCore();
+}, 15 * 60_000);
+
+/** Runs the check for one yml file; `overrides` replace values of the environment. */
+function check(yml: string, env: string, overrides: string[] = []): Promise<Report> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      [CHECK, coreDir, ROOT, yml, env, ...overrides],
+      { cwd: ROOT, maxBuffer: 16 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        if (error) reject(new Error(`the Toolkit check failed: ${stderr}`));
+        else resolve(JSON.parse(stdout) as Report);
+      },
+    );
+  });
+}
+
+describe('Toolkit files, read by the Toolkit', () => {
+  const reports = new Map<string, Promise<Report>>();
+  const reportFor = (environment: (typeof ENVIRONMENTS)[number]): Promise<Report> => {
+    if (!reports.has(environment.name)) {
+      reports.set(environment.name, check(environment.yml, environment.name));
+    }
+    return reports.get(environment.name) as Promise<Report>;
+  };
+
+  it.each(ENVIRONMENTS)('$yml passes the Toolkit schema for its version', async (environment) => {
+    expect((await reportFor(environment)).schemaErrors).toEqual([]);
+  });
+
+  it.each(ENVIRONMENTS)(
+    'every action of provision and deploy in $yml gets all its inputs, arm/deploy all its parameters',
+    async (environment) => {
+      expect((await reportFor(environment)).problems).toEqual([]);
+    },
+  );
+
+  it('without the operator values the README names, the check names what is missing', async () => {
+    const report = await check('teamsapp.yml', 'dev', ['POWERPLATFORM_USERS_APPLY_PERMISSION_ID=']);
+    expect(report.problems.join('\n')).toMatch(/POWERPLATFORM_USERS_APPLY_PERMISSION_ID/);
+  });
+
+  it('the .localConfigs that local debug writes is a configuration the bot starts with, as a single-tenant bot', async () => {
+    const report = await reportFor(ENVIRONMENTS[0]);
+    const localConfigs = report.localConfigs ?? {};
+    const config = loadConfig(localConfigs);
+    // botFramework/create registers single-tenant bots, in the tenant of the signed-in account.
+    expect(config.bot.type).toBe('SingleTenant');
+    expect(config.bot.tenantId).toBe(localConfigs.AAD_APP_TENANT_ID);
+    expect(config.bot.domain).toBe('elevation-bot.example.com');
+    expect(config.mode).toBe('production');
+  });
+});
