@@ -44,23 +44,12 @@ param aadAppTenantId string
 
 param aadAppOauthAuthorityHost string = 'https://login.microsoftonline.com'
 
-@description('Power Platform API base URL; sovereign clouds use other hosts.')
-param powerPlatformApiUrl string = 'https://api.powerplatform.com'
-
-param powerPlatformApiVersion string = '2024-10-01'
-
-@description('Comma-separated tenant ids allowed to use the bot; empty means the bot\'s own tenant.')
-param allowedTenantIds string = ''
-
 @secure()
 @description('32 random bytes (base64 or hex) that encrypt the sign-ins and token cache kept in Table storage (SECRET_TOKEN_CACHE_KEY); required with azure-table.')
 param tokenCacheKey string
 
-@description('Days audit events and finished requests are kept; 0 keeps them forever.')
-param auditRetentionDays string = '0'
-
-@description('Comma-separated Entra object ids of the people who may subscribe channels to notifications.')
-param botAdminIds string = ''
+@description('The optional settings set in env/.env.<environment> (ALLOWED_TENANT_IDS, BOT_ADMIN_IDS, ...), as base64 of a JSON object: written by scripts/toolkit-env.js app-settings, since the Toolkit refuses empty placeholders.')
+param optionalAppSettings string = ''
 
 @allowed([
   'azure-table'
@@ -69,6 +58,7 @@ param botAdminIds string = ''
 @description('azure-table (default in Azure) or sqlite. SQLite would live on the /home file share, where its WAL mode is not reliable: use it for a trial only.')
 param storageKind string = 'azure-table'
 
+var optionalSettings = empty(optionalAppSettings) ? {} : json(base64ToString(optionalAppSettings))
 var uniqueSuffix = uniqueString(resourceGroup().id)
 var webAppName = '${resourceBaseName}-${uniqueSuffix}'
 var botServiceName = '${resourceBaseName}-${uniqueSuffix}'
@@ -125,7 +115,8 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-01-01' = {
 resource webAppSettings 'Microsoft.Web/sites/config@2022-09-01' = {
   parent: webApp
   name: 'appsettings'
-  properties: {
+  // The optional settings first: the ones below always win.
+  properties: union(optionalSettings, {
     SCM_DO_BUILD_DURING_DEPLOYMENT: 'true'
     BOT_ID: botAadAppClientId
     BOT_PASSWORD: botAadAppClientSecret
@@ -136,16 +127,11 @@ resource webAppSettings 'Microsoft.Web/sites/config@2022-09-01' = {
     AAD_APP_CLIENT_SECRET: aadAppClientSecret
     AAD_APP_TENANT_ID: aadAppTenantId
     AAD_APP_OAUTH_AUTHORITY_HOST: aadAppOauthAuthorityHost
-    POWERPLATFORM_API_URL: powerPlatformApiUrl
-    POWERPLATFORM_API_VERSION: powerPlatformApiVersion
-    ALLOWED_TENANT_IDS: allowedTenantIds
-    BOT_ADMIN_IDS: botAdminIds
     STORAGE: storageKind
     TOKEN_CACHE_KEY: tokenCacheKey
-    AUDIT_RETENTION_DAYS: auditRetentionDays
     AZURE_STORAGE_CONNECTION_STRING: 'DefaultEndpointsProtocol=https;AccountName=${storage.name};AccountKey=${storage.listKeys().keys[0].value};EndpointSuffix=${environment().suffixes.storage}'
     SQLITE_PATH: '/home/data/elevation-bot.db'
-  }
+  })
 }
 
 // The bot registration: Bot Framework sends Teams activities to the Web App.

@@ -76,6 +76,24 @@ describe('Toolkit files, read by the Toolkit', () => {
     expect(report.problems.join('\n')).toMatch(/POWERPLATFORM_USERS_APPLY_PERMISSION_ID/);
   });
 
+  it('optional settings set in the env files reach the bot in both environments, and may be absent', async () => {
+    const tenant = '0b1c2d3e-4f50-4617-8829-3a4b5c6d7e8f';
+    const set = [`ALLOWED_TENANT_IDS=${tenant}`, 'AUDIT_RETENTION_DAYS=30'];
+    const [local, dev] = await Promise.all([
+      check('teamsapp.local.yml', 'local', set),
+      check('teamsapp.yml', 'dev', set),
+    ]);
+    expect([...local.problems, ...dev.problems]).toEqual([]);
+    const config = loadConfig(local.localConfigs ?? {});
+    expect(config.allowedTenantIds).toEqual([tenant]);
+    expect(config.auditRetentionDays).toBe(30);
+    const encoded = String(dev.armParameters?.optionalAppSettings);
+    expect(JSON.parse(Buffer.from(encoded, 'base64').toString('utf8'))).toEqual({
+      ALLOWED_TENANT_IDS: tenant,
+      AUDIT_RETENTION_DAYS: '30',
+    });
+  });
+
   it('the .localConfigs that local debug writes is a configuration the bot starts with, as a single-tenant bot', async () => {
     const report = await reportFor(ENVIRONMENTS[0]);
     const localConfigs = report.localConfigs ?? {};
