@@ -9,6 +9,7 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer, get, type IncomingMessage, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -159,15 +160,40 @@ function startBot(settings: Record<string, string>): Started {
   return { child, output: () => output, exited };
 }
 
-function healthz(url: string): Promise<number> {
+interface Answer {
+  status: number;
+  contentType: string;
+  body: string;
+}
+
+function fetchFrom(url: string): Promise<Answer> {
   return new Promise((resolve, reject) => {
     // The bot itself listens on plain HTTP (App Service terminates TLS in front of it).
-    const req = get(`${url}/healthz`, (res: IncomingMessage) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
+    const req = get(url, (res: IncomingMessage) => {
+      let body = '';
+      res.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          contentType: String(res.headers['content-type']),
+          body,
+        }),
+      );
     });
     req.on('error', reject);
   });
+}
+
+async function healthz(url: string): Promise<number> {
+  return (await fetchFrom(`${url}/healthz`)).status;
+}
+
+async function listening(bot: Started): Promise<string> {
+  return waitFor(
+    () => /"bot listening".*?"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(bot.output())?.[1],
+    `the bot to listen:\n${bot.output()}`,
+    30_000,
+  );
 }
 
 describe('the bot with a managed identity and Table storage without keys', () => {
@@ -181,11 +207,7 @@ describe('the bot with a managed identity and Table storage without keys', () =>
     ).toEqual([]);
     const bot = startBot(settings);
     try {
-      const url = await waitFor(
-        () => /"bot listening".*?"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(bot.output())?.[1],
-        `the bot to listen:\n${bot.output()}`,
-        30_000,
-      );
+      const url = await listening(bot);
       expect(bot.output()).toContain(
         `azure-table at ${azurite.accountUrl} as the managed identity ${IDENTITY_CLIENT_ID}`,
       );
@@ -198,6 +220,25 @@ describe('the bot with a managed identity and Table storage without keys', () =>
         header: IDENTITY_HEADER,
       });
       expect(bot.output()).not.toContain(settings.TOKEN_CACHE_KEY as string);
+    } finally {
+      bot.child.kill('SIGTERM');
+      await bot.exited;
+    }
+  });
+
+  it("answers the Teams app manifest's privacy and terms links with pages", async () => {
+    audience = 'https://storage.azure.com';
+    const manifest = JSON.parse(readFileSync(path.join(ROOT, 'appPackage/manifest.json'), 'utf8'));
+    const links = [manifest.developer.privacyUrl, manifest.developer.termsOfUseUrl] as string[];
+    const bot = startBot(azureStyleSettings());
+    try {
+      const url = await listening(bot);
+      for (const link of links) {
+        expect(link).toMatch(/^https:\/\/\$\{\{BOT_DOMAIN\}\}\//);
+        const page = await fetchFrom(link.replace('https://${{BOT_DOMAIN}}', url));
+        expect(page).toMatchObject({ status: 200, contentType: 'text/html; charset=utf-8' });
+        expect(page.body).toMatch(/<h1>Elevation bot: (privacy|terms of use)<\/h1>/);
+      }
     } finally {
       bot.child.kill('SIGTERM');
       await bot.exited;
