@@ -8,9 +8,18 @@
  * (a few minutes), then reused.
  */
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
+import { AppManifestUtils, type AppManifest } from '@microsoft/app-manifest';
 import { loadConfig } from '../../src/config';
 import { ensureToolkitCore } from '../support/toolkit-cli';
+
+// @microsoft/app-manifest requires strip-bom, which is ES-module only (see app-package.test.ts).
+jest.mock('strip-bom', () => ({
+  __esModule: true,
+  default: (text: string) => text.replace(/^\uFEFF/, ''),
+}));
 
 // The first run installs the Toolkit CLI.
 jest.setTimeout(15 * 60_000);
@@ -23,6 +32,29 @@ interface Report {
   problems: string[];
   localConfigs?: Record<string, string>;
   armParameters?: Record<string, unknown>;
+  appPackage?: string;
+}
+
+interface ZipEntry {
+  entryName: string;
+  getData(): Buffer;
+}
+
+/** The files of a zip, read with the zip library the Toolkit itself uses. */
+function unzip(base64: string): Map<string, Buffer> {
+  const fromToolkit = createRequire(path.join(coreDir, 'index.js'));
+  const AdmZip = fromToolkit('adm-zip') as new (data: Buffer) => { getEntries(): ZipEntry[] };
+  const entries = new AdmZip(Buffer.from(base64, 'base64')).getEntries();
+  return new Map(entries.map((entry) => [entry.entryName, entry.getData()]));
+}
+
+type SchemaOf = Parameters<typeof AppManifestUtils.validateAgainstSchema>[1];
+
+function teamsSchema(manifestVersion: string): SchemaOf {
+  const schemaFile = require.resolve(
+    `@microsoft/app-manifest/build/json-schemas/teams/v${manifestVersion}/MicrosoftTeams.schema.json`,
+  );
+  return JSON.parse(readFileSync(schemaFile, 'utf8')) as SchemaOf;
 }
 
 const ENVIRONMENTS = [
@@ -68,6 +100,31 @@ describe('Toolkit files, read by the Toolkit', () => {
     'every action of provision and deploy in $yml gets all its inputs, arm/deploy all its parameters',
     async (environment) => {
       expect((await reportFor(environment)).problems).toEqual([]);
+    },
+  );
+
+  it.each(ENVIRONMENTS)(
+    'the app package teamsApp/zipAppPackage builds for $name passes the Teams manifest schema, icons included',
+    async (environment) => {
+      const report = await reportFor(environment);
+      expect(report.appPackage).toBeDefined();
+      const files = unzip(report.appPackage as string);
+      expect([...files.keys()].sort()).toEqual(['color.png', 'manifest.json', 'outline.png']);
+      const text = (files.get('manifest.json') as Buffer).toString('utf8');
+      expect(text).not.toMatch(/\$\{\{/);
+      const manifest = JSON.parse(text) as AppManifest & {
+        manifestVersion: string;
+        developer: { privacyUrl: string; termsOfUseUrl: string };
+      };
+      expect(
+        await AppManifestUtils.validateAgainstSchema(
+          manifest,
+          teamsSchema(manifest.manifestVersion),
+        ),
+      ).toEqual([]);
+      // The links point at the pages the bot serves (public/).
+      expect(manifest.developer.privacyUrl).toBe('https://elevation-bot.example.com/privacy.html');
+      expect(manifest.developer.termsOfUseUrl).toBe('https://elevation-bot.example.com/terms.html');
     },
   );
 

@@ -33,9 +33,17 @@ const { parseSetOutputCommand } = core('component/driver/script/scriptDriver');
 const { CreateOrUpdateEnvironmentFileDriver } = core(
   'component/driver/file/createOrUpdateEnvironmentFile',
 );
+const { CreateAppPackageDriver } = core('component/driver/teamsApp/createAppPackage');
 
 const problems = [];
-const report = { schemaErrors: [], problems, localConfigs: undefined, armParameters: undefined };
+const report = {
+  schemaErrors: [],
+  problems,
+  localConfigs: undefined,
+  armParameters: undefined,
+  /** The zip teamsApp/zipAppPackage built, base64. */
+  appPackage: undefined,
+};
 
 /** A copy of the project without the heavy or private folders. */
 function copyProject() {
@@ -236,6 +244,16 @@ async function runAction(root, def, where) {
     const missing = getEnvironmentVariables(expandEnvironmentVariable(manifest));
     if (missing.length > 0)
       problems.push(`${where}: ${args.manifestPath} misses ${missing.join(', ')}`);
+    if (def.uses === 'teamsApp/zipAppPackage' && missing.length === 0) {
+      const built = await new CreateAppPackageDriver().build(args, {
+        projectPath: root,
+        logProvider: silentLog(),
+      });
+      if (built.isErr()) problems.push(`${where}: ${built.error.message}`);
+      else {
+        report.appPackage = fs.readFileSync(path.join(root, args.outputZipPath)).toString('base64');
+      }
+    }
   } else if (def.uses === 'file/createOrUpdateEnvironmentFile') {
     const context = { projectPath: root, logProvider: silentLog() };
     await new CreateOrUpdateEnvironmentFileDriver().handler(args, context);
