@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../src/config';
 
-const SCRIPT = path.resolve(__dirname, '..', '..', 'scripts', 'toolkit-env.js');
+const ROOT = path.resolve(__dirname, '..', '..');
+const SCRIPT = path.join(ROOT, 'scripts', 'toolkit-env.js');
 const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
 const OTHER_TENANT = '0b1c2d3e-4f50-4617-8829-3a4b5c6d7e8f';
 const ADMIN = '11111111-2222-4333-8444-555555555555';
@@ -107,5 +108,33 @@ describe('scripts/toolkit-env.js', () => {
     expect(config.allowedTenantIds).toEqual([OTHER_TENANT]);
     expect(config.notifications.adminIds).toEqual([]);
     expect(config.auditRetentionDays).toBe(90);
+  });
+
+  it('the operator values are the same in the env files, the check and the README, named once there', () => {
+    const marked = (file: string) => {
+      const lines = readFileSync(path.join(ROOT, file), 'utf8').split('\n');
+      return lines.flatMap((line, i) => {
+        const key = /^([A-Z_][A-Z0-9_]*)=/.exec(line)?.[1];
+        const block = lines.slice(0, i).reverse();
+        const comments = block.slice(
+          0,
+          Math.max(
+            0,
+            block.findIndex((l) => !l.startsWith('#')),
+          ),
+        );
+        return key && comments.some((c) => c.includes('OPERATOR MUST FILL')) ? [key] : [];
+      });
+    };
+    const operatorValues = marked('env/.env.dev');
+    expect(operatorValues).toEqual(['POWERPLATFORM_USERS_APPLY_PERMISSION_ID']);
+    expect(marked('env/.env.local')).toEqual(operatorValues);
+    const required =
+      /const REQUIRED = \{([\s\S]*?)\n\};/.exec(readFileSync(SCRIPT, 'utf8'))?.[1] ?? '';
+    expect([...required.matchAll(/^ {2}([A-Z_]+): \{/gm)].map((m) => m[1])).toEqual(operatorValues);
+    const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    const section = /^## Deploy to your tenant\n([\s\S]*?)^## /m.exec(readme)?.[1] ?? '';
+    expect(section).toMatch(/\*\*The one value you must fill in\*\*/);
+    for (const name of operatorValues) expect(section).toContain(`\`${name}\``);
   });
 });
