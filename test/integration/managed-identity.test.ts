@@ -2,9 +2,10 @@
  * The bot as infra/azure.bicep configures it in Azure: BOT_TYPE=UserAssignedMSI, STORAGE=azure-table
  * at AZURE_STORAGE_ACCOUNT_URL with the managed identity AZURE_CLIENT_ID, and no account key. The
  * production entry point (src/index.ts) runs as a process against Azurite over HTTPS with OAuth
- * (`--oauth basic`: it checks each bearer token's issuer, audience and lifetime). Only the managed
+ * (`--oauth basic`: it checks each bearer token's issuer, audience and lifetime); the botbuilder
+ * adapter sends to a local connector with the identity's Bot Framework token. Only the managed
  * identity endpoint of App Service (IDENTITY_ENDPOINT, IDENTITY_HEADER) is a stand-in, at the
- * network edge: @azure/identity's ManagedIdentityCredential asks it for the storage token.
+ * network edge: @azure/identity's ManagedIdentityCredential asks it for the tokens.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -13,6 +14,8 @@ import { readFileSync } from 'node:fs';
 import { createServer, get, type IncomingMessage, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { continueConversation, createAdapter } from '../../src/teams/adapter';
+import { silentLogger } from '../../src/log';
 import { type Azurite, startAzurite } from '../support/azurite';
 import { waitFor } from '../support/wait-for';
 
@@ -253,5 +256,53 @@ describe('the bot with a managed identity and Table storage without keys', () =>
     expect(code).not.toBe(0);
     expect(asked.length).toBeGreaterThan(0);
     expect(bot.output()).toMatch(/The bot could not start:.*(audience|Authentication|authoriz)/is);
+  });
+
+  it("sends to Teams with the managed identity's Bot Framework token (UserAssignedMSI, no secret)", async () => {
+    asked.length = 0;
+    const received: { url?: string; authorization?: string }[] = [];
+    const connector = createServer((req, res) => {
+      received.push({ url: req.url, authorization: req.headers.authorization });
+      req.resume();
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ id: 'activity-1' }));
+    });
+    await new Promise<void>((resolve) => connector.listen(0, '127.0.0.1', resolve));
+    const address = connector.address();
+    const serviceUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/`;
+    // What App Service sets for the process; botbuilder's credential reads it when it asks.
+    const saved = { endpoint: process.env.IDENTITY_ENDPOINT, header: process.env.IDENTITY_HEADER };
+    process.env.IDENTITY_ENDPOINT = identityUrl;
+    process.env.IDENTITY_HEADER = IDENTITY_HEADER;
+    try {
+      const adapter = createAdapter({
+        botId: IDENTITY_CLIENT_ID,
+        botType: 'UserAssignedMSI',
+        botTenantId: TENANT,
+        logger: silentLogger,
+      });
+      await continueConversation(
+        adapter,
+        IDENTITY_CLIENT_ID,
+        { serviceUrl, channelId: 'msteams', conversation: { id: 'a:conversation' } as never },
+        async (context) => {
+          await context.sendActivity('hello');
+        },
+      );
+    } finally {
+      process.env.IDENTITY_ENDPOINT = saved.endpoint;
+      process.env.IDENTITY_HEADER = saved.header;
+      if (saved.endpoint === undefined) delete process.env.IDENTITY_ENDPOINT;
+      if (saved.header === undefined) delete process.env.IDENTITY_HEADER;
+      await new Promise((resolve) => connector.close(resolve));
+    }
+    expect(received).toHaveLength(1);
+    expect(received[0]?.url).toMatch(/^\/v3\/conversations\/a%3Aconversation\/activities/);
+    expect(received[0]?.authorization).toMatch(/^Bearer [\w-]+\.[\w-]+\.[\w-]+$/);
+    expect(asked).toContainEqual({
+      resource: 'https://api.botframework.com',
+      clientId: IDENTITY_CLIENT_ID,
+      header: IDENTITY_HEADER,
+    });
   });
 });
