@@ -434,6 +434,7 @@ export function formatTimeBoxReport(report: TimeBoxReport): string {
 
 interface RunningAzurite {
   connectionString: string;
+  accountUrl: string;
   port: number;
   stop(): Promise<void>;
 }
@@ -501,6 +502,7 @@ async function startAzurite(dir: string): Promise<RunningAzurite> {
   return {
     port,
     connectionString: `DefaultEndpointsProtocol=http;AccountName=${ACCOUNT};AccountKey=${ACCOUNT_KEY};TableEndpoint=http://127.0.0.1:${port}/${ACCOUNT};`,
+    accountUrl: `http://127.0.0.1:${port}/${ACCOUNT}`,
     stop: async () => {
       child.kill('SIGTERM');
       const killer = setTimeout(() => child.kill('SIGKILL'), 5000);

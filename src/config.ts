@@ -51,7 +51,18 @@ export interface Config {
   allowedTenantIds: string[];
   storage:
     | { kind: 'sqlite'; path: string }
-    | { kind: 'azure-table'; connectionString: string; tablePrefix: string };
+    | {
+        kind: 'azure-table';
+        /** A connection string with the account key (Azurite, local runs). */
+        connectionString?: string;
+        /**
+         * The Table endpoint, reached with an Entra identity instead of a key (Azure): the
+         * user-assigned managed identity `managedIdentityClientId`, or DefaultAzureCredential.
+         */
+        accountUrl?: string;
+        managedIdentityClientId?: string;
+        tablePrefix: string;
+      };
   /**
    * AES-256 key that encrypts the token cache and sign-in sessions kept in the store, so that
    * every instance can act for a user signed in on another. Without it they stay in memory.
@@ -210,6 +221,14 @@ function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
 }
 
+function isLoopbackUrl(value: string): boolean {
+  try {
+    return isLoopback(new URL(value).hostname.replace(/^\[|\]$/g, ''));
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Only where the store is: what the audit command needs, without the bot's credentials. The
  * sandbox's file is the default when SANDBOX=true.
@@ -221,17 +240,39 @@ export function loadStorageConfig(
   const kind = oneOf(env, 'STORAGE', ['sqlite', 'azure-table'] as const, 'sqlite');
   if (kind === 'azure-table') {
     const connectionString = text(env, 'AZURE_STORAGE_CONNECTION_STRING');
-    if (!connectionString)
+    const accountUrl = text(env, 'AZURE_STORAGE_ACCOUNT_URL');
+    if (!connectionString && !accountUrl)
       throw new ConfigError(
         'AZURE_STORAGE_CONNECTION_STRING',
-        'is required when STORAGE=azure-table',
+        'or AZURE_STORAGE_ACCOUNT_URL is required when STORAGE=azure-table',
       );
+    if (connectionString && accountUrl) {
+      // Two ways in, two possible accounts: say which one rather than pick one silently.
+      throw new ConfigError(
+        'AZURE_STORAGE_ACCOUNT_URL',
+        'and AZURE_STORAGE_CONNECTION_STRING are both set: keep one (the URL in Azure, the connection string for Azurite)',
+      );
+    }
     const tablePrefix = text(env, 'AZURE_TABLE_PREFIX') ?? '';
     if (!/^([A-Za-z][A-Za-z0-9]{0,40})?$/.test(tablePrefix)) {
       throw new ConfigError(
         'AZURE_TABLE_PREFIX',
         'must be letters and digits (at most 41), starting with a letter',
       );
+    }
+    if (accountUrl) {
+      return {
+        kind: 'azure-table',
+        // Entra tokens only travel over HTTPS; plain HTTP only to this machine.
+        accountUrl: httpsUrl(
+          env,
+          'AZURE_STORAGE_ACCOUNT_URL',
+          accountUrl,
+          isLoopbackUrl(accountUrl),
+        ),
+        managedIdentityClientId: guid(env, 'AZURE_CLIENT_ID'),
+        tablePrefix,
+      };
     }
     return { kind: 'azure-table', connectionString, tablePrefix };
   }

@@ -1,7 +1,8 @@
 /**
  * The consent fallback of Teams SSO: the pages Teams opens in a popup when Entra needs the user's
  * consent (public/auth-start.html, public/auth-end.html, public/auth.js), their settings
- * (/auth-config.json) and @microsoft/teams-js, served from node_modules rather than a CDN.
+ * (/auth-config.json) and @microsoft/teams-js, served from node_modules rather than a CDN; and
+ * the privacy and terms pages the Teams app manifest links to (public/privacy.html, terms.html).
  *
  * Only these files are served; no path is taken from the URL.
  */
@@ -92,6 +93,9 @@ export function registerConsentPages(server: restify.Server, options: ConsentPag
     page('auth-start.html', 'text/html; charset=utf-8'),
     page('auth-end.html', 'text/html; charset=utf-8'),
     page('auth.js', 'application/javascript; charset=utf-8'),
+    // The manifest's privacyUrl and termsOfUseUrl (Teams shows them on the app's details page).
+    page('privacy.html', 'text/html; charset=utf-8'),
+    page('terms.html', 'text/html; charset=utf-8'),
     {
       route: TEAMS_JS_ROUTE,
       body: readFileSync(require.resolve('@microsoft/teams-js/dist/umd/MicrosoftTeams.min.js')),

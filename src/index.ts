@@ -11,6 +11,7 @@ import { loadClientCertificate } from './identity/client-certificate';
 import type { DelegatedTokens } from './identity/delegated-tokens';
 import { createDelegatedTokens, createLaterTokens } from './identity/sign-in';
 import { createLogger, type Logger } from './log';
+import { storageAccess } from './store/open-store';
 
 /** Validation of Teams SSO tokens and on-behalf-of exchanges against Entra. */
 /** The sign-in, and what lets the bot act as the user later (the end of a time box). */
@@ -74,6 +75,7 @@ async function main(): Promise<void> {
   // The store comes first: the sign-in keeps sessions and token caches in it. startApp does not
   // close a store it is given, so it is closed here, after the app stops.
   const store = await createStore(config);
+  logger.info('store opened', { store: storageAccess(config.storage) });
   let signIn;
   let later;
   try {

@@ -45,6 +45,7 @@
  * entities.ts. This class composes them.
  */
 import { TableClient } from '@azure/data-tables';
+import type { TokenCredential } from '@azure/identity';
 import type { StoredAuditEvent } from '../elevation/audit-chain';
 import type { ChannelSubscription, ElevationNotification } from '../elevation/notifications';
 import type {
@@ -71,7 +72,10 @@ import { TableWindowCounts } from './table/window-counts';
 
 export interface TableStoreOptions {
   /** An Azure Storage connection string (Azurite's works too). */
-  connectionString: string;
+  connectionString?: string;
+  /** Or the Table endpoint (https://<account>.table.core.windows.net) and an Entra credential. */
+  accountUrl?: string;
+  credential?: TokenCredential;
   /** Letters and digits put before the table names, so that tests (or bots) can share an account. */
   tablePrefix?: string;
 }
@@ -104,15 +108,23 @@ export class TableStore implements ElevationStore {
         `TableStore: the table prefix "${prefix}" must be letters and digits (at most 41), starting with a letter`,
       );
     }
+    const { connectionString, accountUrl, credential } = options;
+    if (!connectionString && !(accountUrl && credential)) {
+      throw new Error('TableStore: give a connection string, or an account URL and a credential');
+    }
     // Plain HTTP only when the connection string asks for it (Azurite, the storage emulator).
     const insecure =
-      /(^|;)\s*(DefaultEndpointsProtocol\s*=\s*http\s*(;|$)|TableEndpoint\s*=\s*http:)/i.test(
-        options.connectionString,
-      ) || /UseDevelopmentStorage\s*=\s*true/i.test(options.connectionString);
+      connectionString !== undefined &&
+      (/(^|;)\s*(DefaultEndpointsProtocol\s*=\s*http\s*(;|$)|TableEndpoint\s*=\s*http:)/i.test(
+        connectionString,
+      ) ||
+        /UseDevelopmentStorage\s*=\s*true/i.test(connectionString));
     const client = (name: string) =>
-      TableClient.fromConnectionString(options.connectionString, `${prefix}${name}`, {
-        allowInsecureConnection: insecure,
-      });
+      connectionString
+        ? TableClient.fromConnectionString(connectionString, `${prefix}${name}`, {
+            allowInsecureConnection: insecure,
+          })
+        : new TableClient(accountUrl as string, `${prefix}${name}`, credential as TokenCredential);
     const tables = new Tables(client('elevation'), client('elevationshared'));
     await tables.tenants.createTable();
     await tables.shared.createTable();

@@ -6,6 +6,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -20,6 +21,8 @@ const BINARY = resolve(__dirname, '../../node_modules/.bin/azurite-table');
 export interface Azurite {
   /** A connection string for the running service. */
   connectionString: string;
+  /** The Table endpoint of the account (https:// with `tls`). */
+  accountUrl: string;
   port: number;
   /** Stops the process and removes its folder. */
   stop(): Promise<void>;
@@ -38,10 +41,21 @@ function freePort(): Promise<number> {
   });
 }
 
+/**
+ * HTTPS with this certificate and key (PEM files), and OAuth bearer tokens accepted: Azurite's
+ * `--oauth basic` checks a token's issuer, audience and lifetime (not its signature), over HTTPS only.
+ */
+export interface AzuriteOptions {
+  tls?: { cert: string; key: string };
+  oauth?: boolean;
+}
+
 /** Whether something answers HTTP on the port (any status will do). */
-function answers(port: number): Promise<boolean> {
+function answers(port: number, tls: boolean): Promise<boolean> {
   return new Promise((resolveAnswer) => {
-    const req = request({ host: '127.0.0.1', port, path: `/${ACCOUNT}/Tables`, timeout: 1000 });
+    const options = { host: '127.0.0.1', port, path: `/${ACCOUNT}/Tables`, timeout: 1000 };
+    // Only whether it answers: the test's own certificate is not trusted by this process.
+    const req = tls ? httpsRequest({ ...options, rejectUnauthorized: false }) : request(options);
     req.once('response', (res) => {
       res.resume();
       resolveAnswer(true);
@@ -52,18 +66,21 @@ function answers(port: number): Promise<boolean> {
   });
 }
 
-export async function startAzurite(timeoutMs = 30_000): Promise<Azurite> {
+export async function startAzurite(
+  timeoutMs = 30_000,
+  options: AzuriteOptions = {},
+): Promise<Azurite> {
   // A port can be taken between the probe and Azurite's listen: try again with another one.
   for (let attempt = 1; ; attempt += 1) {
     try {
-      return await startOnce(timeoutMs);
+      return await startOnce(timeoutMs, options);
     } catch (error) {
       if (attempt >= 3) throw error;
     }
   }
 }
 
-async function startOnce(timeoutMs: number): Promise<Azurite> {
+async function startOnce(timeoutMs: number, options: AzuriteOptions): Promise<Azurite> {
   const port = await freePort();
   const location = mkdtempSync(join(tmpdir(), 'azurite-'));
   // Only the well-known account: custom accounts from the environment would replace it.
@@ -82,6 +99,8 @@ async function startOnce(timeoutMs: number): Promise<Azurite> {
       '--skipApiVersionCheck',
       '--loose',
       '--disableTelemetry',
+      ...(options.tls ? ['--cert', options.tls.cert, '--key', options.tls.key] : []),
+      ...(options.oauth ? ['--oauth', 'basic'] : []),
     ],
     { stdio: ['ignore', 'pipe', 'pipe'], env },
   );
@@ -107,7 +126,7 @@ async function startOnce(timeoutMs: number): Promise<Azurite> {
   };
 
   const deadline = Date.now() + timeoutMs;
-  while (!(await answers(port))) {
+  while (!(await answers(port, options.tls !== undefined))) {
     if (exited !== undefined || Date.now() > deadline) {
       await stop();
       throw new Error(
@@ -116,11 +135,13 @@ async function startOnce(timeoutMs: number): Promise<Azurite> {
     }
     await new Promise((r) => setTimeout(r, 100));
   }
+  const scheme = options.tls ? 'https' : 'http';
   return {
     port,
     connectionString:
-      `DefaultEndpointsProtocol=http;AccountName=${ACCOUNT};AccountKey=${ACCOUNT_KEY};` +
-      `TableEndpoint=http://127.0.0.1:${port}/${ACCOUNT};`,
+      `DefaultEndpointsProtocol=${scheme};AccountName=${ACCOUNT};AccountKey=${ACCOUNT_KEY};` +
+      `TableEndpoint=${scheme}://127.0.0.1:${port}/${ACCOUNT};`,
+    accountUrl: `${scheme}://127.0.0.1:${port}/${ACCOUNT}`,
     stop,
   };
 }

@@ -433,20 +433,6 @@ describe('Teams app package', () => {
     }
   });
 
-  it.each(['ELEVATION_DEFAULT_MINUTES', 'ELEVATION_MAX_MINUTES', 'ELEVATION_REMINDER_MINUTES'])(
-    '%s reaches the bot from the env files, locally and in Azure',
-    (name) => {
-      for (const { envFile: file } of ENVIRONMENTS)
-        expect(envFile(file).get(name)).toMatch(/^\d+$/);
-      expect(read('teamsapp.local.yml')).toMatch(
-        new RegExp(`^\\s+${name}: \\$\\{\\{${name}\\}\\}$`, 'm'),
-      );
-      const setting = new RegExp(`^\\s+${name}: (\\w+)$`, 'm').exec(read('infra/azure.bicep'));
-      const parameters = readJson('infra/azure.parameters.json').parameters as Json;
-      expect((parameters[setting?.[1] ?? ''] as Json | undefined)?.value).toBe(`\${{${name}}}`);
-    },
-  );
-
   it('infra/azure.parameters.json sets only parameters azure.bicep declares, and all it requires', () => {
     const bicep = read('infra/azure.bicep');
     const declared = [...bicep.matchAll(/^param\s+(\w+)\s+\w+(\s*=)?/gm)];
