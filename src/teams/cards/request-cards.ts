@@ -44,6 +44,7 @@ import {
   needsRemoveNow,
   phaseLook,
   plusMinutes,
+  removalStatusText,
 } from './time-box-look';
 import confirmationTemplate from './templates/confirmation.json';
 import requestStatusTemplate from './templates/request-status.json';
@@ -255,7 +256,12 @@ function timeBoxLook(request: TimeBoxed, options: StatusOptions, reader: Outcome
   if (box.lastRemoval) {
     facts.push(
       ...fact('Removal', removalResultLabel(box.lastRemoval.kind, Boolean(box.endedEarlyBy))),
-      ...fact('Removal HTTP status', box.lastRemoval.status?.toString()),
+      ...fact(
+        'Removal HTTP status',
+        box.lastRemoval.status === undefined
+          ? undefined
+          : removalStatusText(box.lastRemoval.status),
+      ),
       ...fact('Dataverse request id', box.lastRemoval.requestId),
     );
   }
