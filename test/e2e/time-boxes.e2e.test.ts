@@ -284,6 +284,7 @@ describe('time-boxed elevation in the Agents Playground', () => {
     expect(deletes).toHaveLength(1);
     expect(deletes[0]).toMatchObject({ org: ORG, oid: alex.oid, status: 204 });
     expect(endedText).toMatch(fact('Result', 'Removed'));
+    expect(endedText).toMatch(fact('HTTP status', '204 No Content'));
     expect(endedText).toMatch(fact('Dataverse request id', deletes[0]!.requestId!));
     expect(endedText).toMatch(fact('Ended at', endsAt!));
     expect(dataverse().holdsRole(ORG, alex.oid)).toBe(false);
@@ -300,7 +301,10 @@ describe('time-boxed elevation in the Agents Playground', () => {
     const posted = await post.locator(CARD).innerText();
     expect(posted).toMatch(fact('Who', `${ALEX} (${alex.upn})`));
     expect(posted).toMatch(fact('Environment', env.displayName));
-    expect(posted).toContain(deletes[0]!.requestId!);
+    expect(posted).toMatch(/^🔒 Role removed\n/);
+    expect(posted).toMatch(fact('Result', 'Removed'));
+    expect(posted).toMatch(fact('HTTP status', '204 No Content'));
+    expect(posted).toMatch(fact('Dataverse request id', deletes[0]!.requestId!));
     await snapPost('time-box-channel-role-removed.png', post);
     await switchToPersonalChat(page());
     expect(errorsLogged(since)).toEqual([]);
@@ -460,6 +464,8 @@ describe('time-boxed elevation in the Agents Playground', () => {
         fact('Role check', `${LYNNE} already held System Administrator before this elevation.`),
       );
       expect(outcome).toMatch(fact('Time box', 'Kept: held before this elevation, so not removed'));
+      // The role does not end with the elevation: the card names no end time.
+      expect(factValue(outcome, 'Ends at')).toBeUndefined();
       await dismissInvokeBanner(message);
       await snap('time-box-group-held.png', message, message);
       expect(await buttons(card)).toEqual([]);

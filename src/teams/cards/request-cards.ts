@@ -245,7 +245,8 @@ function timeBoxLook(request: TimeBoxed, options: StatusOptions, reader: Outcome
   const facts: Fact[] = [
     ...fact('Time box', phase.text, phase.color, 'Bolder'),
     ...fact('Granted at', clockIn(box.grantedAt, zone, now)),
-    ...fact('Ends at', clockIn(box.endsAt, zone, now)),
+    // A kept role does not end with the elevation: an end time would say the opposite.
+    ...fact('Ends at', box.phase === 'kept' ? undefined : clockIn(box.endsAt, zone, now)),
     ...box.extensions.flatMap((e) =>
       fact(
         'Extended',

@@ -313,6 +313,8 @@ describe('the status card of a time-boxed elevation', () => {
     expect(factValue(card, 'Removal HTTP status')).toBe(
       box.phase === 'removed' ? '204 No Content' : undefined,
     );
+    // A role held before is not removed, so its card names no end.
+    expect(factValue(card, 'Ends at')).toBe(box.phase === 'kept' ? undefined : '15:40 UTC');
     expect(actions(card)).toEqual([]);
     // The grant's "you are System Administrator" is no longer true: the card says it is over.
     expect(textRuns(card)[0]).toMatch(
