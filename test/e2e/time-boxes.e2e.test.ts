@@ -236,6 +236,8 @@ describe('time-boxed elevation in the Agents Playground', () => {
     // A Fluent combobox: the chosen value in its input, the choices in a list it opens.
     const chosen = await duration.inputValue();
     expect(chosen).toMatch(/^1 minute \(until \d{2}:\d{2}\)$/);
+    // The line above the choice says the same end.
+    expect(confirmation).toContain(`Until ${chosen.match(/until (\d{2}:\d{2})/)![1]}`);
     await duration.click();
     const options = page().getByRole('option');
     await options.first().waitFor({ timeout: WAIT_MS });
