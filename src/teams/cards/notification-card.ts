@@ -7,7 +7,7 @@ import { Template } from 'adaptivecards-templating';
 import type { ElevationNotification } from '../../elevation/notifications';
 import { removalResultLabel } from '../../elevation/removal-text';
 import { type AdaptiveCard, type Color, type Fact, fact, fill } from './card-template';
-import { lateBy } from './time-box-look';
+import { lateBy, removalStatusText } from './time-box-look';
 import requestStatusTemplate from './templates/request-status.json';
 
 const template = new Template(requestStatusTemplate);
@@ -150,7 +150,7 @@ function removalFacts(
     ...fact(kind === 'role-removed' ? 'Was to end at' : 'Was due at', preciseTime(removal.endsAt)),
     ...fact(kind === 'role-removed' ? 'Ended at' : 'Still there at', preciseTime(at)),
     ...fact(kind === 'role-removed' ? 'Late by' : 'Overdue by', late, 'Warning'),
-    ...fact('HTTP status', asked ? (removal.status?.toString() ?? 'no response') : undefined),
+    ...fact('HTTP status', asked ? removalStatusText(removal.status) : undefined),
     ...fact(
       'Dataverse request id',
       asked ? (removal.requestId ?? 'none returned by Dataverse') : undefined,

@@ -44,6 +44,7 @@ import {
   needsRemoveNow,
   phaseLook,
   plusMinutes,
+  removalStatusText,
 } from './time-box-look';
 import confirmationTemplate from './templates/confirmation.json';
 import requestStatusTemplate from './templates/request-status.json';
@@ -244,7 +245,8 @@ function timeBoxLook(request: TimeBoxed, options: StatusOptions, reader: Outcome
   const facts: Fact[] = [
     ...fact('Time box', phase.text, phase.color, 'Bolder'),
     ...fact('Granted at', clockIn(box.grantedAt, zone, now)),
-    ...fact('Ends at', clockIn(box.endsAt, zone, now)),
+    // A kept role does not end with the elevation: an end time would say the opposite.
+    ...fact('Ends at', box.phase === 'kept' ? undefined : clockIn(box.endsAt, zone, now)),
     ...box.extensions.flatMap((e) =>
       fact(
         'Extended',
@@ -255,7 +257,12 @@ function timeBoxLook(request: TimeBoxed, options: StatusOptions, reader: Outcome
   if (box.lastRemoval) {
     facts.push(
       ...fact('Removal', removalResultLabel(box.lastRemoval.kind, Boolean(box.endedEarlyBy))),
-      ...fact('Removal HTTP status', box.lastRemoval.status?.toString()),
+      ...fact(
+        'Removal HTTP status',
+        box.lastRemoval.status === undefined
+          ? undefined
+          : removalStatusText(box.lastRemoval.status),
+      ),
       ...fact('Dataverse request id', box.lastRemoval.requestId),
     );
   }

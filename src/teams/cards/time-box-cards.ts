@@ -22,6 +22,7 @@ import {
   lateBy,
   needsRemoveNow,
   phaseLook,
+  removalStatusText,
 } from './time-box-look';
 import elevationsTemplate from './templates/elevations.json';
 import requestStatusTemplate from './templates/request-status.json';
@@ -138,7 +139,7 @@ export function removalEndedCard(
   ];
   if (answer) {
     facts.push(
-      ...fact('HTTP status', answer.status?.toString() ?? 'no response'),
+      ...fact('HTTP status', removalStatusText(answer.status)),
       // The id Dataverse support asks for; said plainly when Dataverse gave none.
       ...fact(
         'Dataverse request id',

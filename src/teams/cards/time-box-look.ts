@@ -2,7 +2,9 @@
  * How the time of a time-boxed elevation reads on a card: "1 hour 30 minutes", "until 15:40 (your
  * time)", "52 minutes left", "3 minutes late", and each phase in a few words. Shared by the
  * confirmation, status, reminder, end and list cards, so they all tell the time the same way.
+ * Also a removal's HTTP status, written as the grant's is ("204 No Content").
  */
+import { STATUS_CODES } from 'node:http';
 import { formatMinutes } from '../../elevation/duration';
 import { clockIn } from './local-time';
 import type { ElevationRequest, TimeBox } from '../../elevation/request';
@@ -95,4 +97,14 @@ export function phaseLook(
     case 'kept':
       return { text: 'Kept: held before this elevation, so not removed', color: 'Default' };
   }
+}
+
+/**
+ * Dataverse's answer to a removal as the grant's status reads ("200 OK"): "204 No Content",
+ * "429 Too Many Requests"; "no response" when none came.
+ */
+export function removalStatusText(status: number | undefined): string {
+  if (status === undefined) return 'no response';
+  const reason = STATUS_CODES[status];
+  return reason ? `${status} ${reason}` : String(status);
 }

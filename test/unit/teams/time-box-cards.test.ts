@@ -310,6 +310,11 @@ describe('the status card of a time-boxed elevation', () => {
       now: new Date('2026-11-26T16:00:00.000Z'),
     });
     expect(factValue(card, 'Time box')).toBe(phase);
+    expect(factValue(card, 'Removal HTTP status')).toBe(
+      box.phase === 'removed' ? '204 No Content' : undefined,
+    );
+    // A role held before is not removed, so its card names no end.
+    expect(factValue(card, 'Ends at')).toBe(box.phase === 'kept' ? undefined : '15:40 UTC');
     expect(actions(card)).toEqual([]);
     // The grant's "you are System Administrator" is no longer true: the card says it is over.
     expect(textRuns(card)[0]).toMatch(
@@ -348,6 +353,14 @@ describe('the reminder', () => {
 });
 
 describe('the end of an elevation', () => {
+  /** Written by hand, not taken from node:http: what the reader must see. */
+  const STATUS_TEXT: Record<number, string> = {
+    200: '200 OK',
+    204: '204 No Content',
+    403: '403 Forbidden',
+    404: '404 Not Found',
+    429: '429 Too Many Requests',
+  };
   const endings: Array<[RemovalEnding, string[], string | undefined]> = [
     [{ kind: 'removed', status: 204, requestId: 'dv-1' }, [], 'dv-1'],
     [{ kind: 'already-gone', status: 404, requestId: 'dv-2', detail: '404' }, [], 'dv-2'],
@@ -375,6 +388,9 @@ describe('the end of an elevation', () => {
       expect(textRuns(card)[0]).toMatch(/ Your elevation in Contoso Dev has ended$/);
       expect(verbs(card)).toEqual(expectedVerbs);
       expect(factValue(card, 'Dataverse request id')).toBe(requestId);
+      // Dataverse's status written as the grant's is ("200 OK"), only when Dataverse was asked.
+      const status = 'status' in ending ? ending.status : undefined;
+      expect(factValue(card, 'HTTP status')).toBe(status && STATUS_TEXT[status]);
       // Nothing was removed from a kept role, so it is never late.
       expect(factValue(card, 'Late by')).toBe(ending.kind === 'kept' ? undefined : '3 minutes');
       expect(problems(card)).toEqual([]);
@@ -518,6 +534,7 @@ describe('the channel card of a removal', () => {
     expect(factValue(card, 'Ended at')).toBe('2026-11-26 15:47:00 UTC');
     expect(factValue(card, 'Late by')).toBe('7 minutes');
     expect(factValue(card, 'Dataverse request id')).toBe('dv-1');
+    expect(factValue(card, 'HTTP status')).toBe('204 No Content');
     // Not the grant's outcome: no "Refused before any call" on a removal.
     expect(fullText(card)).not.toContain('Refused before any call');
     expect(problems(card)).toEqual([]);
