@@ -147,7 +147,7 @@ describe('elevation in the Agents Playground', () => {
     await fillInput(page(), 'Justification', 'INC-4711: the payroll flow fails after the update', {
       card,
     });
-    await snap('confirmation-card.png', ownMessage(ask), message);
+    // confirmation-card.png is drawn by time-boxes.e2e.test.ts (with its duration choice).
 
     const answer = await clickAction(page(), 'Elevate', { card });
     expect(answer).toMatchObject({
@@ -168,16 +168,20 @@ describe('elevation in the Agents Playground', () => {
     expect(outcome).toMatch(/Justification\s+INC-4711: the payroll flow fails after the update/);
     expect(outcome).toMatch(/HTTP status\s+200 OK/);
     expect(outcome).not.toContain('Confirm elevation');
-    expect(await card.getByRole('button').count()).toBe(0);
+    // Time-boxed: the only buttons left end it early or extend it (time-boxes.e2e covers them).
+    const buttons = (await card.getByRole('button').allInnerTexts()).map((b) => b.trim());
+    expect(buttons).toContain("I'm done");
+    expect(buttons).toContain('Extend');
+    expect(buttons.filter((b) => /Elevate|Cancel|Try again/.test(b))).toEqual([]);
 
     const text = await botMessage(since, 1, `Correlation id: ${correlationId}`);
     expect((await text.innerText()).trim()).toMatch(
       new RegExp(
-        `^✅ Elevated: you are System Administrator in ${env.displayName}\\.\\s+Correlation id: ${correlationId}$`,
+        `^✅ Elevated: you are System Administrator in ${env.displayName}\\.\\s+Until .+: then the role is removed again\\.\\s+Correlation id: ${correlationId}$`,
       ),
     );
     await dismissInvokeBanner(message);
-    await snap('elevation-succeeded.png', ownMessage(ask), text);
+    // elevation-succeeded.png is drawn by time-boxes.e2e.test.ts (with until, I'm done, Extend).
 
     expect(applyAdminRoleCalls(since)).toHaveLength(1);
     expect(errorsLogged(since)).toEqual([]);
