@@ -164,7 +164,11 @@ describe('npm run audit', () => {
 
 describe('AUDIT_RETENTION_DAYS', () => {
   it('removes old events and finished requests; the chain still verifies from its anchor', async () => {
-    const retained = await startTestBot({ env: { AUDIT_RETENTION_DAYS: '1' } });
+    // Not time-boxed: a pending time box is never purged (the store contract shows that), and
+    // this test is about retention alone.
+    const retained = await startTestBot({
+      env: { AUDIT_RETENTION_DAYS: '1', ELEVATION_TIME_BOX: 'false' },
+    });
     try {
       const elevate = async (justification: string) => {
         const asked = await retained.say(ALEX, 'elevate me in Contoso Dev');

@@ -10,6 +10,7 @@
  * No other status is retried. So the expected number of calls is 1 for anything not retryable and
  * 4 for a retryable answer that never changes (all waits here stay far below the 25 s deadline).
  */
+import { clockIn } from '../../src/teams/cards/local-time';
 import { SUPPORTED_API_VERSIONS } from '../../src/sandbox/power-platform-simulator/responses';
 import {
   type CallerClaims,
@@ -27,6 +28,7 @@ import { textRuns } from '../support/card-inspection';
 import type { ConnectorCall } from '../support/connector-stub';
 import {
   actionData,
+  executeActions,
   ALEX,
   cardOf,
   cardText,
@@ -42,6 +44,10 @@ const CONTOSO_DEV_GROUP = defaultSeed().find((e) => e.id === CONTOSO_DEV.id)!.se
 const MAX_RAW_BODY = 8 * 1024 + 64;
 /** An api-version the bot is configured with in the "retired version" case. */
 const RETIRED_API_VERSION = '2023-06-01';
+
+/** A success is time-boxed: the card says when the role goes and how to end or extend it. */
+const TIME_BOXED =
+  /^The role is removed at \d\d:\d\d UTC\. Press I'm done when finished, or Extend for longer\.$/;
 
 interface OutcomeCase {
   name: string;
@@ -70,7 +76,8 @@ interface OutcomeCase {
   /** Lines under "Details from the API", when the body had more to say. */
   details?: string[];
   /** The exact "What to do" (or, on success, "Good to know") text. */
-  nextStep: string;
+  /** What to do next, or (time-boxed success) a pattern of it: the time it ends varies. */
+  nextStep: string | RegExp;
   /** Part of the raw body kept for the audit; undefined when no response arrived. */
   rawBodyContains?: string;
 }
@@ -87,8 +94,7 @@ const cases: OutcomeCase[] = [
       'The Power Platform API confirmed that you now hold the System Administrator role in this environment.',
       '(It answers the same way when you already had the role.)',
     ],
-    nextStep:
-      'The role stays until it is removed; if your admin role came from PIM, Microsoft removes it when that assignment ends.',
+    nextStep: TIME_BOXED,
     rawBodyContains: '"Code":"UserExists"',
   },
   {
@@ -308,8 +314,7 @@ const cases: OutcomeCase[] = [
     explanation: [
       'The Power Platform API confirmed that you now hold the System Administrator role in this environment.',
     ],
-    nextStep:
-      'The role stays until it is removed; if your admin role came from PIM, Microsoft removes it when that assignment ends.',
+    nextStep: TIME_BOXED,
     rawBodyContains: '"Code":"UserExists"',
   },
   {
@@ -366,8 +371,7 @@ const cases: OutcomeCase[] = [
     attempts: [200],
     headline: 'Elevated: you are System Administrator',
     explanation: ['now hold the System Administrator role'],
-    nextStep:
-      'The role stays until it is removed; if your admin role came from PIM, Microsoft removes it when that assignment ends.',
+    nextStep: TIME_BOXED,
     rawBodyContains: 'UserExists',
   },
   {
@@ -548,7 +552,7 @@ describe('applyAdminRole outcomes, as the user sees them and as they are recorde
     for (const words of c.explanation) expect(text).toMatch(words);
     expect(nextStepOf(card)).toEqual({
       label: c.state === 'succeeded' ? 'Good to know: ' : 'What to do: ',
-      text: c.nextStep,
+      text: typeof c.nextStep === 'string' ? c.nextStep : expect.stringMatching(c.nextStep),
     });
     expect(detailsOf(card)).toEqual(c.details ?? []);
     const facts = factsOf(card);
@@ -564,22 +568,25 @@ describe('applyAdminRole outcomes, as the user sees them and as they are recorde
     else expect(facts).not.toHaveProperty('Error code');
 
     // (b) The request's state, and a card that no longer offers Elevate: a failure offers only
-    // Try again, a success no button at all.
+    // Try again, a (time-boxed) success only I'm done and Extend.
     const request = await started.app.service.findRequest(requestId);
     expect(request?.state).toBe(c.state);
     expect(actionData(card, 'elevate')).toBeUndefined();
-    const verbs = ((card as { actions?: Array<{ verb?: string }> }).actions ?? []).map(
-      (a) => a.verb,
-    );
-    expect(verbs).toEqual(c.state === 'failed' ? ['try-again'] : []);
+    const verbs = executeActions(card).map((a) => a.verb);
+    expect(verbs.sort()).toEqual(c.state === 'failed' ? ['try-again'] : ['done', 'extend']);
     expect(text).not.toContain('Confirm elevation');
 
     // The outcome as a chat message, with the correlation id on a line of its own.
     const messages = after.filter(isOutcomeMessage);
     expect(messages).toHaveLength(1);
+    const ends = request?.timeBox
+      ? `Until ${clockIn(request.timeBox.endsAt, undefined, request.timeBox.grantedAt)}: then the role is removed again.\n\n`
+      : '';
     expect(messages[0]!.activity.text).toBe(
-      `${icon} ${c.headline} in Contoso Dev.\n\nCorrelation id: ${correlationId ?? 'none returned by the API'}`,
+      `${icon} ${c.headline} in Contoso Dev.\n\n${ends}Correlation id: ${correlationId ?? 'none returned by the API'}`,
     );
+    // Every success is time-boxed; no failure is.
+    expect(Boolean(request?.timeBox)).toBe(c.state === 'succeeded');
 
     // (c) The recorded outcome.
     const outcome = request!.outcome!;

@@ -212,7 +212,8 @@ function timeBoxLook(request: TimeBoxed, options: StatusOptions, reader: Outcome
     : box.phase === 'overdue' || box.phase === 'removing'
       ? `Was due at ${until}${late ? ` · ${late} late` : ''}`
       : '';
-  // Once over, the grant's present tense ("you are System Administrator") is no longer true.
+  // Once over, the grant's present tense ("you are System Administrator") is no longer true; a
+  // role held before was granted by nobody here, and stays.
   const ending: RemovalEnding | undefined =
     box.phase === 'kept' ? { kind: 'kept' } : box.phase === 'removed' ? box.lastRemoval : undefined;
   const over =
@@ -222,7 +223,7 @@ function timeBoxLook(request: TimeBoxed, options: StatusOptions, reader: Outcome
           headline:
             box.phase === 'removed'
               ? 'Elevation over: System Administrator removed'
-              : 'Elevation over: System Administrator kept, as held before',
+              : `Elevated: ${reader.thirdPersonName ? `${reader.thirdPersonName} already held` : 'you already held'} System Administrator, so it is kept`,
           explanation: ending
             ? describeRemoval(ending, {
                 environmentName: request.environment.displayName,
