@@ -270,14 +270,11 @@ export class ElevationService {
     log.info('calling applyAdminRole', { environmentId: claimed.environment.id, clientRequestId });
     const before = await lookUpRole(this.options, claimed);
     const outcome = await this.callApplyAdminRole(token.token, claimed, clientRequestId);
-    // What removes the role later is kept while Dataverse is asked again: side by side.
-    const [roleCheck] = await Promise.all([
-      outcome.ok && before ? compareRole(this.options, claimed, before) : undefined,
-      // Nothing to remove at the end of a role held before: nothing to keep for it either.
-      outcome.ok && !(before?.ok && before.holdsSystemAdministrator)
-        ? this.options.timeBoxes?.keepTokens(claimed, now)
-        : undefined,
-    ]);
+    const roleCheck =
+      outcome.ok && before ? await compareRole(this.options, claimed, before) : undefined;
+    // What removes the role later is kept beside the answer; nothing is kept for a role held before.
+    if (outcome.ok && !(before?.ok && before.holdsSystemAdministrator))
+      this.options.timeBoxes?.keepTokens(claimed, now);
     const finishedAt = clock.now();
     const timeBox =
       outcome.ok && this.options.timeBoxes && claimed.minutes

@@ -157,7 +157,15 @@ function isDue(box: TimeBox, now: Date): boolean {
   return !!box.dueAt && Date.parse(box.dueAt) <= now.getTime();
 }
 
+/** One user's key for the keeps in flight. */
+function userKey(user: Pick<Requester, 'tenantId' | 'aadObjectId'>): string {
+  return `${user.tenantId}/${user.aadObjectId}`.toLowerCase();
+}
+
 export class TimeBoxService {
+  /** Keeps still running, by user: a removal waits for the one of its user. */
+  private readonly keeping = new Map<string, Promise<void>>();
+
   constructor(private readonly options: TimeBoxServiceOptions) {}
 
   get settings(): TimeBoxSettings {
@@ -166,21 +174,36 @@ export class TimeBoxService {
   }
 
   /**
-   * Right after a grant: keeps what is needed to remove the role later as the user. A failure is
-   * logged, not fatal: at the end the user is asked to press Remove now.
+   * Right after a grant, beside the answer (the user does not wait for it): keeps what is needed
+   * to remove the role later as the user. A removal in this process waits for a keep still
+   * running for that user. A failure is logged, not fatal: at the end the user is asked to press
+   * Remove now.
    */
-  async keepTokens(request: ElevationRequest, grantedAt: Date): Promise<void> {
+  keepTokens(request: ElevationRequest, grantedAt: Date): void {
     // The latest end any extension may reach; LaterTokens keeps it a margin longer for retries.
     const until = new Date(grantedAt.getTime() + this.options.maxMinutes * 60_000);
-    const kept = await this.options.later
+    const key = userKey(request.requester);
+    const keeping = this.options.later
       .keep(request.requester, until)
-      .catch((error: unknown) => ({ ok: false as const, message: String(error) }));
-    if (!kept.ok) {
-      this.options.logger.warn('could not keep a token for the end of the elevation', {
-        requestId: request.id,
-        message: kept.message,
+      .catch((error: unknown) => ({ ok: false as const, message: String(error) }))
+      .then((kept) => {
+        if (!kept.ok) {
+          this.options.logger.warn('could not keep a token for the end of the elevation', {
+            requestId: request.id,
+            message: kept.message,
+          });
+        }
+      })
+      .finally(() => {
+        if (this.keeping.get(key) === keeping) this.keeping.delete(key);
       });
-    }
+    this.keeping.set(key, keeping);
+  }
+
+  /** The user's token for later, once a keep still running for them is done. */
+  private async laterToken(user: Requester, resource: string): Promise<LaterTokenResult> {
+    await this.keeping.get(userKey(user));
+    return this.options.later.tokenFor(user, resource);
   }
 
   /** The requester's elevations not yet ended, soonest end first (`elevations`). */
@@ -239,7 +262,7 @@ export class TimeBoxService {
     }
     const token = fresh?.ok
       ? { ok: true as const, token: fresh.token, adminRoles: fresh.adminRoles }
-      : await this.options.later.tokenFor(request.requester, url);
+      : await this.laterToken(request.requester, url);
     const event = await this.removeClaimed(claimed, token, now, true);
     return { kind: 'ended', event };
   }
@@ -317,7 +340,7 @@ export class TimeBoxService {
       if (!claimed) return undefined;
       const url = claimed.environment.dataverseUrl;
       const token = url
-        ? await this.options.later.tokenFor(claimed.requester, url)
+        ? await this.laterToken(claimed.requester, url)
         : ({
             ok: false,
             reason: 'not-kept',

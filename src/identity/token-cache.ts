@@ -36,8 +36,18 @@ export interface StoredTokenCacheOptions extends SharedSecrets {
   maxSealedChars?: number;
 }
 
+/**
+ * A load this recent is not repeated by msal's `beforeCacheAccess` (msal asks before its lookup
+ * and again before its write, right after the client's own load): each would be one more
+ * sequential store request before the user's answer. What another instance writes in between is
+ * at worst overwritten, which costs that instance an on-behalf-of call, never a wrong token.
+ */
+const FRESH_LOAD_MS = 1_000;
+
 export class StoredTokenCache implements ICachePlugin {
   private readonly clock: Clock;
+  /** When this process last read the stored cache (performance.now()). */
+  private loadedAt = -Infinity;
 
   constructor(private readonly options: StoredTokenCacheOptions) {
     this.clock = options.clock ?? systemClock;
@@ -48,6 +58,7 @@ export class StoredTokenCache implements ICachePlugin {
     let json: string | undefined;
     try {
       const sealed = await this.options.store.readSecret(this.options.key, this.clock.now());
+      this.loadedAt = performance.now();
       if (sealed === undefined) return;
       json = this.options.box.open(sealed, this.options.key);
     } catch (error) {
@@ -63,6 +74,7 @@ export class StoredTokenCache implements ICachePlugin {
   }
 
   async beforeCacheAccess(context: TokenCacheContext): Promise<void> {
+    if (performance.now() - this.loadedAt < FRESH_LOAD_MS) return;
     await this.load(context.tokenCache);
   }
 
