@@ -77,6 +77,11 @@ export interface Config {
     maxMinutes: number;
     /** How long before the end the user is reminded; 0: no reminder. */
     reminderMinutes: number;
+    /**
+     * How long one instance holds a removal it started (ELEVATION_REMOVAL_LEASE_SECONDS): if it
+     * dies meanwhile, another redoes the removal once this has passed.
+     */
+    removalLeaseSeconds: number;
   };
   notifications: {
     /** Entra object ids of the users who may subscribe and unsubscribe channels. */
@@ -357,6 +362,10 @@ export function loadConfig(env: Env = process.env): Config {
       invokeBudgetMs: integer(env, 'INVOKE_BUDGET_MS', 4000, 100, 10000),
       ...timeBoxing(env),
       ...elevationLengths(env),
+      // At least a token refresh and three Dataverse calls of 8 s at most each (app.ts): a
+      // shorter lease could run out under a removal still at work, and another instance would
+      // send a second DELETE.
+      removalLeaseSeconds: integer(env, 'ELEVATION_REMOVAL_LEASE_SECONDS', 60, 30, 3600),
     },
     notifications: {
       adminIds: guidList(env, 'BOT_ADMIN_IDS'),
@@ -374,7 +383,11 @@ export function loadConfig(env: Env = process.env): Config {
  */
 function timeBoxing(env: Env): Pick<Config['elevation'], 'timeBox' | 'dataverseRoleCheck'> {
   const timeBox = flag(env, 'ELEVATION_TIME_BOX', true);
-  if (timeBox && env.DATAVERSE_ROLE_CHECK !== undefined && !flag(env, 'DATAVERSE_ROLE_CHECK', true)) {
+  if (
+    timeBox &&
+    env.DATAVERSE_ROLE_CHECK !== undefined &&
+    !flag(env, 'DATAVERSE_ROLE_CHECK', true)
+  ) {
     throw new ConfigError(
       'DATAVERSE_ROLE_CHECK',
       'cannot be off while ELEVATION_TIME_BOX is on: only a role the bot granted may be removed at the end, and the role check tells which',
