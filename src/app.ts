@@ -132,7 +132,7 @@ export async function startApp(config: Config, deps: AppDependencies): Promise<A
           maxMinutes: config.elevation.maxMinutes,
           reminderMinutes: config.elevation.reminderMinutes,
           // A token refresh and three Dataverse calls, each within its time limit, and a margin.
-          removalLeaseMs: 60_000,
+          removalLeaseMs: config.elevation.removalLeaseSeconds * 1000,
           retryBaseMs: 60_000,
           retryMaxMs: 30 * 60_000,
         })

@@ -88,6 +88,11 @@ export interface Config {
     maxMinutes: number;
     /** How long before the end the user is reminded; 0: no reminder. */
     reminderMinutes: number;
+    /**
+     * How long one instance holds a removal it started (ELEVATION_REMOVAL_LEASE_SECONDS): if it
+     * dies meanwhile, another redoes the removal once this has passed.
+     */
+    removalLeaseSeconds: number;
   };
   notifications: {
     /** Entra object ids of the users who may subscribe and unsubscribe channels. */
@@ -398,6 +403,10 @@ export function loadConfig(env: Env = process.env): Config {
       invokeBudgetMs: integer(env, 'INVOKE_BUDGET_MS', 4000, 100, 10000),
       ...timeBoxing(env),
       ...elevationLengths(env),
+      // At least a token refresh and three Dataverse calls of 8 s at most each (app.ts): a
+      // shorter lease could run out under a removal still at work, and another instance would
+      // send a second DELETE.
+      removalLeaseSeconds: integer(env, 'ELEVATION_REMOVAL_LEASE_SECONDS', 60, 30, 3600),
     },
     notifications: {
       adminIds: guidList(env, 'BOT_ADMIN_IDS'),

@@ -5,6 +5,7 @@
  * token kept to remove a role later) is the production code, talking to the local provider over
  * HTTP.
  */
+import { hkdfSync } from 'node:crypto';
 import type {
   Clock,
   LaterTokenResult,
@@ -137,6 +138,7 @@ export async function startSandboxIdentity(
       ssoAudiences: [SANDBOX_APP_ID, `api://botid-${SANDBOX_APP_ID}`],
       users,
       logger: options.logger.child({ component: 'identity-provider' }),
+      refreshTokenKey: options.tokenCacheKey && refreshTokenKeyOf(options.tokenCacheKey),
     }));
   const signInOptions: SignInOptions = {
     clientId: SANDBOX_APP_ID,
@@ -163,4 +165,21 @@ export async function startSandboxIdentity(
     laterTokens: new SandboxLaterTokens(createLaterTokens(signInOptions, delegated), signIn),
     stop: () => (shared ? Promise.resolve() : identityProvider.stop()),
   };
+}
+
+/**
+ * Instances that share TOKEN_CACHE_KEY share sign-ins through the store, the refresh tokens kept
+ * for later among them; each sandbox instance runs its own identity provider, so they seal refresh
+ * tokens with a key derived from it and redeem each other's, as instances of one bot do at Entra.
+ */
+function refreshTokenKeyOf(tokenCacheKey: Buffer): Buffer {
+  return Buffer.from(
+    hkdfSync(
+      'sha256',
+      tokenCacheKey,
+      Buffer.alloc(0),
+      'elevation-bot/sandbox-refresh-tokens/v1',
+      32,
+    ),
+  );
 }

@@ -42,10 +42,11 @@ export async function startBotProcess(env: Record<string, string>): Promise<BotP
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
 
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`bot process did not start:\n${output}`)),
-      30_000,
-    );
+    const timer = setTimeout(() => {
+      // Not left running behind a failed test (it would keep jest from exiting).
+      child.kill('SIGKILL');
+      reject(new Error(`bot process did not start:\n${output}`));
+    }, 30_000);
     const look = () => {
       const match = /Bot:\s+(http:\/\/127\.0\.0\.1:\d+)\/api\/messages/.exec(output);
       if (match?.[1]) {

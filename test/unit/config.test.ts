@@ -166,6 +166,10 @@ describe('configuration', () => {
     [{ ELEVATION_DEFAULT_MINUTES: '-60' }, 'ELEVATION_DEFAULT_MINUTES'],
     [{ ELEVATION_REMINDER_MINUTES: 'soon' }, 'ELEVATION_REMINDER_MINUTES'],
     [{ ELEVATION_REMINDER_MINUTES: '-1' }, 'ELEVATION_REMINDER_MINUTES'],
+    // Shorter than one removal can take: another instance could send a second DELETE.
+    [{ ELEVATION_REMOVAL_LEASE_SECONDS: '29' }, 'ELEVATION_REMOVAL_LEASE_SECONDS'],
+    [{ ELEVATION_REMOVAL_LEASE_SECONDS: '3601' }, 'ELEVATION_REMOVAL_LEASE_SECONDS'],
+    [{ ELEVATION_REMOVAL_LEASE_SECONDS: '1m' }, 'ELEVATION_REMOVAL_LEASE_SECONDS'],
   ])('a malformed value is named in one line: %j', (bad, variable) => {
     const error = errorOf({ ...PRODUCTION, ...bad });
     expect(error.variable).toBe(variable);
@@ -271,6 +275,16 @@ describe('configuration', () => {
       maxMinutes,
       reminderMinutes,
     });
+  });
+
+  it.each<[Record<string, string>, number]>([
+    [{}, 60],
+    [{ ELEVATION_REMOVAL_LEASE_SECONDS: '30' }, 30],
+    [{ ELEVATION_REMOVAL_LEASE_SECONDS: '3600' }, 3600],
+  ])('the removal lease %j', (env, removalLeaseSeconds) => {
+    expect(loadConfig({ ...PRODUCTION, ...env }).elevation.removalLeaseSeconds).toBe(
+      removalLeaseSeconds,
+    );
   });
 
   it('a default longer than the maximum names both settings', () => {

@@ -47,6 +47,11 @@ export interface IdentityProviderOptions {
   codeLifetimeSeconds?: number;
   /** Lifetime of refresh tokens (90 days, as Entra's inactivity limit). */
   refreshTokenLifetimeSeconds?: number;
+  /**
+   * 32 bytes that seal refresh tokens: providers given the same key redeem each other's, as
+   * instances of one bot all redeem theirs at Entra. Random (this provider's own) without.
+   */
+  refreshTokenKey?: Buffer;
   /** Previous signing keys still published after rotateKeys(). */
   keptPreviousKeys?: number;
   /** Delegated permissions every user holds on any resource unless setUserGrant says otherwise. */
@@ -151,7 +156,7 @@ export async function startIdentityProvider(
     users,
     behaviors: new UserBehaviors(),
     codes: new AuthorizationCodes(),
-    refreshTokens: new RefreshTokens(),
+    refreshTokens: new RefreshTokens(options.refreshTokenKey),
     redirectUris: [...(options.redirectUris ?? DEFAULTS.redirectUris)],
     defaultUser: options.defaultUser,
     settings: {

@@ -4,6 +4,8 @@
  * token for another resource and a rotated refresh token (the old one stays valid, as Entra's do
  * for confidential clients), and each refusal comes in Entra's words.
  */
+import { randomBytes } from 'node:crypto';
+
 import { InteractionRequiredAuthError, ServerError } from '@azure/msal-node';
 
 import type {
@@ -186,6 +188,53 @@ describe('the refresh-token grant', () => {
       expect(error).toMatchObject({ errorCode: 'invalid_grant', errorNo: 700082 });
     } finally {
       await shortLived.stop();
+    }
+  });
+
+  test("providers given one refresh token key redeem each other's tokens (instances of one bot at one Entra); others do not", async () => {
+    const key = randomBytes(32);
+    const [first, second, stranger] = await Promise.all([
+      startTestProvider({ refreshTokenKey: key }),
+      startTestProvider({ refreshTokenKey: key }),
+      startTestProvider(),
+    ]);
+    try {
+      const user = newAdmin();
+      const response = await fetch(`${first.url}/${TENANT_ID}/oauth2/v2.0/token`, {
+        method: 'POST',
+        body: new URLSearchParams({
+          grant_type: OBO,
+          client_id: SSO_APP.clientId,
+          client_secret: SSO_APP.clientSecret,
+          assertion: await first.mintSsoToken(user),
+          requested_token_use: 'on_behalf_of',
+          scope: `${POWER_PLATFORM_SCOPE} offline_access`,
+        }),
+      });
+      const { refresh_token } = (await response.json()) as TokenResponseBody;
+      const redeemed = await ssoApp(second).acquireTokenByRefreshToken({
+        refreshToken: refresh_token!,
+        scopes: [`${DATAVERSE}/.default`],
+      });
+      expect(claimsOf(redeemed!.accessToken)).toMatchObject({ oid: user.oid, aud: DATAVERSE });
+      const error = await rejectionOf(
+        ssoApp(stranger).acquireTokenByRefreshToken({
+          refreshToken: refresh_token!,
+          scopes: [`${DATAVERSE}/.default`],
+        }),
+      );
+      expect(error).toMatchObject({ errorCode: 'invalid_grant', errorNo: 9002313 });
+      // One character changed anywhere in the sealed token: not one the key sealed.
+      const altered = `${refresh_token!.slice(0, -2)}${refresh_token!.endsWith('A') ? 'B' : 'A'}${refresh_token!.slice(-1)}`;
+      const tampered = await rejectionOf(
+        ssoApp(second).acquireTokenByRefreshToken({
+          refreshToken: altered,
+          scopes: [`${DATAVERSE}/.default`],
+        }),
+      );
+      expect(tampered).toMatchObject({ errorCode: 'invalid_grant', errorNo: 9002313 });
+    } finally {
+      await Promise.all([first.stop(), second.stop(), stranger.stop()]);
     }
   });
 
