@@ -5,7 +5,7 @@
  * at it. Used by `npm run sandbox` and the e2e tests.
  */
 import { type App, createStore, startApp } from '../app';
-import { loadConfig } from '../config';
+import { ConfigError, loadConfig } from '../config';
 import type { Logger } from '../log';
 import { type Playground, startPlayground } from './playground';
 import {
@@ -84,6 +84,14 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     stopAll.push(() => identity.stop());
     // Another Dataverse (an external fake) wins over the simulator, as POWERPLATFORM_API_URL does.
     const otherDataverse = config.powerPlatform.sandboxDataverseUrl;
+    if (!simulator && !otherDataverse && config.elevation.dataverseRoleCheck) {
+      // The simulated Dataverse follows the simulated API's grants; with another API there is
+      // none, and the sandbox's local tokens must never go to a real Dataverse instance.
+      throw new ConfigError(
+        'SANDBOX_DATAVERSE_URL',
+        'must be set when POWERPLATFORM_API_URL points elsewhere: the role check and the removals of time-boxed elevations need a Dataverse, and the sandbox never calls a real one',
+      );
+    }
     const dataverse =
       simulator && !otherDataverse
         ? await startDataverseSimulatorFor(simulator, options.logger, SANDBOX_HELD_ROLES)

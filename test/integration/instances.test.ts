@@ -10,6 +10,10 @@ import { join } from 'node:path';
 import { verifyChain } from '../../src/elevation/audit-chain';
 import { SANDBOX_USERS } from '../../src/sandbox/directory';
 import {
+  type DataverseSimulator,
+  startDataverseSimulatorFor,
+} from '../../src/sandbox/dataverse-simulator';
+import {
   type PowerPlatformSimulator,
   startPowerPlatformSimulator,
 } from '../../src/sandbox/power-platform-simulator';
@@ -33,17 +37,21 @@ const ALEX: ClientUser = {
 
 let dir: string;
 let simulator: PowerPlatformSimulator;
+/** Dataverse for the processes' role checks and removals, following the simulator's grants. */
+let dataverse: DataverseSimulator;
 let connector: ConnectorStub;
 const processes: BotProcess[] = [];
 
 beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'instances-'));
   simulator = await startPowerPlatformSimulator({ port: 0, host: '127.0.0.1' });
+  dataverse = await startDataverseSimulatorFor(simulator);
   connector = await startConnectorStub();
 });
 
 afterEach(async () => {
   for (const p of processes.splice(0)) await p.stop();
+  await dataverse.stop();
   await simulator.stop();
   await connector.stop();
   rmSync(dir, { recursive: true, force: true });
@@ -56,6 +64,7 @@ async function bot(env: Record<string, string> = {}): Promise<BotProcess> {
   const started = await startBotProcess({
     SQLITE_PATH: join(dir, 'bot.db'),
     POWERPLATFORM_API_URL: simulator.url,
+    SANDBOX_DATAVERSE_URL: dataverse.url,
     ...storeEnv,
     ...env,
   });

@@ -14,10 +14,14 @@ type Seen = TableEdge['seen'][number];
 /**
  * The lowest numbers reached so far: a ratchet that fails when a change adds a round trip. The
  * issue's targets are 2 (`elevate me in` → card) and 3 (Elevate → outcome, the API call aside);
- * lower these as requests are removed.
+ * lower these as requests are removed. A time-boxed Elevate also exchanges the sign-in for a
+ * Dataverse token (the role check that tells what to remove at the end), which reads and writes
+ * the shared token cache: counted on its own, so that neither path can grow unseen.
  */
-const CARD_ROUND_TRIPS = 3;
-const OUTCOME_ROUND_TRIPS = 8;
+const PATHS: Array<{ name: string; env: Record<string, string>; card: number; outcome: number }> = [
+  { name: 'time-boxed (the default)', env: {}, card: 3, outcome: 12 },
+  { name: 'without time-boxing', env: { ELEVATION_TIME_BOX: 'false' }, card: 3, outcome: 8 },
+];
 
 /** Requests whose time in flight overlaps count as one round trip. */
 function sequentialRoundTrips(requests: Seen[]): number {
@@ -46,56 +50,62 @@ function expectRoundTrips(requests: Seen[], limit: number): void {
   }
 }
 
-describe('storage round trips before the answer, on Azure Table Storage', () => {
-  let azurite: Azurite;
-  let edge: TableEdge;
-  let bot: TestBot;
+describe.each(PATHS)(
+  'storage round trips before the answer, on Azure Table Storage, $name',
+  (path) => {
+    const CARD_ROUND_TRIPS = path.card;
+    const OUTCOME_ROUND_TRIPS = path.outcome;
+    let azurite: Azurite;
+    let edge: TableEdge;
+    let bot: TestBot;
 
-  beforeAll(async () => {
-    azurite = await startAzurite();
-    edge = await startTableEdge(azurite);
-    bot = await startTestBot({
-      env: {
-        STORAGE: 'azure-table',
-        AZURE_STORAGE_CONNECTION_STRING: edge.connectionString,
-        AZURE_TABLE_PREFIX: `r${randomUUID().replace(/-/g, '').slice(0, 20)}`,
-        TOKEN_CACHE_KEY: randomBytes(32).toString('base64'),
-      },
+    beforeAll(async () => {
+      azurite = await startAzurite();
+      edge = await startTableEdge(azurite);
+      bot = await startTestBot({
+        env: {
+          STORAGE: 'azure-table',
+          AZURE_STORAGE_CONNECTION_STRING: edge.connectionString,
+          AZURE_TABLE_PREFIX: `r${randomUUID().replace(/-/g, '').slice(0, 20)}`,
+          TOKEN_CACHE_KEY: randomBytes(32).toString('base64'),
+          ...path.env,
+        },
+      });
+      // Warm: asked once, signed in, the request cancelled so that the next one is new.
+      const first = await bot.say(ALEX, 'elevate me in Contoso Dev');
+      const requestId = actionData(cardOf(first.calls[0]!.activity), 'elevate')!.requestId;
+      await bot.click(ALEX, 'cancel', { requestId });
+      // The outbox's delivery runs beside the answer (woken on a later turn of the event loop), not
+      // before it: stopped, so that only what the answer waits for is counted.
+      await bot.app.dispatcher.stop();
     });
-    // Warm: asked once, signed in, the request cancelled so that the next one is new.
-    const first = await bot.say(ALEX, 'elevate me in Contoso Dev');
-    const requestId = actionData(cardOf(first.calls[0]!.activity), 'elevate')!.requestId;
-    await bot.click(ALEX, 'cancel', { requestId });
-    // The outbox's delivery runs beside the answer (woken on a later turn of the event loop), not
-    // before it: stopped, so that only what the answer waits for is counted.
-    await bot.app.dispatcher.stop();
-  });
 
-  afterAll(async () => {
-    await bot?.stop();
-    await edge?.stop();
-    await azurite?.stop();
-  });
-
-  it(`\`elevate me in\` shows its card after at most ${CARD_ROUND_TRIPS} sequential Table requests`, async () => {
-    const from = edge.seen.length;
-    const asked = await bot.say(ALEX, 'elevate me in Contoso Dev');
-    const card = asked.calls.find((call) => cardOf(call.activity));
-    expect(card).toBeDefined();
-    const before = edge.seen.slice(from).filter((r) => r.start < card!.receivedAt);
-    expectRoundTrips(before, CARD_ROUND_TRIPS);
-  });
-
-  it(`Elevate answers with the outcome after at most ${OUTCOME_ROUND_TRIPS} sequential Table requests`, async () => {
-    const asked = await bot.say(ALEX, 'elevate me in Contoso Dev');
-    const requestId = actionData(cardOf(asked.calls[0]!.activity), 'elevate')!.requestId;
-    const from = edge.seen.length;
-    const click = await bot.click(ALEX, 'elevate', {
-      requestId,
-      justification: 'INC-1042: restore a broken flow',
+    afterAll(async () => {
+      await bot?.stop();
+      await edge?.stop();
+      await azurite?.stop();
     });
-    expect(JSON.stringify(click.body)).toContain('Elevated: you are System Administrator');
-    const before = edge.seen.slice(from).filter((r) => r.start < click.answeredAt);
-    expectRoundTrips(before, OUTCOME_ROUND_TRIPS);
-  });
-});
+
+    it(`\`elevate me in\` shows its card after at most ${CARD_ROUND_TRIPS} sequential Table requests`, async () => {
+      const from = edge.seen.length;
+      const asked = await bot.say(ALEX, 'elevate me in Contoso Dev');
+      const card = asked.calls.find((call) => cardOf(call.activity));
+      expect(card).toBeDefined();
+      const before = edge.seen.slice(from).filter((r) => r.start < card!.receivedAt);
+      expectRoundTrips(before, CARD_ROUND_TRIPS);
+    });
+
+    it(`Elevate answers with the outcome after at most ${OUTCOME_ROUND_TRIPS} sequential Table requests`, async () => {
+      const asked = await bot.say(ALEX, 'elevate me in Contoso Dev');
+      const requestId = actionData(cardOf(asked.calls[0]!.activity), 'elevate')!.requestId;
+      const from = edge.seen.length;
+      const click = await bot.click(ALEX, 'elevate', {
+        requestId,
+        justification: 'INC-1042: restore a broken flow',
+      });
+      expect(JSON.stringify(click.body)).toContain('Elevated: you are System Administrator');
+      const before = edge.seen.slice(from).filter((r) => r.start < click.answeredAt);
+      expectRoundTrips(before, OUTCOME_ROUND_TRIPS);
+    });
+  },
+);

@@ -77,3 +77,17 @@ it('the role check goes to the server SANDBOX_DATAVERSE_URL names, and the sandb
     ['contoso-dev', ALEX.oid],
   ]);
 });
+
+it('with another Power Platform API and no SANDBOX_DATAVERSE_URL the sandbox refuses to start: its tokens never go to a real Dataverse', async () => {
+  await expect(
+    startSandbox({
+      env: {
+        PORT: '0',
+        SQLITE_PATH: join(dir, 'refused.db'),
+        POWERPLATFORM_API_URL: `${other.url}/`,
+      },
+      logger: silentLogger,
+      playground: false,
+    }),
+  ).rejects.toThrow(/SANDBOX_DATAVERSE_URL.*never calls a real one/);
+});
