@@ -458,7 +458,9 @@ describe('time-boxed elevation in the Agents Playground', () => {
       await switchUser(page(), LYNNE);
       const outcome = await confirm(card, 'INC-88: check the held role');
       // Held before (Dataverse said so before the grant): kept from the start, with no buttons.
-      expect(outcome).toMatch(/^✅ Elevated: .+ already held System Administrator, so it is kept\n/);
+      expect(outcome).toMatch(
+        /^✅ Elevated: .+ already held System Administrator, so it is kept\n/,
+      );
       expect(outcome).toContain(
         `${LYNNE} already held System Administrator here before this elevation, so the bot did not grant it and does not remove it: it only removes what it granted.`,
       );
