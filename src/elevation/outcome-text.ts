@@ -20,6 +20,8 @@ export interface OutcomeReader {
   /** The requester's name when others read the text too; absent: the requester alone reads it. */
   thirdPersonName?: string;
   adminRoles?: readonly string[];
+  /** Dataverse was asked before and after (the card says which it was): no need to hedge. */
+  roleChecked?: boolean;
 }
 
 /** The words that change between "you are" and "Alex Wilber is". */
@@ -188,10 +190,13 @@ export function describeOutcome(
       headline: reader.thirdPersonName
         ? `Elevated: ${reader.thirdPersonName} is now System Administrator`
         : 'Elevated: you are System Administrator',
-      // The API answers the same when the role was already held: say so honestly.
+      // The API answers the same when the role was already held: say so honestly, unless the
+      // role check (shown beside it) told which.
       explanation:
-        `The Power Platform API confirmed that ${v.you} now ${v.hold} the System Administrator role in this environment. ` +
-        `(It answers the same way when ${v.they} already had the role.)`,
+        `The Power Platform API confirmed that ${v.you} now ${v.hold} the System Administrator role in this environment.` +
+        (reader.roleChecked
+          ? ''
+          : ` (It answers the same way when ${v.they} already had the role.)`),
       nextStep: `The role stays until it is removed; if ${v.their} admin role came from PIM, Microsoft removes it when that assignment ends.`,
     };
   }

@@ -92,7 +92,6 @@ const cases: OutcomeCase[] = [
     headline: 'Elevated: you are System Administrator',
     explanation: [
       'The Power Platform API confirmed that you now hold the System Administrator role in this environment.',
-      '(It answers the same way when you already had the role.)',
     ],
     nextStep: TIME_BOXED,
     rawBodyContains: '"Code":"UserExists"',

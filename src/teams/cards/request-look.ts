@@ -51,6 +51,7 @@ export function outcomeReader(request: ElevationRequest): OutcomeReader {
   return {
     thirdPersonName: shared ? request.requester.name : undefined,
     adminRoles: request.requester.adminRoles,
+    roleChecked: !!request.roleCheck && request.roleCheck.result !== 'not-checked',
   };
 }
 

@@ -157,3 +157,12 @@ describe('one table for every problem, whichever side found it', () => {
     }
   });
 });
+
+describe('a success, with and without the role check', () => {
+  it('hedges ("it answers the same way when you already had the role") only when Dataverse was not asked', () => {
+    expect(describeOutcome(GRANTED).explanation).toContain('answers the same way');
+    expect(describeOutcome(GRANTED, { roleChecked: true }).explanation).not.toContain(
+      'answers the same way',
+    );
+  });
+});
