@@ -35,6 +35,9 @@ const GRAPH_SCOPES = {
 };
 const POWER_PLATFORM_API = '8578e004-a5c6-46e7-913e-12f58912df43';
 const ENVIRONMENTS_READ = '177690ed-85f1-41d9-8dbf-2716e60ff46a';
+/** Dynamics CRM: the role check and the removal at the end call Dataverse as the user. */
+const DYNAMICS_CRM = '00000007-0000-0000-c000-000000000000';
+const USER_IMPERSONATION = '78ce3f0f-a1ce-49c2-8cde-64b5c0896db4';
 /** Not in Microsoft's published list: each operator fills it from their tenant (see env/.env.dev). */
 const USERS_APPLY_PLACEHOLDER = '${{POWERPLATFORM_USERS_APPLY_PERMISSION_ID}}';
 
@@ -419,7 +422,7 @@ describe('Teams app package', () => {
     expect((aad.spa as Json).redirectUris).toEqual(['https://${{BOT_DOMAIN}}/auth-end.html']);
   });
 
-  it('the SSO app asks for Graph sign-in scopes and the Power Platform API permissions the bot uses', () => {
+  it('the SSO app asks for Graph sign-in scopes and the Power Platform API and Dataverse permissions the bot uses', () => {
     const access = (resource: string): Json[] =>
       ((aad.requiredResourceAccess as Json[]).find((r) => r.resourceAppId === resource)
         ?.resourceAccess ?? []) as Json[];
@@ -428,7 +431,8 @@ describe('Teams app package', () => {
     expect(ids(POWER_PLATFORM_API).sort()).toEqual(
       [ENVIRONMENTS_READ, USERS_APPLY_PLACEHOLDER].sort(),
     );
-    for (const resource of [MICROSOFT_GRAPH, POWER_PLATFORM_API]) {
+    expect(ids(DYNAMICS_CRM)).toEqual([USER_IMPERSONATION]);
+    for (const resource of [MICROSOFT_GRAPH, POWER_PLATFORM_API, DYNAMICS_CRM]) {
       for (const entry of access(resource)) expect(entry.type).toBe('Scope'); // delegated only
     }
   });
