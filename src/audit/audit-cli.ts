@@ -1,8 +1,8 @@
 /**
  * `npm run audit -- verify` checks every tenant's audit chain and names the first broken link;
  * `npm run audit -- export --since <date> [--until <date>] --format csv|json` writes the events.
- * It reads the store the bot is configured with (STORAGE, SQLITE_PATH or
- * AZURE_STORAGE_CONNECTION_STRING; SANDBOX=true for the sandbox's file), and needs no credentials.
+ * It reads the store the bot is configured with (STORAGE, SQLITE_PATH, AZURE_STORAGE_CONNECTION_STRING
+ * or AZURE_STORAGE_ACCOUNT_URL with an Azure identity; SANDBOX=true for the sandbox's file).
  */
 import { ChainVerifier, type StoredAuditEvent } from '../elevation/audit-chain';
 import type { AuditStore } from '../elevation/ports';
@@ -13,7 +13,8 @@ export const USAGE = [
   '  npm run audit -- export [--since <date>] [--until <date>] [--format json|csv]',
   '',
   'Dates are ISO 8601 (2026-11-01 or 2026-11-01T08:00:00Z). The store is the one the bot uses:',
-  'STORAGE, SQLITE_PATH, AZURE_STORAGE_CONNECTION_STRING (SANDBOX=true: the sandbox file).',
+  'STORAGE, SQLITE_PATH, AZURE_STORAGE_CONNECTION_STRING or AZURE_STORAGE_ACCOUNT_URL',
+  '(SANDBOX=true: the sandbox file).',
 ].join('\n');
 
 const PAGE = 1000;
