@@ -338,7 +338,8 @@ describe('elevation in the Agents Playground', () => {
     await fillInput(page(), 'Justification', 'INC-7: the newer card', { card: newerCard });
     const pressed = page().waitForRequest((r) => /\/_conversation\/v1\/invoke$/.test(r.url()));
     await clickAction(page(), 'Elevate', { card: newerCard });
-    await cardShows(newerCard, '✅ Elevated: you are System Administrator');
+    // Contoso Dev may hold the role from an earlier test: then it is kept, and says so.
+    await cardShows(newerCard, /✅ Elevated: you (are|already held) System Administrator/);
     expect(applyAdminRoleCalls(since)).toHaveLength(1);
 
     // A Teams client that still shows the older card (it missed the update) presses its Elevate:

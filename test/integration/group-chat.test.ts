@@ -126,17 +126,18 @@ describe('outcomes where others read them', () => {
   });
 
   it('the personal chat keeps "you"', async () => {
+    // An environment the group chat tests did not elevate Alex in: a role held already is kept.
     const { confirmation, outcomeCard, message } = await elevate(
       ALEX,
-      'Contoso Dev',
+      'Litware Developer',
       personalChat(ALEX),
     );
     expect(textRuns(confirmation).join('')).toContain(
-      'You are about to make yourself System Administrator in Contoso Dev.',
+      'You are about to make yourself System Administrator in Litware Developer.',
     );
     expect(textRuns(outcomeCard)[0]).toBe('✅ Elevated: you are System Administrator');
     expect(String(message.activity.text).split('\n')[0]).toBe(
-      '✅ Elevated: you are System Administrator in Contoso Dev.',
+      '✅ Elevated: you are System Administrator in Litware Developer.',
     );
   });
 });
