@@ -130,9 +130,10 @@ export async function closeCard(
   request: ElevationRequest,
 ): Promise<AdaptiveCardInvokeResponse> {
   const messageId = request.cardMessageId ?? context.activity.replyToId;
+  const options = { extendMinutes: bot.timeBoxes?.settings.defaultMinutes };
   if (messageId) {
     try {
-      return cardResponse(await showRequestStatus(context, messageId, request));
+      return cardResponse(await showRequestStatus(context, messageId, request, options));
     } catch (error) {
       bot.logger.warn('could not update the card for everyone', {
         requestId: request.id,
@@ -140,7 +141,7 @@ export async function closeCard(
       });
     }
   }
-  return cardResponse(requestStatusCard(request));
+  return cardResponse(requestStatusCard(request, options));
 }
 
 /** The outcome as a chat message too, so it stays readable in the conversation's history. */

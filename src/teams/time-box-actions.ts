@@ -129,6 +129,7 @@ async function tellEnded(
   }
   const { request } = result.event;
   if (request.cardMessageId && request.cardMessageId !== clickedMessageId)
+    // Ended: its card has no Extend to name.
     await showRequestStatus(context, request.cardMessageId, request).catch(() => undefined);
   await context.sendActivity(endedActivity(result.event));
 }
@@ -157,6 +158,7 @@ export async function extendAction(
     case 'extended': {
       const { request } = result;
       if (request.cardMessageId && request.cardMessageId !== context.activity.replyToId)
+        // Ended: its card has no Extend to name.
         await showRequestStatus(context, request.cardMessageId, request).catch(() => undefined);
       return cardResponse(
         requestStatusCard(request, { extendMinutes: timeBoxesOf(bot)?.settings.defaultMinutes }),

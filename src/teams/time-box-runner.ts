@@ -50,7 +50,9 @@ export function startTimeBoxRunner(options: TimeBoxRunnerOptions): TimeBoxRunner
         async (context) => {
           // The card shows the elevation as it stands for everyone, whatever is said below it.
           if (request.cardMessageId)
-            await showRequestStatus(context, request.cardMessageId, request);
+            await showRequestStatus(context, request.cardMessageId, request, {
+              extendMinutes: timeBoxes.settings.defaultMinutes,
+            });
           if (event.kind === 'reminder' || event.tell)
             await context.sendActivity(timeBoxEventActivity(event, timeBoxes.settings));
         },

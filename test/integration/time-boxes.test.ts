@@ -192,6 +192,8 @@ describe('the end of a time-boxed elevation', () => {
     await start();
     const { requestId, shown } = await elevate();
     expect(shown).toContain('Until');
+    // Extend says where it would move the end (the default, 60 minutes on).
+    expect(shown).toMatch(/Extend to \d\d:\d\d/);
     expect(holdsRole()).toBe(true);
     c.arrange?.(bot);
 
