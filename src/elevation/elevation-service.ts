@@ -6,7 +6,8 @@
 import { mayActOnRequest } from './who-may';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log';
-import { EnvironmentLists, type ListingProblem } from './environment-lists';
+import type { CancelResult, ConfirmResult, RequestResult } from './elevation-results';
+import { EnvironmentLists } from './environment-lists';
 import type { MatchReason } from './environment-resolution';
 import { justificationProblem } from './justification';
 import { outcomeNotification } from './notifications';
@@ -24,8 +25,9 @@ import type {
 import { Refusals } from './refusals';
 import { type ClosedBecause, type ElevationRequest, outcomeTime, type Requester } from './request';
 import { compareRole, lookUpRole } from './role-check';
-import { chosenMinutes, openTimeBox, type TimeBoxService } from './time-boxes';
-import type { AdminRoleOutcome, Environment, TokenRefusal } from './vocabulary';
+import { chosenMinutes, openTimeBox } from './time-box';
+import type { TimeBoxService } from './time-boxes';
+import type { AdminRoleOutcome, Environment } from './vocabulary';
 
 export interface ElevationServiceOptions {
   store: ElevationStore;
@@ -55,48 +57,7 @@ export interface ElevationServiceOptions {
 /** How long after an elevation a new card for the same environment mentions it. */
 const RECENT_ELEVATION_MS = 24 * 60 * 60_000;
 
-export type RequestResult =
-  /**
-   * `reason`: what the words matched, when they were not the exact id, display name or URL;
-   * `replaced`: the requester's older open cards for the environment, closed by this request;
-   * `lastExecution`: their last elevation there, when it was recent.
-   */
-  | {
-      kind: 'confirm';
-      request: ElevationRequest;
-      reason?: MatchReason;
-      replaced: ElevationRequest[];
-      lastExecution?: ElevationRequest;
-    }
-  /** `minutes`: the duration asked for, carried to the environment the user then picks. */
-  | { kind: 'ambiguous'; query: string; candidates: Environment[]; total: number; minutes?: number }
-  | { kind: 'not-found'; query: string; suggestions: Environment[]; minutes?: number }
-  | { kind: 'no-dataverse'; environment: Environment }
-  | { kind: 'environment-disabled'; environment: Environment }
-  /** The duration asked for is longer than ELEVATION_MAX_MINUTES (or not a whole minute). */
-  | { kind: 'duration-refused'; minutes: number; maxMinutes: number }
-  | ListingProblem;
-
-export type ConfirmResult =
-  | { kind: 'unknown-request' }
-  /** Someone other than the requester clicked: nothing is called. */
-  | { kind: 'not-requester'; request: ElevationRequest }
-  | { kind: 'justification-required'; request: ElevationRequest; problem: string }
-  /** The duration chosen on the card is not allowed (longer than the maximum). */
-  | { kind: 'duration-refused'; request: ElevationRequest; maxMinutes: number }
-  | { kind: 'expired'; request: ElevationRequest }
-  /** Already executing or finished: the request as it stands, nothing called again. */
-  | { kind: 'already-handled'; request: ElevationRequest }
-  /** No usable token: the request stays as it is and can be confirmed after signing in. */
-  | { kind: 'no-token'; request: ElevationRequest; reason: TokenRefusal; message: string }
-  /** `closed`: the requester's other open cards for the environment, closed by this execution. */
-  | { kind: 'executed'; request: ElevationRequest; closed: ElevationRequest[] };
-
-export type CancelResult =
-  | { kind: 'unknown-request' }
-  | { kind: 'not-requester'; request: ElevationRequest }
-  | { kind: 'already-handled'; request: ElevationRequest }
-  | { kind: 'cancelled'; request: ElevationRequest };
+export type { CancelResult, ConfirmResult, RequestResult } from './elevation-results';
 
 export class ElevationService {
   private readonly refusals: Refusals;
@@ -113,8 +74,9 @@ export class ElevationService {
     query: string,
     minutes?: number,
   ): Promise<RequestResult> {
-    const duration = this.duration(minutes);
-    if (!duration.ok) return duration.refused;
+    const duration = chosenMinutes(minutes, this.options.timeBoxes?.settings);
+    if (!duration.ok)
+      return { kind: 'duration-refused', minutes: minutes ?? 0, maxMinutes: duration.maxMinutes };
     const found = await this.findEnvironment(requester, query);
     if (found.kind === 'ambiguous' || found.kind === 'not-found') return { ...found, minutes };
     if (found.kind !== 'found') return found;
@@ -164,28 +126,13 @@ export class ElevationService {
     query: string,
     minutes?: number,
   ): Promise<RequestResult> {
-    const duration = this.duration(minutes);
-    if (!duration.ok) return duration.refused;
+    const duration = chosenMinutes(minutes, this.options.timeBoxes?.settings);
+    if (!duration.ok)
+      return { kind: 'duration-refused', minutes: minutes ?? 0, maxMinutes: duration.maxMinutes };
     const picked = await this.environments.byId(requester, environmentId, query);
     if (picked.kind !== 'ok') return picked;
     if (!picked.environment) return { kind: 'not-found', query, suggestions: [] };
     return this.openRequest(requester, picked.environment, query, duration.minutes);
-  }
-
-  /** The duration asked for, or the default; a refusal naming the maximum when too long. */
-  private duration(
-    minutes: number | undefined,
-  ):
-    | { ok: true; minutes: number | undefined }
-    | { ok: false; refused: Extract<RequestResult, { kind: 'duration-refused' }> } {
-    const timeBoxes = this.options.timeBoxes;
-    if (!timeBoxes) return { ok: true, minutes: undefined };
-    const chosen = chosenMinutes(minutes, timeBoxes.settings);
-    if (chosen.ok) return { ok: true, minutes: chosen.minutes };
-    return {
-      ok: false,
-      refused: { kind: 'duration-refused', minutes: minutes ?? 0, maxMinutes: chosen.maxMinutes },
-    };
   }
 
   /** Elevate was pressed. Executes the request at most once, and only for its requester. */
@@ -216,9 +163,11 @@ export class ElevationService {
     const justification = (input.justification ?? '').trim();
     const problem = justificationProblem(justification, this.options.justificationRequired);
     if (problem) return { kind: 'justification-required', request, problem };
-    const duration = this.duration(input.minutes ?? request.minutes);
-    if (!duration.ok)
-      return { kind: 'duration-refused', request, maxMinutes: duration.refused.maxMinutes };
+    const duration = chosenMinutes(
+      input.minutes ?? request.minutes,
+      this.options.timeBoxes?.settings,
+    );
+    if (!duration.ok) return { kind: 'duration-refused', request, maxMinutes: duration.maxMinutes };
 
     // The token comes first: without one nothing changes, and the same card can be pressed again.
     const token = await this.options.tokens.powerPlatformToken(request.requester);

@@ -4,9 +4,10 @@
  * store fans a notification out to matching channels in the same transaction that records the
  * outcome, and the dispatcher delivers it.
  */
-import type { AdminRoleOutcome, Environment } from './vocabulary';
+import type { AdminRoleOutcome, Environment, RemovalEnding, RemovalResult } from './vocabulary';
+import { endingMessage } from './time-box';
 import { describeStatus } from './outcome-text';
-import type { ElevationRequest, Requester } from './request';
+import type { ElevationRequest, Requester, TimeBox } from './request';
 
 /** What a channel is told; a snapshot, so it can be delivered after a restart as it was. */
 export interface ElevationNotification {
@@ -241,6 +242,47 @@ export function outcomeNotification(input: {
       errorCode: outcome.ok ? undefined : outcome.errorCode,
       correlationId: outcome.response.correlationId,
       clientRequestId: outcome.response.clientRequestId,
+    },
+  };
+}
+
+/**
+ * The notification of the end of a time-boxed elevation: role-removed once it is gone,
+ * removal-overdue when no token could be had without the user, removal-failed otherwise.
+ */
+export function removalNotification(input: {
+  id: string;
+  at: Date;
+  request: ElevationRequest;
+  /** The time box as it is after the attempt. */
+  timeBox: TimeBox;
+  ending: RemovalEnding;
+  /** What Dataverse said, when it was asked. */
+  result?: RemovalResult;
+  early: boolean;
+}): ElevationNotification {
+  const { request, timeBox, ending, result } = input;
+  return {
+    id: input.id,
+    kind:
+      timeBox.phase === 'removed'
+        ? 'role-removed'
+        : ending.kind === 'token-unavailable'
+          ? 'removal-overdue'
+          : 'removal-failed',
+    at: input.at.toISOString(),
+    tenantId: request.requester.tenantId,
+    requester: requesterOf(request.requester),
+    environment: environmentOf(request.environment),
+    justification: request.justification,
+    requestId: request.id,
+    removal: {
+      kind: ending.kind,
+      message: endingMessage(ending, result),
+      status: result?.status,
+      requestId: result?.requestId,
+      endsAt: timeBox.endsAt,
+      early: input.early,
     },
   };
 }

@@ -14,7 +14,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log';
 import { justificationProblem } from './justification';
-import type { ElevationNotification } from './notifications';
+import { removalNotification } from './notifications';
 import type {
   AuditEvent,
   AuditEventType,
@@ -27,24 +27,20 @@ import type {
   TimeBoxStore,
   UserTokens,
 } from './ports';
+import { type ElevationRequest, isTimeBoxFinal, type Requester, type TimeBox } from './request';
 import {
-  type ElevationRequest,
-  isTimeBoxFinal,
-  type Requester,
-  type RoleCheck,
-  type TimeBox,
-} from './request';
+  endingOf,
+  endingMessage,
+  isDue,
+  leaseFree,
+  reminderTime,
+  retryDelay,
+  type TimeBoxSettings,
+} from './time-box';
 import { mayEndOrExtend } from './who-may';
 import type { RemovalEnding, RemovalResult } from './vocabulary';
 
-export interface TimeBoxSettings {
-  /** ELEVATION_DEFAULT_MINUTES: without a duration asked, and the step of Extend. */
-  defaultMinutes: number;
-  /** ELEVATION_MAX_MINUTES: no elevation lasts longer, from its first grant, extensions included. */
-  maxMinutes: number;
-  /** ELEVATION_REMINDER_MINUTES before the end the user is reminded; 0: never. */
-  reminderMinutes: number;
-}
+export type { TimeBoxSettings };
 
 export interface TimeBoxServiceOptions extends TimeBoxSettings {
   store: ElevationStore & TimeBoxStore;
@@ -97,65 +93,6 @@ export type ExtendResult =
   /** The end is already the latest the maximum allows. */
   | { kind: 'at-limit'; request: ElevationRequest }
   | { kind: 'extended'; request: ElevationRequest; minutes: number };
-
-/** The reminder is skipped when the elevation is shorter than this many reminders. */
-const MIN_MINUTES_FOR_REMINDER_FACTOR = 2;
-
-/** The minutes asked for, or the default; undefined with the longest allowed when too long. */
-export function chosenMinutes(
-  asked: number | undefined,
-  settings: TimeBoxSettings,
-): { ok: true; minutes: number } | { ok: false; maxMinutes: number } {
-  const minutes = asked ?? settings.defaultMinutes;
-  if (!Number.isInteger(minutes) || minutes < 1 || minutes > settings.maxMinutes)
-    return { ok: false, maxMinutes: settings.maxMinutes };
-  return { ok: true, minutes };
-}
-
-/**
- * The time box of an elevation granted at `now`. Held before (the role check says so): kept, and
- * nothing is removed at the end. Otherwise active, due at the reminder, or at the end.
- */
-export function openTimeBox(
-  minutes: number,
-  roleCheck: RoleCheck | undefined,
-  now: Date,
-  settings: TimeBoxSettings,
-): TimeBox {
-  const endsAt = new Date(now.getTime() + minutes * 60_000);
-  const latestEnd = new Date(now.getTime() + settings.maxMinutes * 60_000);
-  const base = {
-    grantedAt: now.toISOString(),
-    endsAt: endsAt.toISOString(),
-    latestEnd: latestEnd.toISOString(),
-    attempts: 0,
-    extensions: [],
-  };
-  if (roleCheck?.result === 'already-admin') return { ...base, phase: 'kept' };
-  const remindAt = reminderTime(now, endsAt, settings);
-  return {
-    ...base,
-    phase: 'active',
-    remindAt: remindAt?.toISOString(),
-    dueAt: (remindAt ?? endsAt).toISOString(),
-  };
-}
-
-/** When to remind: `reminderMinutes` before the end, if that is still well after `now`. */
-function reminderTime(now: Date, endsAt: Date, settings: TimeBoxSettings): Date | undefined {
-  const ms = settings.reminderMinutes * 60_000;
-  if (ms <= 0) return undefined;
-  if (endsAt.getTime() - now.getTime() < ms * MIN_MINUTES_FOR_REMINDER_FACTOR) return undefined;
-  return new Date(endsAt.getTime() - ms);
-}
-
-function leaseFree(box: TimeBox, now: Date): boolean {
-  return !box.leaseUntil || Date.parse(box.leaseUntil) <= now.getTime();
-}
-
-function isDue(box: TimeBox, now: Date): boolean {
-  return !!box.dueAt && Date.parse(box.dueAt) <= now.getTime();
-}
 
 /** One user's key for the keeps in flight. */
 function userKey(user: Pick<Requester, 'tenantId' | 'aadObjectId'>): string {
@@ -435,7 +372,7 @@ export class TimeBoxService {
           kind: 'unavailable',
           message: error instanceof Error ? error.message : String(error),
         }));
-      ending = this.endingOf(result, token.adminRoles);
+      ending = endingOf(result, token.adminRoles);
     }
     const now = clock.now();
     const done =
@@ -458,7 +395,9 @@ export class TimeBoxService {
           ...box,
           phase: 'overdue',
           leaseUntil: undefined,
-          dueAt: new Date(now.getTime() + this.retryDelay(box.attempts, ending)).toISOString(),
+          dueAt: new Date(
+            now.getTime() + retryDelay(box.attempts, ending, this.options),
+          ).toISOString(),
           lastRemoval,
           overdueSince: box.overdueSince ?? now.toISOString(),
         };
@@ -466,12 +405,7 @@ export class TimeBoxService {
       ending: ending.kind,
       status: result?.status,
       dataverseRequestId: result?.requestId,
-      message:
-        ending.kind === 'token-unavailable'
-          ? ending.message
-          : result && 'message' in result
-            ? result.message
-            : undefined,
+      message: endingMessage(ending, result),
       attempt: box.attempts,
       early,
       endsAt: box.endsAt,
@@ -498,7 +432,15 @@ export class TimeBoxService {
       {
         audit: this.audit(type, claimed, early, details),
         notification: notify
-          ? this.notification(claimed, next, ending, result, early, now)
+          ? removalNotification({
+              id: randomUUID(),
+              at: now,
+              request: claimed,
+              timeBox: next,
+              ending,
+              result,
+              early,
+            })
           : undefined,
       },
     );
@@ -528,21 +470,6 @@ export class TimeBoxService {
     };
   }
 
-  private endingOf(result: RemovalResult, adminRoles: string[] | undefined): RemovalEnding {
-    // Gone, and no tenant admin role any more: Microsoft removed it when the activation ended.
-    if (result.kind === 'already-gone' && adminRoles !== undefined && adminRoles.length === 0)
-      return { kind: 'removed-by-microsoft', status: result.status, requestId: result.requestId };
-    return result;
-  }
-
-  /** Backoff doubling per attempt, at least what Dataverse asked (Retry-After). */
-  private retryDelay(attempts: number, ending: RemovalEnding): number {
-    const { retryBaseMs, retryMaxMs } = this.options;
-    const backoff = Math.min(retryMaxMs, retryBaseMs * 2 ** Math.max(0, attempts - 1));
-    const asked = ending.kind === 'unavailable' ? (ending.retryAfterMs ?? 0) : 0;
-    return Math.max(backoff, asked);
-  }
-
   private async forgetTokensIfLast(user: Requester): Promise<void> {
     try {
       const active = await this.options.store.activeElevations(user.tenantId, user);
@@ -550,52 +477,6 @@ export class TimeBoxService {
     } catch (error) {
       this.options.logger.warn('could not forget the kept token', { error });
     }
-  }
-
-  private notification(
-    request: ElevationRequest,
-    box: TimeBox,
-    ending: RemovalEnding,
-    result: RemovalResult | undefined,
-    early: boolean,
-    now: Date,
-  ): ElevationNotification {
-    const done = box.phase === 'removed';
-    return {
-      id: randomUUID(),
-      kind: done
-        ? 'role-removed'
-        : ending.kind === 'token-unavailable'
-          ? 'removal-overdue'
-          : 'removal-failed',
-      at: now.toISOString(),
-      tenantId: request.requester.tenantId,
-      requester: {
-        aadObjectId: request.requester.aadObjectId,
-        name: request.requester.name,
-        upn: request.requester.upn,
-      },
-      environment: {
-        id: request.environment.id,
-        displayName: request.environment.displayName,
-        type: request.environment.type,
-      },
-      justification: request.justification,
-      requestId: request.id,
-      removal: {
-        kind: ending.kind,
-        message:
-          ending.kind === 'token-unavailable'
-            ? ending.message
-            : result && 'message' in result
-              ? result.message
-              : undefined,
-        status: result?.status,
-        requestId: result?.requestId,
-        endsAt: box.endsAt,
-        early,
-      },
-    };
   }
 
   /** `byRequester`: the requester clicked (I'm done, Extend); otherwise the bot acted on a timer. */

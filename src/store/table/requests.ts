@@ -3,7 +3,7 @@
  * through the `request-index` partition): a state change is an ETag-conditional Replace in one
  * transaction with its index rows, its effects and the requester's other open cards it closes;
  * history, audit and the open cards read the index rows (see request-index.ts), and so do the
- * time boxes: their due rows, a range read per tenant partition, and their active rows.
+ * time boxes (time-boxes.ts).
  */
 import { odata, type TransactionAction } from '@azure/data-tables';
 import type { AuditEvent, CloseOthers, Effects, Page, Transition } from '../../elevation/ports';
@@ -20,15 +20,11 @@ import {
   keyPart,
   requestEntity,
   requestRow,
-  type Stored,
   tenantPartition,
   text,
   toRequest,
 } from './entities';
 import {
-  activePrefix,
-  DUE_PREFIX,
-  dueUntil,
   indexChanges,
   indexRows,
   invertedTime,
@@ -46,6 +42,7 @@ import {
   type Tables,
   UPGRADES,
 } from './tables';
+import { activeElevations, findDueTimeBoxes, nextTimeBoxDue, requestsById } from './time-boxes';
 import type { Step, Transactions } from './transaction';
 
 /** The requests a step closes (see CloseOthers), with what writes them. */
@@ -315,7 +312,7 @@ export class TableRequests {
   ): Promise<ElevationRequest[]> {
     const pk = tenantPartition(user.tenantId);
     const prefix = openPrefix({ requester: user, environment: { id: environmentId } });
-    const found = await this.requestsById(pk, await this.indexed(pk, prefix));
+    const found = await requestsById(this.tables, pk, await this.indexed(pk, prefix));
     return found
       .filter((r) => r.state === 'requested')
       .sort((a, b) => compare(a.updatedAt, b.updatedAt) || compare(a.id, b.id));
@@ -332,81 +329,23 @@ export class TableRequests {
       lastExecutionRow(user, environmentId),
     );
     if (!pointer) return undefined;
-    const [found] = await this.requestsById(pk, [text(pointer, 'id')]);
+    const [found] = await requestsById(this.tables, pk, [text(pointer, 'id')]);
     return found && (found.state === 'succeeded' || found.state === 'failed') ? found : undefined;
   }
 
-  /**
-   * The due time boxes: in every tenant partition, the due rows up to `now` whose lease is over
-   * (a range read), the soonest `limit` of them all, then their requests, checked as they are now
-   * (another instance may have claimed one since the index was read).
-   */
-  async findDueTimeBoxes(now: Date, limit: number): Promise<ElevationRequest[]> {
-    if (limit <= 0) return [];
-    const at = now.toISOString();
-    const rows = await this.tables.inEveryPartition(async (pk) => {
-      const filter = odata`PartitionKey eq ${pk} and RowKey ge ${DUE_PREFIX} and RowKey lt ${dueUntil(now)} and leaseUntil le ${at}`;
-      const found: Array<{ pk: string; rowKey: string; id: string }> = [];
-      const pages = this.tables.tenants
-        .listEntities<Record<string, unknown>>({
-          queryOptions: { filter, select: ['rowKey', 'id'] },
-        })
-        .byPage({ maxPageSize: Math.min(1000, limit) });
-      for await (const entities of pages) {
-        for (const entity of entities) {
-          found.push({ pk, rowKey: entity.rowKey!, id: text(entity, 'id') });
-          if (found.length >= limit) return found;
-        }
-      }
-      return found;
-    });
-    const soonest = rows
-      .flat()
-      .sort((a, b) => compare(a.rowKey, b.rowKey))
-      .slice(0, limit);
-    const requests = await Promise.all(
-      soonest.map(({ pk, id }) => this.tables.get(this.tables.tenants, pk, requestRow(id))),
-    );
-    return requests
-      .filter((e): e is Stored => e !== undefined)
-      .map(toRequest)
-      .filter((r) => isDue(r, now));
+  findDueTimeBoxes(now: Date, limit: number): Promise<ElevationRequest[]> {
+    return findDueTimeBoxes(this.tables, now, limit);
   }
 
-  /** The soonest dueAt: the first due row of each tenant partition. */
-  async nextTimeBoxDue(): Promise<Date | undefined> {
-    const firsts = await this.tables.inEveryPartition(async (pk) => {
-      const filter = odata`PartitionKey eq ${pk} and RowKey ge ${DUE_PREFIX} and RowKey lt ${'due}'}`;
-      const pages = this.tables.tenants
-        .listEntities<Record<string, unknown>>({ queryOptions: { filter, select: ['rowKey'] } })
-        .byPage({ maxPageSize: 1 });
-      for await (const entities of pages) {
-        if (entities.length > 0) return entities[0]!.rowKey!.split('|')[1];
-      }
-      return undefined;
-    });
-    const soonest = firsts.filter((t): t is string => t !== undefined).sort(compare)[0];
-    return soonest ? new Date(soonest) : undefined;
+  nextTimeBoxDue(): Promise<Date | undefined> {
+    return nextTimeBoxDue(this.tables);
   }
 
-  /** The active rows of the tenant (or of one user), soonest end first, then their requests. */
-  async activeElevations(
+  activeElevations(
     tenantId: string,
     user?: Pick<Requester, 'aadObjectId'>,
   ): Promise<ElevationRequest[]> {
-    const pk = tenantPartition(tenantId);
-    const prefix = activePrefix(user);
-    const rows = await this.tables.list(
-      this.tables.tenants,
-      odata`PartitionKey eq ${pk} and RowKey ge ${prefix} and RowKey lt ${`${prefix.slice(0, -1)}}`}`,
-    );
-    const ids = rows
-      .map((row) => ({ endsAt: text(row, 'endsAt'), id: text(row, 'id') }))
-      .sort((a, b) => compare(a.endsAt, b.endsAt) || compare(a.id, b.id))
-      .map((row) => row.id);
-    return (await this.requestsById(pk, ids)).filter(
-      (r) => r.timeBox !== undefined && !isTimeBoxFinal(r.timeBox),
-    );
+    return activeElevations(this.tables, tenantId, user);
   }
 
   /**
@@ -432,7 +371,7 @@ export class TableRequests {
         : prefix;
       ids = await this.indexed(pk, from, end, page.limit, page.before !== undefined);
     }
-    return (await this.requestsById(pk, ids)).filter(keep);
+    return (await requestsById(this.tables, pk, ids)).filter(keep);
   }
 
   /**
@@ -461,14 +400,6 @@ export class TableRequests {
       }
     }
     return ids;
-  }
-
-  /** The requests with these ids, in that order, leaving out those no longer there. */
-  private async requestsById(pk: string, ids: string[]): Promise<ElevationRequest[]> {
-    const found = await Promise.all(
-      ids.map((id) => this.tables.get(this.tables.tenants, pk, requestRow(id))),
-    );
-    return found.filter((e): e is Stored => e !== undefined).map(toRequest);
   }
 
   /** Removes the partition's finished requests last changed before `cutoff`, with their index rows. */
@@ -508,13 +439,6 @@ export class TableRequests {
     if (this.requestPartitions.size >= 10_000) this.requestPartitions.clear();
     this.requestPartitions.set(id, pk);
   }
-}
-
-/** Due at `now` and not leased (the lease over at `now`). */
-function isDue(request: ElevationRequest, now: Date): boolean {
-  const box = request.timeBox;
-  if (!box?.dueAt || Date.parse(box.dueAt) > now.getTime()) return false;
-  return !box.leaseUntil || Date.parse(box.leaseUntil) <= now.getTime();
 }
 
 function duplicateRequest(id: string): Error {
