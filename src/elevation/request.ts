@@ -60,6 +60,45 @@ export interface ElevationRequest {
   minutes?: number;
   /** After a granted elevation: when it ends, and where its removal stands. */
   timeBox?: TimeBox;
+  /** The guardrails rule that applied when the request was opened, and what it asks. */
+  policy?: RequestPolicy;
+}
+
+/** What the policy asked of one request (POLICY_FILE), recorded when the request was opened. */
+export interface RequestPolicy {
+  /** The name of the rule that applied. */
+  rule: string;
+  /** Why it applied ("its type is Production"). */
+  why: string;
+  /** A Conditional Access authentication context (c1..c99) the token must satisfy at Elevate. */
+  stepUp?: string;
+  /** A second person's decision, when the rule (or the hour) asks for one. */
+  approval?: Approval;
+}
+
+export type ApprovalStatus = 'not-asked' | 'pending' | 'approved' | 'denied' | 'expired';
+
+/**
+ * A second person's decision on a request. not-asked -> pending (the requester gave the
+ * justification and asked) -> approved | denied | expired; each arrow is a guarded transition of
+ * the request row, so the first decision wins exactly once across instances.
+ */
+export interface Approval {
+  status: ApprovalStatus;
+  /** Why approval is needed: the rule always asks, or the request came outside the allowed hours. */
+  because: 'rule' | 'outside-hours';
+  /** Object ids of the approvers, when the rule lists them. */
+  approvers?: string[];
+  /** The team channel whose members approve, when the rule names one. */
+  channel?: { team: string; channel: string };
+  timeoutMinutes: number;
+  askedAt?: string;
+  /** Until when approvers may decide (askedAt + timeoutMinutes). */
+  expiresAt?: string;
+  decidedBy?: { aadObjectId: string; name: string };
+  decidedAt?: string;
+  /** The approver's reason (required to deny, optional to approve). */
+  reason?: string;
 }
 
 /**
