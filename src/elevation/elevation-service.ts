@@ -6,6 +6,8 @@
 import { mayActOnRequest } from './who-may';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log';
+import { requestPolicyOf, ruleFor } from '../policy/matcher';
+import type { Policy } from '../policy/policy';
 import type { CancelResult, ConfirmResult, RequestResult } from './elevation-results';
 import { EnvironmentLists } from './environment-lists';
 import type { MatchReason } from './environment-resolution';
@@ -52,6 +54,8 @@ export interface ElevationServiceOptions {
   executionLeaseMs: number;
   /** Time-boxed elevation: every grant gets a time box (absent: the role stays until removed). */
   timeBoxes?: TimeBoxService;
+  /** Guardrails per environment (POLICY_FILE); absent: no rule beyond the settings above. */
+  policy?: Policy;
 }
 
 /** How long after an elevation a new card for the same environment mentions it. */
@@ -399,6 +403,9 @@ export class ElevationService {
       updatedAt: now.toISOString(),
       expiresAt: new Date(now.getTime() + this.options.requestTtlMinutes * 60_000).toISOString(),
       minutes,
+      ...(this.options.policy && {
+        policy: requestPolicyOf(ruleFor(this.options.policy, environment)),
+      }),
     };
     // The new card replaces the requester's older open ones for this environment, in one write;
     // their last elevation there is looked up meanwhile (the write cannot change it).

@@ -24,9 +24,33 @@ export type TokenResult =
   | { ok: true; token: string; upn?: string; adminRoles?: string[] }
   | { ok: false; reason: TokenRefusal; message: string; upn?: string };
 
+/**
+ * The policy asks for a Conditional Access authentication context the user's sign-in does not
+ * satisfy yet: Entra answered the on-behalf-of request with interaction_required and `claims`,
+ * the challenge the user's interactive sign-in must carry (step-up MFA).
+ */
+export interface StepUpRequired {
+  ok: false;
+  reason: 'step-up-required';
+  message: string;
+  claims: string;
+  upn?: string;
+}
+
+/** What a token must satisfy beyond the user's identity. */
+export interface TokenRequirements {
+  /** A Conditional Access authentication context id (c1..c99): the token's `acrs` must hold it. */
+  authenticationContext?: string;
+}
+
 /** Delegated tokens for the Power Platform API, always of the user who asks. */
 export interface UserTokens {
   powerPlatformToken(user: Requester): Promise<TokenResult>;
+  /** With requirements (step-up MFA): the token satisfies them, or the challenge to meet them. */
+  powerPlatformToken(
+    user: Requester,
+    requirements: TokenRequirements,
+  ): Promise<TokenResult | StepUpRequired>;
   /** A delegated token of the user for another resource (e.g. an environment's Dataverse URL). */
   resourceToken?(user: Requester, resource: string): Promise<TokenResult>;
 }
@@ -34,6 +58,20 @@ export interface UserTokens {
 /** What Dataverse said: whether the user holds System Administrator, or why it could not tell. */
 export type RoleLookupResult =
   { ok: true; holdsSystemAdministrator: boolean } | { ok: false; message: string };
+
+/**
+ * Step-up MFA: where the user signs in again, with the claims challenge, for one request. Once
+ * they are back (the sign-in redeemed by the bot, as that same user), the stepped-up token is in
+ * the user's token cache and `powerPlatformToken` with the same requirements succeeds.
+ */
+export interface StepUpLinks {
+  /** A single-use sign-in link for `request`'s requester, carrying `claims`. */
+  signInUrl(
+    request: ElevationRequest,
+    authenticationContext: string,
+    claims: string,
+  ): Promise<string>;
+}
 
 /** Whether a user holds System Administrator in an environment's Dataverse. */
 export interface RoleLookup {
@@ -122,6 +160,8 @@ export interface Transition {
       | 'closedBecause'
       | 'minutes'
       | 'timeBox'
+      | 'policy'
+      | 'expiresAt'
     >
   >;
 }
@@ -143,7 +183,14 @@ export type AuditEventType =
   | 'removal-attempted'
   | 'role-removed'
   | 'removal-failed'
-  | 'removal-overdue';
+  | 'removal-overdue'
+  /** Guardrails: approval asked and decided, step-up asked and done. */
+  | 'approval-asked'
+  | 'approved'
+  | 'denied'
+  | 'approval-expired'
+  | 'step-up-required'
+  | 'stepped-up';
 
 export interface AuditEvent {
   type: AuditEventType;

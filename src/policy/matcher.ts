@@ -3,6 +3,7 @@
  * condition holds. A policy always ends with a rule that matches everything (the loader adds one
  * when the file has none), so every environment gets a rule.
  */
+import type { RequestPolicy } from '../elevation/request';
 import type { Environment } from '../elevation/vocabulary';
 import type { Policy, PolicyRule, RuleChoice } from './policy';
 
@@ -33,4 +34,23 @@ export function matchReason(rule: PolicyRule, environment: Environment): string 
     reasons.push(`its name matches /${namePattern}/i`);
   }
   return reasons.length > 0 ? reasons.join(' and ') : 'the rule matches every environment';
+}
+
+/** What a new request records of the rule that applies (approval not asked yet). */
+export function requestPolicyOf(choice: RuleChoice): RequestPolicy {
+  const { rule, why } = choice;
+  return {
+    rule: rule.name,
+    why,
+    ...(rule.stepUp && { stepUp: rule.stepUp }),
+    ...(rule.approval && {
+      approval: {
+        status: 'not-asked',
+        because: 'rule',
+        ...(rule.approval.approvers && { approvers: rule.approval.approvers }),
+        ...(rule.approval.channel && { channel: rule.approval.channel }),
+        timeoutMinutes: rule.approval.timeoutMinutes,
+      },
+    }),
+  };
 }
