@@ -353,6 +353,41 @@ describe.each<Kind>(['sqlite', 'azure-table'])('store contract: %s', (kind) => {
       ).toBe('expired');
     });
 
+    it('a transition that moves the expiry moves what expiry reads (a request waiting for approval)', async () => {
+      const created = request(); // expires at minute 10
+      await store.createRequest(created);
+      const later = at(40).toISOString();
+      const moved = await store.transition(created.id, {
+        from: ['requested'],
+        to: 'requested',
+        at: at(5),
+        set: { expiresAt: later },
+      });
+      expect(moved?.expiresAt).toBe(later);
+      expect((await store.findRequest(created.id))?.expiresAt).toBe(later);
+      // Not expired at minute 20 any more, neither for the sweeper nor for a guarded move.
+      expect((await store.findExpired(at(20), 10)).map((r) => r.id)).not.toContain(created.id);
+      expect(
+        (
+          await store.transition(created.id, {
+            from: ['requested'],
+            to: 'executing',
+            at: at(20),
+            unexpiredAt: at(20),
+          })
+        )?.state,
+      ).toBe('executing');
+      const other = request();
+      await store.createRequest(other);
+      await store.transition(other.id, {
+        from: ['requested'],
+        to: 'requested',
+        at: at(5),
+        set: { expiresAt: at(30).toISOString() },
+      });
+      expect((await store.findExpired(at(31), 10)).map((r) => r.id)).toContain(other.id);
+    });
+
     it('50 concurrent transitions from requested: exactly one wins, with its effects once', async () => {
       const created = request();
       await store.createRequest(created);

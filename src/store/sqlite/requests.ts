@@ -109,12 +109,24 @@ export class SqliteRequests {
       // that each is replaced whole (a roleCheck or a conversation never mixes with the old one).
       // A request staying in its state (a time box moving) keeps its updated_at: its outcome time.
       transition: db.prepare<
-        [string, string, string, string, string, string, string, number | null, number | null],
+        [
+          string,
+          string,
+          string,
+          string,
+          string,
+          number | null,
+          string,
+          string,
+          number | null,
+          number | null,
+        ],
         RequestRow
       >(
         `UPDATE elevation_requests
             SET state = ?, updated_at = CASE WHEN state = ? THEN updated_at ELSE ? END,
-                data = json_patch(json_patch(data, ?), ?)
+                data = json_patch(json_patch(data, ?), ?),
+                expires_at = COALESCE(?, expires_at)
           WHERE id = ?
             AND state IN (SELECT value FROM json_each(?))
             AND (? IS NULL OR expires_at > ?)
@@ -194,6 +206,7 @@ export class SqliteRequests {
         'cancelled',
         at.toISOString(),
         ...replacing({ closedBecause: close.because }),
+        null,
         row.id,
         JSON.stringify(['requested']),
         null,
@@ -226,6 +239,8 @@ export class SqliteRequests {
           change.to,
           change.at.toISOString(),
           ...replacing(change.set ?? {}),
+          // A request waiting longer (for an approval) expires later; the sweeper reads the column.
+          change.set?.expiresAt ? Date.parse(change.set.expiresAt) : null,
           id,
           JSON.stringify(change.from),
           unexpired,
