@@ -254,6 +254,8 @@ export async function startApp(config: Config, deps: AppDependencies): Promise<A
       sweeper.stop();
       timeBoxes?.runner.stop();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      // What removes a role at its end is not dropped by a restart right after the grant.
+      await timeBoxes?.service.drain();
       await dispatcher.stop();
       if (!deps.store) await store.close();
     })());

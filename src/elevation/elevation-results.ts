@@ -1,11 +1,12 @@
 /**
- * What the elevation use case answers (elevation-service.ts): to a request, to Elevate, to
- * Cancel. The Teams layer turns each into the card or message the user sees.
+ * What the use cases answer: the elevation (elevation-service.ts) to a request, to Elevate, to
+ * Cancel; the time boxes (time-boxes.ts) to I'm done and Extend, and what their clock ran. The
+ * Teams layer turns each into the card or message the user sees.
  */
 import type { ListingProblem } from './environment-lists';
 import type { MatchReason } from './environment-resolution';
 import type { ElevationRequest } from './request';
-import type { Environment, TokenRefusal } from './vocabulary';
+import type { Environment, RemovalEnding, TokenRefusal } from './vocabulary';
 
 export type RequestResult =
   /**
@@ -49,3 +50,38 @@ export type CancelResult =
   | { kind: 'not-requester'; request: ElevationRequest }
   | { kind: 'already-handled'; request: ElevationRequest }
   | { kind: 'cancelled'; request: ElevationRequest };
+
+/** What the bot must tell after a step of the timers ran (the Teams layer posts it). */
+export type TimeBoxEvent =
+  | { kind: 'reminder'; request: ElevationRequest }
+  /**
+   * A removal attempt ended: `request` as it is now (removed, or overdue with its next attempt).
+   * `tell`: whether the user is told now (the first failure and the final result are; the
+   * retries in between are audited only).
+   */
+  | {
+      kind: 'ended';
+      request: ElevationRequest;
+      ending: RemovalEnding;
+      tell: boolean;
+      early: boolean;
+    };
+
+export type EndNowResult =
+  | { kind: 'unknown-request' }
+  | { kind: 'not-requester'; request: ElevationRequest }
+  /** No time box (not granted), or already final (removed, or kept because held before). */
+  | { kind: 'not-active'; request: ElevationRequest }
+  /** Another instance or click is removing it right now. */
+  | { kind: 'in-progress'; request: ElevationRequest }
+  | { kind: 'sign-in-required'; request: ElevationRequest }
+  | { kind: 'ended'; event: Extract<TimeBoxEvent, { kind: 'ended' }> };
+
+export type ExtendResult =
+  | { kind: 'unknown-request' }
+  | { kind: 'not-requester'; request: ElevationRequest }
+  | { kind: 'not-active'; request: ElevationRequest }
+  | { kind: 'justification-required'; request: ElevationRequest; problem: string }
+  /** The end is already the latest the maximum allows. */
+  | { kind: 'at-limit'; request: ElevationRequest }
+  | { kind: 'extended'; request: ElevationRequest; minutes: number };

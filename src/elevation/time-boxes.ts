@@ -12,6 +12,7 @@
  * success). Each outcome is told in the chat, written to the audit chain and sent to the channels.
  */
 import { randomUUID } from 'node:crypto';
+import type { EndNowResult, ExtendResult, TimeBoxEvent } from './elevation-results';
 import type { Logger } from '../log';
 import { justificationProblem } from './justification';
 import { removalNotification } from './notifications';
@@ -59,40 +60,7 @@ export interface TimeBoxServiceOptions extends TimeBoxSettings {
   retryMaxMs: number;
 }
 
-/** What the bot must tell after a step of the timers ran (the Teams layer posts it). */
-export type TimeBoxEvent =
-  | { kind: 'reminder'; request: ElevationRequest }
-  /**
-   * A removal attempt ended: `request` as it is now (removed, or overdue with its next attempt).
-   * `tell`: whether the user is told now (the first failure and the final result are; the
-   * retries in between are audited only).
-   */
-  | {
-      kind: 'ended';
-      request: ElevationRequest;
-      ending: RemovalEnding;
-      tell: boolean;
-      early: boolean;
-    };
-
-export type EndNowResult =
-  | { kind: 'unknown-request' }
-  | { kind: 'not-requester'; request: ElevationRequest }
-  /** No time box (not granted), or already final (removed, or kept because held before). */
-  | { kind: 'not-active'; request: ElevationRequest }
-  /** Another instance or click is removing it right now. */
-  | { kind: 'in-progress'; request: ElevationRequest }
-  | { kind: 'sign-in-required'; request: ElevationRequest }
-  | { kind: 'ended'; event: Extract<TimeBoxEvent, { kind: 'ended' }> };
-
-export type ExtendResult =
-  | { kind: 'unknown-request' }
-  | { kind: 'not-requester'; request: ElevationRequest }
-  | { kind: 'not-active'; request: ElevationRequest }
-  | { kind: 'justification-required'; request: ElevationRequest; problem: string }
-  /** The end is already the latest the maximum allows. */
-  | { kind: 'at-limit'; request: ElevationRequest }
-  | { kind: 'extended'; request: ElevationRequest; minutes: number };
+export type { EndNowResult, ExtendResult, TimeBoxEvent } from './elevation-results';
 
 /** One user's key for the keeps in flight. */
 function userKey(user: Pick<Requester, 'tenantId' | 'aadObjectId'>): string {
@@ -135,6 +103,11 @@ export class TimeBoxService {
         if (this.keeping.get(key) === keeping) this.keeping.delete(key);
       });
     this.keeping.set(key, keeping);
+  }
+
+  /** Once every keep still running is done: a stopping process keeps what it promised to. */
+  async drain(): Promise<void> {
+    await Promise.all(this.keeping.values());
   }
 
   /** The user's token for later, once a keep still running for them is done. */

@@ -359,14 +359,20 @@ describe.each(STORES)('time-boxed elevation across bot processes on $name', ({ a
 
         const chatFrom = w.connector.calls.length;
         const startedAt = Date.now();
-        await w.bot();
+        const again = await w.bot();
         // At start (its clock runs once as the bot starts); on a loaded machine the start itself
         // can take a while, so the wait is generous rather than a timing claim.
         const removal = await waitFor(
           () => w.dataverse.deleteCalls(ALEX.aadObjectId)[0],
           'the removal at start',
           45_000,
-        );
+        ).catch(async (error: Error) => {
+          // What the store and the process say, so that a failure here can be understood.
+          const events = (await auditOf(w, requestId)).map((e) => [e.type, e.details]);
+          throw new Error(
+            `${error.message}\naudit: ${JSON.stringify(events)}\nbot: ${again.output()}`,
+          );
+        });
         expect(removal.at).toBeGreaterThanOrEqual(startedAt);
         const told = await waitFor(
           () =>
