@@ -21,7 +21,9 @@ import {
 } from './entities';
 import { compare, retriable, RETRY, retrying, type Tables } from './tables';
 
-const HEAD = 'audithead';
+/** The chain head's row key. */
+export const AUDIT_HEAD = 'audithead';
+const HEAD = AUDIT_HEAD;
 const ANCHOR = 'auditanchor';
 
 /** The chain head of partition `pk` as it is now (absent before the first event). */

@@ -20,6 +20,7 @@ import {
   keyPart,
   requestEntity,
   requestRow,
+  type Stored,
   tenantPartition,
   text,
   toRequest,
@@ -44,6 +45,7 @@ import {
 } from './tables';
 import { activeElevations, findDueTimeBoxes, nextTimeBoxDue, requestsById } from './time-boxes';
 import type { Step, Transactions } from './transaction';
+import { BoundedMap } from '../../support/bounded-map';
 
 /** The requests a step closes (see CloseOthers), with what writes them. */
 interface Closing {
@@ -52,9 +54,20 @@ interface Closing {
   closed: ElevationRequest[];
 }
 
+/** How many request rows this process remembers as it last read or wrote them. */
+const KNOWN_REQUESTS = 2_000;
+
 export class TableRequests {
   /** Request id -> partition; an id's partition never changes. */
   private readonly requestPartitions = new Map<string, string>();
+  /**
+   * Request rows as this process last read or wrote them, with their ETag. A transition starts
+   * from one instead of reading it (one round trip less before the answer): its update is
+   * conditional on that ETag, so a row another instance moved since voids the transaction and the
+   * retry reads it. A transition that would do nothing on a remembered row reads it before saying
+   * so: only a fresh read may refuse.
+   */
+  private readonly known = new BoundedMap<string, Stored>(KNOWN_REQUESTS);
 
   constructor(
     private readonly tables: Tables,
@@ -81,13 +94,14 @@ export class TableRequests {
       at,
       true,
       async (afterHead) => {
-        // Its own row (the create fails if it exists) beside the chain head's read.
-        const [existing] = await Promise.all([
+        // Its own row (the create fails if it exists), and the requester's other open cards for
+        // the environment: all read at once (one round trip).
+        const [existing, , closing] = await Promise.all([
           this.tables.get(this.tables.tenants, pk, entity.rowKey!),
           indexed,
+          this.closing(pk, request, effects?.closeOthers, at, afterHead),
         ]);
         if (existing) throw duplicateRequest(request.id);
-        const closing = await this.closing(pk, request, effects?.closeOthers, at, afterHead);
         return {
           actions: [
             ['create', entity],
@@ -97,6 +111,7 @@ export class TableRequests {
           audits: closing.audits,
           result: closing.closed,
           withEffects: true,
+          committed: (etags) => this.wrote(request.id, entity, etags[0]),
         };
       },
     );
@@ -155,7 +170,14 @@ export class TableRequests {
     const pk = await this.partitionOfRequest(id);
     if (!pk) return undefined;
     const stored = await this.tables.get(this.tables.tenants, pk, requestRow(id));
+    if (stored) this.known.set(id, stored);
     return stored ? toRequest(stored) : undefined;
+  }
+
+  /** After a write of request `id` as `entity`: remembered with its new ETag, or forgotten. */
+  private wrote(id: string, entity: Entity, etag: string | undefined): void {
+    if (etag) this.known.set(id, { ...entity, etag } as Stored);
+    else this.known.delete(id);
   }
 
   async transition(
@@ -167,21 +189,24 @@ export class TableRequests {
     if (!pk) return undefined;
     const rk = requestRow(id);
     const nothing: Step<undefined> = { actions: [], result: undefined, withEffects: false };
+    let attempts = 0;
     const moved = await this.transactions.step<
       { request: ElevationRequest; closed: ElevationRequest[] } | undefined
     >(pk, `moving request ${id} to ${change.to}`, effects, change.at, true, async (afterHead) => {
-      // Its own row (updated on its ETag) beside the chain head's read.
-      const stored = await this.tables.get(this.tables.tenants, pk, rk);
-      if (!stored) return nothing;
-      const current = toRequest(stored);
-      // Read again on every attempt: once another caller moved it, this one has lost.
-      if (!change.from.includes(current.state)) return nothing;
-      if (change.unexpiredAt && !(Date.parse(current.expiresAt) > change.unexpiredAt.getTime())) {
-        return nothing;
+      // The row as this process knows it, on the first attempt only; else its own row (updated
+      // on its ETag) beside the chain head's read.
+      const remembered =
+        attempts++ === 0 && this.transactions.calm(pk) ? this.known.get(id) : undefined;
+      let stored = remembered ?? (await this.tables.get(this.tables.tenants, pk, rk));
+      let current = stored ? toRequest(stored) : undefined;
+      if (remembered && !(current && this.moves(change, current))) {
+        stored = await this.tables.get(this.tables.tenants, pk, rk);
+        current = stored ? toRequest(stored) : undefined;
       }
-      // On the request as read: its ETag conditions the transaction, so the guard's answer holds
-      // until the commit, or the step reads and asks again.
-      if (change.guard && !change.guard(jsonCopy(current))) return nothing;
+      // Read again on every attempt: once another caller moved it, this one has lost. The guard
+      // runs on the request as read: its ETag conditions the transaction, so the guard's answer
+      // holds until the commit, or the step reads and asks again.
+      if (!stored || !current || !this.moves(change, current)) return nothing;
       // Staying in its state (a time box moving), a request keeps its outcome time.
       const stays = current.state === change.to;
       const next: ElevationRequest = {
@@ -202,10 +227,20 @@ export class TableRequests {
         audits: closing.audits,
         result: { request: jsonCopy(next), closed: closing.closed },
         withEffects: true,
+        committed: (etags) => this.wrote(id, entity, etags[0]),
       };
     });
     if (moved && effects?.closeOthers) effects.closeOthers.closed = moved.closed;
     return moved?.request;
+  }
+
+  /** Whether `change` applies to the request as it is: its state, its expiry, its guard. */
+  private moves(change: Transition, current: ElevationRequest): boolean {
+    if (!change.from.includes(current.state)) return false;
+    if (change.unexpiredAt && !(Date.parse(current.expiresAt) > change.unexpiredAt.getTime())) {
+      return false;
+    }
+    return !change.guard || change.guard(jsonCopy(current));
   }
 
   /**
@@ -256,7 +291,10 @@ export class TableRequests {
       const entity = requestEntity(pk, next, stored.indexed === true);
       checkEntity(entity, `request ${id}`);
       try {
-        await this.tables.tenants.updateEntity(entity, 'Replace', { etag: stored.etag });
+        const written = await this.tables.tenants.updateEntity(entity, 'Replace', {
+          etag: stored.etag,
+        });
+        this.wrote(id, entity, written.etag);
         return undefined;
       } catch (error) {
         if (retriable(error)) return RETRY;

@@ -4,9 +4,9 @@
  * write in it is conditional (an ETag, or an insert that fails when the entity exists); on a
  * conflict the whole transaction is void and the step is retried from a fresh read.
  */
-import type { TransactionAction } from '@azure/data-tables';
+import type { TableTransactionResponse, TransactionAction } from '@azure/data-tables';
 import type { AuditEvent, Effects } from '../../elevation/ports';
-import { readAuditHead, stageAuditLinks } from './audit';
+import { AUDIT_HEAD, readAuditHead, stageAuditLinks } from './audit';
 import {
   type Stored,
   chainPartition,
@@ -28,9 +28,33 @@ export interface Step<T> {
   withEffects: boolean;
   /** Audit events the step decided on (requests it closed), linked after the effects' own. */
   audits?: AuditEvent[];
+  /** Told the new ETag of each of `actions` (in their order) once the transaction committed. */
+  committed?: (etags: Array<string | undefined>) => void;
 }
 
+/** How long after a conflict a partition's remembered rows are not used (see `calm`). */
+const CONTENTION_MS = 10_000;
+
 export class Transactions {
+  /**
+   * The chain head of each partition as this process last wrote it, with its new ETag. A step
+   * starts from it instead of reading it (one round trip less): the transaction is conditional on
+   * that ETag, so a head another instance moved since voids it, and the retry reads the head.
+   */
+  private readonly heads = new Map<string, Stored>();
+  /**
+   * When a transaction in each partition last conflicted with another writer (performance.now()).
+   * While writers contend, what this process remembers is mostly stale, and starting from it would
+   * cost a failed transaction more than the read it saves: it is not used for a while.
+   */
+  private readonly conflicts = new Map<string, number>();
+
+  /** Whether what this process remembers of partition `pk` is worth starting a step from. */
+  calm(pk: string): boolean {
+    const last = this.conflicts.get(pk);
+    return last === undefined || performance.now() - last > CONTENTION_MS;
+  }
+
   constructor(
     private readonly tables: Tables,
     private readonly fanOut: FanOut,
@@ -70,7 +94,12 @@ export class Transactions {
         // writes with its own ETag condition needs no such cover: `read` starts those at once,
         // beside the head's read (one round trip, not two), and awaits `afterHead` before the
         // others.
-        const headRead = here ? readAuditHead(this.tables, pk) : Promise.resolve(undefined);
+        const known = here && this.calm(pk) ? this.heads.get(pk) : undefined;
+        const headRead = !here
+          ? Promise.resolve(undefined)
+          : known
+            ? Promise.resolve(known)
+            : readAuditHead(this.tables, pk);
         const afterHead = headRead.then(() => undefined);
         // Reported through headRead below; a step that returns early never awaits afterHead.
         afterHead.catch(() => undefined);
@@ -91,8 +120,13 @@ export class Transactions {
         const actions = [...step.actions, ...(staged?.actions ?? [])];
         if (actions.length > 0) {
           try {
-            await this.tables.tenants.submitTransaction(actions);
+            const response = await this.tables.tenants.submitTransaction(actions);
+            this.rememberHead(pk, actions, response);
+            step.committed?.(response.subResponses.map((r) => r.etag));
           } catch (error) {
+            // A head known from an earlier write may be the one that moved: read it next time.
+            this.heads.delete(pk);
+            if (retriable(error)) this.conflicts.set(pk, performance.now());
             // The request, the chain head or the notification moved since they were read.
             if (retriable(error)) return RETRY;
             throw error;
@@ -109,6 +143,22 @@ export class Transactions {
     if (followUp) await followUp();
     if (withEffects && elsewhere) await this.writeEffects(elsewhere, at);
     return result;
+  }
+
+  /**
+   * After a transaction that moved the chain head: the head as written, with its new ETag. The
+   * answers come in the order of the operations (the SDK names the row of inserts only).
+   */
+  private rememberHead(
+    pk: string,
+    actions: TransactionAction[],
+    response: TableTransactionResponse,
+  ): void {
+    const at = actions.findIndex(([, entity]) => entity.rowKey === AUDIT_HEAD);
+    if (at < 0) return;
+    const etag = response.subResponses[at]?.etag;
+    if (etag) this.heads.set(pk, { ...actions[at]![1], etag } as Stored);
+    else this.heads.delete(pk);
   }
 
   private readonly partitionTurns = new Map<string, Promise<void>>();
