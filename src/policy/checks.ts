@@ -190,12 +190,12 @@ export function rateCheck(
     if (inWindow.length < window.count) continue;
     // One more is allowed once all but count - 1 of them are older than the window.
     const nextAt = new Date(inWindow[window.count - 1]! + window.windowMinutes * 60_000);
-    const per = `per ${formatMinutes(window.windowMinutes)}`;
+    const span = windowText(window.windowMinutes);
     const counted = countOf(inWindow.length, 'elevation');
     const text =
       scope === 'user'
-        ? `You have had ${counted} under the rule '${rule.name}' in the last ${formatMinutes(window.windowMinutes)}; it allows ${window.count} per person ${per}.`
-        : `This environment has had ${counted} in the last ${formatMinutes(window.windowMinutes)}; the rule '${rule.name}' allows ${window.count} per environment ${per}.`;
+        ? `You have had ${counted} under the rule '${rule.name}' in the last ${span}; it allows ${window.count} per person per ${span}.`
+        : `This environment has had ${counted} in the last ${span}; the rule '${rule.name}' allows ${window.count} per environment per ${span}.`;
     return {
       kind: 'over',
       scope,
@@ -207,4 +207,9 @@ export function rateCheck(
     };
   }
   return { kind: 'within' };
+}
+
+/** "hour", "24 hours", "1 hour 30 minutes": a window after "in the last" or "per". */
+export function windowText(minutes: number): string {
+  return formatMinutes(minutes).replace(/^1 (\w+)$/, '$1');
 }
