@@ -10,7 +10,7 @@ import type { ElevationRequest, Requester } from '../elevation/request';
 import type { TimeBoxSettings } from '../elevation/time-box';
 import { formatMinutes } from '../elevation/duration';
 import { mayReadPolicy } from '../elevation/who-may';
-import { describeHours, ruleDurations } from '../policy/checks';
+import { describeHours, ruleDurations, windowText } from '../policy/checks';
 import type { PolicyRule } from '../policy/policy';
 import type { BotParts } from './bot-options';
 import { noticeCard } from './cards/notice-card';
@@ -52,10 +52,10 @@ export function ruleAsks(
   asks.push(words.join(', '));
   const { perUser, perEnvironment } = rule.rateLimit ?? {};
   if (perUser)
-    asks.push(`at most ${perUser.count} per person per ${formatMinutes(perUser.windowMinutes)}`);
+    asks.push(`at most ${perUser.count} per person per ${windowText(perUser.windowMinutes)}`);
   if (perEnvironment)
     asks.push(
-      `at most ${perEnvironment.count} per environment per ${formatMinutes(perEnvironment.windowMinutes)}`,
+      `at most ${perEnvironment.count} per environment per ${windowText(perEnvironment.windowMinutes)}`,
     );
   const hours = rule.allowedHours;
   if (hours)
