@@ -205,7 +205,7 @@ it('over the rate limit: refused with the count and when the next is allowed, au
   );
   expect(alert).toContain('Megan Bowen');
   expect(alert).toContain('Contoso Prod');
-  expect(alert).toContain("2 elevations by them in 1 hour (rule 'production', at most 2)");
+  expect(alert).toContain("2 elevations by them in the last hour (rule 'production', at most 2)");
 
   // An hour later the window has moved on.
   bot.clock.advance(HOUR);

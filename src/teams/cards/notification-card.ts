@@ -8,7 +8,7 @@ import type { ElevationNotification } from '../../elevation/notifications';
 import { removalResultLabel } from '../../elevation/removal-text';
 import { type AdaptiveCard, type Color, type Fact, fact, fill } from './card-template';
 import { lateBy, removalStatusText } from './time-box-look';
-import { formatMinutes } from '../../elevation/duration';
+import { windowText } from '../../policy/checks';
 import requestStatusTemplate from './templates/request-status.json';
 
 const template = new Template(requestStatusTemplate);
@@ -55,7 +55,7 @@ export function notificationSummary(notification: ElevationNotification): string
     case 'rate-limit': {
       const limit = notification.rateLimit;
       return limit
-        ? `Rate limit reached: ${who} in ${where}, ${limit.count} elevations ${limit.scope === 'user' ? 'by them' : 'there'} in ${formatMinutes(limit.windowMinutes)} (rule '${limit.rule}', at most ${limit.limit})`
+        ? `Rate limit reached: ${who} in ${where}, ${limit.count} elevations ${limit.scope === 'user' ? 'by them' : 'there'} in the last ${windowText(limit.windowMinutes)} (rule '${limit.rule}', at most ${limit.limit})`
         : `Rate limit reached: ${who} in ${where}`;
     }
   }

@@ -1,0 +1,162 @@
+/**
+ * The guardrails against a real SQLite store: what counts against a rate limit (elevations
+ * attempted, within the window, under the rule; read page by page through the store's indexes),
+ * and what a request records when the hour asks for approval.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Guardrails } from '../../src/elevation/guardrails';
+import type { ElevationStore } from '../../src/elevation/ports';
+import type { ElevationRequest, RequestState, Requester } from '../../src/elevation/request';
+import type { Environment } from '../../src/elevation/vocabulary';
+import { silentLogger } from '../../src/log';
+import type { Policy } from '../../src/policy/policy';
+import { openStore } from '../../src/store/open-store';
+
+const TENANT = '3a4cfec5-a51a-4112-a8bf-15cd69dbdba8';
+const ALEX: Requester = {
+  aadObjectId: 'aaaaaaaa-0000-4000-8000-00000000000a',
+  tenantId: TENANT,
+  name: 'Alex',
+};
+const MEGAN: Requester = {
+  aadObjectId: 'bbbbbbbb-0000-4000-8000-00000000000b',
+  tenantId: TENANT,
+  name: 'Megan',
+};
+const PROD: Environment = {
+  id: 'caf114fd-823b-4931-acf3-8cb3dfb77d5b',
+  displayName: 'Contoso Prod',
+  type: 'Production',
+  dataverseUrl: 'https://contoso.crm.dynamics.com',
+};
+const DEV: Environment = {
+  ...PROD,
+  id: 'a8d2d8c5-2541-43b3-81db-73b5541a77b9',
+  displayName: 'Contoso Dev',
+  type: 'Sandbox',
+};
+// A Saturday, 10:12 in Berlin.
+const NOW = new Date('2026-12-05T09:12:00Z');
+
+const policy: Policy = {
+  source: 'policy.yaml',
+  rules: [
+    {
+      name: 'production',
+      match: { types: ['Production'] },
+      approval: { channel: { team: 'My Team', channel: 'General' }, timeoutMinutes: 30 },
+      rateLimit: {
+        perUser: { count: 2, windowMinutes: 60 },
+        perEnvironment: { count: 2, windowMinutes: 120 },
+      },
+      allowedHours: {
+        from: '08:00',
+        to: '18:00',
+        days: ['Mon', 'Tue', 'Wed', 'Thu', 'Fri'],
+        timeZone: 'Europe/Berlin',
+        outside: 'approval',
+      },
+    },
+    { name: 'sandboxes', match: { types: ['Sandbox'] } },
+  ],
+};
+
+let dir: string;
+let store: ElevationStore;
+let guardrails: Guardrails;
+
+beforeEach(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'guardrails-'));
+  store = await openStore({ kind: 'sqlite', path: join(dir, 'bot.db') });
+  guardrails = new Guardrails({
+    policy,
+    store,
+    clock: { now: () => NOW },
+    logger: silentLogger,
+    justificationRequired: true,
+    timeBoxes: { settings: { defaultMinutes: 60, maxMinutes: 480, reminderMinutes: 10 } },
+  });
+});
+
+afterEach(async () => {
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** A request of `who` in `where` that came to `state` `minutesAgo`. */
+async function past(who: Requester, where: Environment, state: RequestState, minutesAgo: number) {
+  const at = new Date(NOW.getTime() - minutesAgo * 60_000);
+  const request: ElevationRequest = {
+    id: randomUUID(),
+    state: 'requested',
+    requester: who,
+    environment: where,
+    query: where.displayName,
+    createdAt: at.toISOString(),
+    updatedAt: at.toISOString(),
+    expiresAt: new Date(at.getTime() + 600_000).toISOString(),
+    policy: { rule: where === PROD ? 'production' : 'sandboxes', why: 'test' },
+  };
+  await store.createRequest(request);
+  await store.transition(request.id, { from: ['requested'], to: state, at });
+}
+
+it('outside the allowed hours with outside=approval: the request records an approval because of the hour', async () => {
+  const open = await guardrails.atOpen(ALEX, PROD, undefined);
+  expect(open).toMatchObject({
+    ok: true,
+    minutes: 60,
+    policy: {
+      rule: 'production',
+      why: 'its type is Production',
+      approval: {
+        status: 'not-asked',
+        because: 'outside-hours',
+        channel: { team: 'My Team', channel: 'General' },
+        timeoutMinutes: 30,
+      },
+    },
+  });
+});
+
+it("the environment's limit counts every user's elevations, across store pages, and not what was never elevated", async () => {
+  await past(MEGAN, PROD, 'succeeded', 100);
+  await past(ALEX, PROD, 'failed', 110);
+  // Newer than both, and more than a page of them: cancelled and expired requests do not count.
+  for (let i = 0; i < 55; i++) await past(MEGAN, PROD, i % 2 ? 'cancelled' : 'expired', 5);
+  await past(MEGAN, PROD, 'succeeded', 130); // Outside the two hours.
+
+  const open = await guardrails.atOpen(ALEX, PROD, undefined);
+  expect(open).toMatchObject({
+    ok: false,
+    result: {
+      kind: 'policy-refused',
+      because: 'rate-limit',
+      rule: 'production',
+      text: "This environment has had 2 elevations in the last 2 hours; the rule 'production' allows 2 per environment per 2 hours.",
+      // The older of the two leaves the window 10 minutes from now.
+      nextAt: '2026-12-05T09:22:00.000Z',
+    },
+  });
+});
+
+it("the user's limit counts their elevations under the same rule only", async () => {
+  await past(ALEX, DEV, 'succeeded', 10);
+  await past(ALEX, DEV, 'succeeded', 20);
+  await past(ALEX, PROD, 'succeeded', 30);
+  expect(await guardrails.atOpen(ALEX, PROD, undefined)).toMatchObject({ ok: true });
+
+  await past(ALEX, PROD, 'failed', 40);
+  expect(await guardrails.atOpen(ALEX, PROD, undefined)).toMatchObject({
+    ok: false,
+    result: { because: 'rate-limit', text: expect.stringContaining('You have had 2 elevations') },
+  });
+  // Megan's own count is 0: what stops her is the environment's (Alex's two).
+  expect(await guardrails.atOpen(MEGAN, PROD, undefined)).toMatchObject({
+    ok: false,
+    result: { text: expect.stringContaining('This environment has had 2 elevations') },
+  });
+});
