@@ -26,7 +26,6 @@ import type {
 import { Refusals } from './refusals';
 import { type ClosedBecause, type ElevationRequest, outcomeTime, type Requester } from './request';
 import { compareRole, lookUpRole } from './role-check';
-import { chosenMinutes } from './time-box';
 import type { TimeBoxService } from './time-boxes';
 import type { AdminRoleOutcome, Environment } from './vocabulary';
 
@@ -81,9 +80,8 @@ export class ElevationService {
     minutes?: number,
   ): Promise<RequestResult> {
     // Longer than any rule allows: refused before the environment is looked up.
-    const duration = chosenMinutes(minutes, this.guardrails.longestMinutes());
-    if (!duration.ok)
-      return { kind: 'duration-refused', minutes: minutes ?? 0, maxMinutes: duration.maxMinutes };
+    const tooLong = this.guardrails.longerThanAnyRule(minutes);
+    if (tooLong) return tooLong;
     const found = await this.findEnvironment(requester, query);
     if (found.kind === 'ambiguous' || found.kind === 'not-found') return { ...found, minutes };
     if (found.kind !== 'found') return found;
@@ -133,9 +131,8 @@ export class ElevationService {
     query: string,
     minutes?: number,
   ): Promise<RequestResult> {
-    const duration = chosenMinutes(minutes, this.guardrails.longestMinutes());
-    if (!duration.ok)
-      return { kind: 'duration-refused', minutes: minutes ?? 0, maxMinutes: duration.maxMinutes };
+    const tooLong = this.guardrails.longerThanAnyRule(minutes);
+    if (tooLong) return tooLong;
     const picked = await this.environments.byId(requester, environmentId, query);
     if (picked.kind !== 'ok') return picked;
     if (!picked.environment) return { kind: 'not-found', query, suggestions: [] };

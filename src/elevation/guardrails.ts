@@ -22,6 +22,7 @@ import {
   type TimeBox,
 } from './request';
 import { openTimeBox, type TimeBoxSettings } from './time-box';
+import { formatMinutes } from './duration';
 import type { Environment } from './vocabulary';
 
 export interface GuardrailsOptions {
@@ -82,16 +83,28 @@ export class Guardrails {
   }
 
   /**
-   * The longest duration any rule allows: asking for more is refused before the environment is
-   * even looked up (undefined: elevations have no duration).
+   * A duration longer than any rule allows (or not a whole minute), refused before the
+   * environment is even looked up; undefined when some rule may allow it.
    */
-  longestMinutes(): TimeBoxSettings | undefined {
+  longerThanAnyRule(minutes: number | undefined): RequestResult | undefined {
     const settings = this.options.timeBoxes?.settings;
-    if (!settings) return undefined;
-    const maxMinutes = Math.max(
-      ...this.policy.rules.map((r) => r.maxMinutes ?? settings.maxMinutes),
+    if (!settings || minutes === undefined) return undefined;
+    const longest = Math.max(
+      ...this.policy.rules.map((rule) => rule.maxMinutes ?? settings.maxMinutes),
     );
-    return { ...settings, maxMinutes };
+    const whole = Number.isInteger(minutes) && minutes >= 1;
+    if (whole && minutes <= longest) return undefined;
+    // The settings' maximum keeps its own words (ELEVATION_MAX_MINUTES); the rules' is theirs.
+    const byRules = whole && longest !== settings.maxMinutes;
+    const most = formatMinutes(longest);
+    return {
+      kind: 'duration-refused',
+      minutes,
+      maxMinutes: longest,
+      ...(byRules && {
+        problem: `No rule of the elevation policy allows more than ${most}. Ask again for ${most} or less.`,
+      }),
+    };
   }
 
   /**

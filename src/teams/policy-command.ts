@@ -14,7 +14,7 @@ import { describeHours, ruleDurations, windowText } from '../policy/checks';
 import type { PolicyRule } from '../policy/policy';
 import type { BotParts } from './bot-options';
 import { noticeCard } from './cards/notice-card';
-import { whoAreTheAdmins } from './hints';
+import { audienceOf, timeBoxElsewhere, whoAreTheAdmins } from './hints';
 import { noticeActivity } from './replies';
 import { sendRequestResult } from './request-answers';
 
@@ -150,6 +150,11 @@ export async function policyForCommand(
   target: string,
   commandText: string,
 ): Promise<void> {
+  if (context.activity.conversation?.conversationType === 'channel') {
+    // Finding the environment needs the user's sign-in, which channels cannot do.
+    await context.sendActivity(timeBoxElsewhere(audienceOf(context), `policy ${target}`));
+    return;
+  }
   await context.sendActivity({ type: 'typing' });
   const found = await bot.service.findEnvironment(requester, target);
   if (found.kind === 'ambiguous' || found.kind === 'not-found') {

@@ -14,6 +14,7 @@ import type { Environment } from '../../src/elevation/vocabulary';
 import { silentLogger } from '../../src/log';
 import type { Policy } from '../../src/policy/policy';
 import { openStore } from '../../src/store/open-store';
+import { auditEvents } from '../support/store-rows';
 
 const TENANT = '3a4cfec5-a51a-4112-a8bf-15cd69dbdba8';
 const ALEX: Requester = {
@@ -60,7 +61,7 @@ const policy: Policy = {
         outside: 'approval',
       },
     },
-    { name: 'sandboxes', match: { types: ['Sandbox'] } },
+    { name: 'sandboxes', match: { types: ['Sandbox'] }, maxMinutes: 600 },
   ],
 };
 
@@ -159,4 +160,32 @@ it("the user's limit counts their elevations under the same rule only", async ()
     ok: false,
     result: { text: expect.stringContaining('This environment has had 2 elevations') },
   });
+});
+
+it('longer than any rule allows is refused before the environment is looked up; a rule may allow more than the settings', async () => {
+  expect(guardrails.longerThanAnyRule(600)).toBeUndefined();
+  expect(guardrails.longerThanAnyRule(601)).toEqual({
+    kind: 'duration-refused',
+    minutes: 601,
+    maxMinutes: 600,
+    problem:
+      'No rule of the elevation policy allows more than 10 hours. Ask again for 10 hours or less.',
+  });
+  expect(await guardrails.atOpen(ALEX, DEV, 600)).toMatchObject({ ok: true, minutes: 600 });
+  // Production says nothing of durations: ELEVATION_MAX_MINUTES applies there.
+  expect(await guardrails.atOpen(ALEX, PROD, 600)).toMatchObject({
+    ok: false,
+    result: {
+      kind: 'duration-refused',
+      maxMinutes: 480,
+      problem:
+        'An elevation lasts at most 8 hours (ELEVATION_MAX_MINUTES). Ask again for 8 hours or less.',
+    },
+  });
+  expect(auditEvents(join(dir, 'bot.db')).filter((e) => e.type === 'refused')).toMatchObject([
+    {
+      environmentId: PROD.id,
+      details: { reason: 'policy-duration', rule: 'production', minutes: 600, max: 480 },
+    },
+  ]);
 });

@@ -266,6 +266,13 @@ it('`policy` is for bot administrators; `policy <env>` says which rule applies a
   expect(cardText(cardOf(one.calls[0]!.activity))).toContain(
     "The rule 'production' applies because its type is Production: at most 2 hours (1 hour unless asked), justification required, must match ^(INC|CHG)\\d+ (Start with the ticket: INC1234 or CHG1234.), at most 2 per person per hour.",
   );
+  // In a channel: no sign-in there, so the environment cannot be looked up.
+  const inChannel = await bot.say(
+    MEGAN,
+    '<at>Elevation</at> policy Contoso Prod',
+    channel(SECURITY, TEAM),
+  );
+  expect(String(inChannel.calls[0]!.activity.text)).toContain('Ask me this in our personal chat');
   const fallback = await bot.say(MEGAN, 'policy Contoso (default)');
   expect(cardText(cardOf(fallback.calls[0]!.activity))).toContain(
     "The rule 'default' applies because the rule matches every environment",
