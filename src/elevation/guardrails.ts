@@ -178,20 +178,7 @@ export class Guardrails {
         },
       };
     }
-    const policy = requestPolicyOf(choice);
-    if (hours.kind === 'approval-needed' && rule.approval && !policy.approval) {
-      // requestPolicyOf asks approval only when the rule always does; the hour asks it too.
-      policy.approval = {
-        status: 'not-asked',
-        because: 'outside-hours',
-        ...(rule.approval.approvers && { approvers: rule.approval.approvers }),
-        ...(rule.approval.channel && { channel: rule.approval.channel }),
-        timeoutMinutes: rule.approval.timeoutMinutes,
-      };
-    } else if (hours.kind === 'approval-needed' && policy.approval) {
-      policy.approval = { ...policy.approval, because: 'outside-hours' };
-    }
-    return { ok: true, minutes: duration.minutes, policy, rule };
+    return { ok: true, minutes: duration.minutes, policy: recorded(choice, hours.kind), rule };
   }
 
   /** Elevate was pressed: the rule's justification and the duration chosen on the card. */
@@ -372,6 +359,20 @@ export class Guardrails {
       details: { reason: `policy-${reason}`, rule: rule.name, ...details },
     };
   }
+}
+
+/**
+ * What the request records of its rule. A rule whose hours say `outside: approval` asks its
+ * approval outside those hours only (an approval at every hour would need no hours): inside them
+ * none is recorded, outside them it is, because of the hour.
+ */
+function recorded(choice: RuleChoice, hours: 'inside' | 'approval-needed'): RequestPolicy {
+  const { approval, ...policy } = requestPolicyOf(choice);
+  if (!approval) return policy;
+  if (choice.rule.allowedHours?.outside !== 'approval') return { ...policy, approval };
+  return hours === 'inside'
+    ? policy
+    : { ...policy, approval: { ...approval, because: 'outside-hours' } };
 }
 
 /** When the elevation was attempted: its grant, or else its last change (confirmed or finished). */

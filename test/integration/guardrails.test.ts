@@ -123,6 +123,38 @@ it('outside the allowed hours with outside=approval: the request records an appr
   });
 });
 
+it('inside the hours a rule whose approval is for outside them records none; a rule without hours always asks', async () => {
+  const monday = new Guardrails({
+    policy: {
+      source: 'p.yaml',
+      rules: [
+        { ...policy.rules[0]!, match: { ids: [PROD.id] } },
+        {
+          name: 'always',
+          match: {},
+          approval: { approvers: [MEGAN.aadObjectId], timeoutMinutes: 15 },
+        },
+      ],
+    },
+    store,
+    // Monday, 10:00 in Berlin.
+    clock: { now: () => new Date('2026-12-07T09:00:00Z') },
+    logger: silentLogger,
+    justificationRequired: true,
+  });
+  const inside = await monday.atOpen(ALEX, PROD, undefined);
+  expect(inside).toMatchObject({ ok: true, policy: { rule: 'production' } });
+  expect(inside.ok && inside.policy.approval).toBeUndefined();
+  expect(await monday.atOpen(ALEX, DEV, undefined)).toMatchObject({
+    ok: true,
+    minutes: undefined,
+    policy: {
+      rule: 'always',
+      approval: { status: 'not-asked', because: 'rule', approvers: [MEGAN.aadObjectId] },
+    },
+  });
+});
+
 it("the environment's limit counts every user's elevations, across store pages, and not what was never elevated", async () => {
   await past(MEGAN, PROD, 'succeeded', 100);
   await past(ALEX, PROD, 'failed', 110);
