@@ -1,5 +1,5 @@
 /**
- * The guardrails against a real SQLite store: what counts against a rate limit (elevations
+ * The guardrails against real stores (a SQLite file and Azure Table on Azurite): what counts against a rate limit (elevations
  * attempted, within the window, under the rule; read page by page through the store's indexes),
  * and what a request records when the hour asks for approval.
  */
@@ -14,7 +14,7 @@ import type { Environment } from '../../src/elevation/vocabulary';
 import { silentLogger } from '../../src/log';
 import type { Policy } from '../../src/policy/policy';
 import { openStore } from '../../src/store/open-store';
-import { auditEvents } from '../support/store-rows';
+import { type Azurite, startAzurite } from '../support/azurite';
 
 const TENANT = '3a4cfec5-a51a-4112-a8bf-15cd69dbdba8';
 const ALEX: Requester = {
@@ -68,24 +68,27 @@ const policy: Policy = {
 let dir: string;
 let store: ElevationStore;
 let guardrails: Guardrails;
+let azurite: Azurite;
+let runs = 0;
 
-beforeEach(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'guardrails-'));
-  store = await openStore({ kind: 'sqlite', path: join(dir, 'bot.db') });
-  guardrails = new Guardrails({
-    policy,
-    store,
-    clock: { now: () => NOW },
-    logger: silentLogger,
-    justificationRequired: true,
-    timeBoxes: { settings: { defaultMinutes: 60, maxMinutes: 480, reminderMinutes: 10 } },
+beforeAll(async () => {
+  azurite = await startAzurite();
+}, 60_000);
+
+afterAll(async () => {
+  await azurite?.stop();
+});
+
+/** A fresh, empty store of the kind. */
+function open(kind: string): Promise<ElevationStore> {
+  if (kind === 'SQLite') return openStore({ kind: 'sqlite', path: join(dir, 'bot.db') });
+  runs += 1;
+  return openStore({
+    kind: 'azure-table',
+    connectionString: azurite.connectionString,
+    tablePrefix: `g${process.pid}n${runs}`,
   });
-});
-
-afterEach(async () => {
-  await store.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+}
 
 /** A request of `who` in `where` that came to `state` `minutesAgo`. */
 async function past(who: Requester, where: Environment, state: RequestState, minutesAgo: number) {
@@ -105,119 +108,140 @@ async function past(who: Requester, where: Environment, state: RequestState, min
   await store.transition(request.id, { from: ['requested'], to: state, at });
 }
 
-it('outside the allowed hours with outside=approval: the request records an approval because of the hour', async () => {
-  const open = await guardrails.atOpen(ALEX, PROD, undefined);
-  expect(open).toMatchObject({
-    ok: true,
-    minutes: 60,
-    policy: {
-      rule: 'production',
-      why: 'its type is Production',
-      approval: {
-        status: 'not-asked',
-        because: 'outside-hours',
-        channel: { team: 'My Team', channel: 'General' },
-        timeoutMinutes: 30,
-      },
-    },
+describe.each(['SQLite', 'Azure Table (Azurite)'])('%s', (kind) => {
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'guardrails-'));
+    store = await open(kind);
+    guardrails = new Guardrails({
+      policy,
+      store,
+      clock: { now: () => NOW },
+      logger: silentLogger,
+      justificationRequired: true,
+      timeBoxes: { settings: { defaultMinutes: 60, maxMinutes: 480, reminderMinutes: 10 } },
+    });
   });
-});
 
-it('inside the hours a rule whose approval is for outside them records none; a rule without hours always asks', async () => {
-  const monday = new Guardrails({
-    policy: {
-      source: 'p.yaml',
-      rules: [
-        { ...policy.rules[0]!, match: { ids: [PROD.id] } },
-        {
-          name: 'always',
-          match: {},
-          approval: { approvers: [MEGAN.aadObjectId], timeoutMinutes: 15 },
+  afterEach(async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('outside the allowed hours with outside=approval: the request records an approval because of the hour', async () => {
+    const open = await guardrails.atOpen(ALEX, PROD, undefined);
+    expect(open).toMatchObject({
+      ok: true,
+      minutes: 60,
+      policy: {
+        rule: 'production',
+        why: 'its type is Production',
+        approval: {
+          status: 'not-asked',
+          because: 'outside-hours',
+          channel: { team: 'My Team', channel: 'General' },
+          timeoutMinutes: 30,
         },
-      ],
-    },
-    store,
-    // Monday, 10:00 in Berlin.
-    clock: { now: () => new Date('2026-12-07T09:00:00Z') },
-    logger: silentLogger,
-    justificationRequired: true,
+      },
+    });
   });
-  const inside = await monday.atOpen(ALEX, PROD, undefined);
-  expect(inside).toMatchObject({ ok: true, policy: { rule: 'production' } });
-  expect(inside.ok && inside.policy.approval).toBeUndefined();
-  expect(await monday.atOpen(ALEX, DEV, undefined)).toMatchObject({
-    ok: true,
-    minutes: undefined,
-    policy: {
-      rule: 'always',
-      approval: { status: 'not-asked', because: 'rule', approvers: [MEGAN.aadObjectId] },
-    },
-  });
-});
 
-it("the environment's limit counts every user's elevations, across store pages, and not what was never elevated", async () => {
-  await past(MEGAN, PROD, 'succeeded', 100);
-  await past(ALEX, PROD, 'failed', 110);
-  // Newer than both, and more than a page of them: cancelled and expired requests do not count.
-  for (let i = 0; i < 55; i++) await past(MEGAN, PROD, i % 2 ? 'cancelled' : 'expired', 5);
-  await past(MEGAN, PROD, 'succeeded', 130); // Outside the two hours.
-
-  const open = await guardrails.atOpen(ALEX, PROD, undefined);
-  expect(open).toMatchObject({
-    ok: false,
-    result: {
-      kind: 'policy-refused',
-      because: 'rate-limit',
-      rule: 'production',
-      text: "This environment has had 2 elevations in the last 2 hours; the rule 'production' allows 2 per environment per 2 hours.",
-      // The older of the two leaves the window 10 minutes from now.
-      nextAt: '2026-12-05T09:22:00.000Z',
-    },
+  it('inside the hours a rule whose approval is for outside them records none; a rule without hours always asks', async () => {
+    const monday = new Guardrails({
+      policy: {
+        source: 'p.yaml',
+        rules: [
+          { ...policy.rules[0]!, match: { ids: [PROD.id] } },
+          {
+            name: 'always',
+            match: {},
+            approval: { approvers: [MEGAN.aadObjectId], timeoutMinutes: 15 },
+          },
+        ],
+      },
+      store,
+      // Monday, 10:00 in Berlin.
+      clock: { now: () => new Date('2026-12-07T09:00:00Z') },
+      logger: silentLogger,
+      justificationRequired: true,
+    });
+    const inside = await monday.atOpen(ALEX, PROD, undefined);
+    expect(inside).toMatchObject({ ok: true, policy: { rule: 'production' } });
+    expect(inside.ok && inside.policy.approval).toBeUndefined();
+    expect(await monday.atOpen(ALEX, DEV, undefined)).toMatchObject({
+      ok: true,
+      minutes: undefined,
+      policy: {
+        rule: 'always',
+        approval: { status: 'not-asked', because: 'rule', approvers: [MEGAN.aadObjectId] },
+      },
+    });
   });
-});
 
-it("the user's limit counts their elevations under the same rule only", async () => {
-  await past(ALEX, DEV, 'succeeded', 10);
-  await past(ALEX, DEV, 'succeeded', 20);
-  await past(ALEX, PROD, 'succeeded', 30);
-  expect(await guardrails.atOpen(ALEX, PROD, undefined)).toMatchObject({ ok: true });
+  it("the environment's limit counts every user's elevations, across store pages, and not what was never elevated", async () => {
+    await past(MEGAN, PROD, 'succeeded', 100);
+    await past(ALEX, PROD, 'failed', 110);
+    // Newer than both, and more than a page of them: cancelled and expired requests do not count.
+    for (let i = 0; i < 55; i++) await past(MEGAN, PROD, i % 2 ? 'cancelled' : 'expired', 5);
+    await past(MEGAN, PROD, 'succeeded', 130); // Outside the two hours.
 
-  await past(ALEX, PROD, 'failed', 40);
-  expect(await guardrails.atOpen(ALEX, PROD, undefined)).toMatchObject({
-    ok: false,
-    result: { because: 'rate-limit', text: expect.stringContaining('You have had 2 elevations') },
+    const open = await guardrails.atOpen(ALEX, PROD, undefined);
+    expect(open).toMatchObject({
+      ok: false,
+      result: {
+        kind: 'policy-refused',
+        because: 'rate-limit',
+        rule: 'production',
+        text: "This environment has had 2 elevations in the last 2 hours; the rule 'production' allows 2 per environment per 2 hours.",
+        // The older of the two leaves the window 10 minutes from now.
+        nextAt: '2026-12-05T09:22:00.000Z',
+      },
+    });
   });
-  // Megan's own count is 0: what stops her is the environment's (Alex's two).
-  expect(await guardrails.atOpen(MEGAN, PROD, undefined)).toMatchObject({
-    ok: false,
-    result: { text: expect.stringContaining('This environment has had 2 elevations') },
-  });
-});
 
-it('longer than any rule allows is refused before the environment is looked up; a rule may allow more than the settings', async () => {
-  expect(guardrails.longerThanAnyRule(600)).toBeUndefined();
-  expect(guardrails.longerThanAnyRule(601)).toEqual({
-    kind: 'duration-refused',
-    minutes: 601,
-    maxMinutes: 600,
-    problem:
-      'No rule of the elevation policy allows more than 10 hours. Ask again for 10 hours or less.',
+  it("the user's limit counts their elevations under the same rule only", async () => {
+    await past(ALEX, DEV, 'succeeded', 10);
+    await past(ALEX, DEV, 'succeeded', 20);
+    await past(ALEX, PROD, 'succeeded', 30);
+    expect(await guardrails.atOpen(ALEX, PROD, undefined)).toMatchObject({ ok: true });
+
+    await past(ALEX, PROD, 'failed', 40);
+    expect(await guardrails.atOpen(ALEX, PROD, undefined)).toMatchObject({
+      ok: false,
+      result: { because: 'rate-limit', text: expect.stringContaining('You have had 2 elevations') },
+    });
+    // Megan's own count is 0: what stops her is the environment's (Alex's two).
+    expect(await guardrails.atOpen(MEGAN, PROD, undefined)).toMatchObject({
+      ok: false,
+      result: { text: expect.stringContaining('This environment has had 2 elevations') },
+    });
   });
-  expect(await guardrails.atOpen(ALEX, DEV, 600)).toMatchObject({ ok: true, minutes: 600 });
-  // Production says nothing of durations: ELEVATION_MAX_MINUTES applies there.
-  expect(await guardrails.atOpen(ALEX, PROD, 600)).toMatchObject({
-    ok: false,
-    result: {
+
+  it('longer than any rule allows is refused before the environment is looked up; a rule may allow more than the settings', async () => {
+    expect(guardrails.longerThanAnyRule(600)).toBeUndefined();
+    expect(guardrails.longerThanAnyRule(601)).toEqual({
       kind: 'duration-refused',
-      maxMinutes: 480,
+      minutes: 601,
+      maxMinutes: 600,
       problem:
-        'An elevation lasts at most 8 hours (ELEVATION_MAX_MINUTES). Ask again for 8 hours or less.',
-    },
+        'No rule of the elevation policy allows more than 10 hours. Ask again for 10 hours or less.',
+    });
+    expect(await guardrails.atOpen(ALEX, DEV, 600)).toMatchObject({ ok: true, minutes: 600 });
+    // Production says nothing of durations: ELEVATION_MAX_MINUTES applies there.
+    expect(await guardrails.atOpen(ALEX, PROD, 600)).toMatchObject({
+      ok: false,
+      result: {
+        kind: 'duration-refused',
+        maxMinutes: 480,
+        problem:
+          'An elevation lasts at most 8 hours (ELEVATION_MAX_MINUTES). Ask again for 8 hours or less.',
+      },
+    });
+    const audit = await store.readAudit({ chain: TENANT, limit: 100 });
+    expect(audit.filter((e) => e.type === 'refused')).toMatchObject([
+      {
+        environmentId: PROD.id,
+        details: { reason: 'policy-duration', rule: 'production', minutes: 600, max: 480 },
+      },
+    ]);
   });
-  expect(auditEvents(join(dir, 'bot.db')).filter((e) => e.type === 'refused')).toMatchObject([
-    {
-      environmentId: PROD.id,
-      details: { reason: 'policy-duration', rule: 'production', minutes: 600, max: 480 },
-    },
-  ]);
 });
