@@ -1,7 +1,7 @@
 /**
- * The guardrails against real stores (a SQLite file and Azure Table on Azurite): what counts against a rate limit (elevations
- * attempted, within the window, under the rule; read page by page through the store's indexes),
- * and what a request records when the hour asks for approval.
+ * The guardrails against real stores (a SQLite file, and Azure Table on Azurite): what counts
+ * against a rate limit (elevations attempted, within the window, under the rule; read page by page
+ * through the store's indexes), and what a request records when the hour asks for approval.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
