@@ -16,6 +16,7 @@ import {
 } from './elevation/ports';
 import { HttpClient } from './http/http-client';
 import { createLogger, type Logger } from './log';
+import { loadPolicy } from './policy/policy-file';
 import { DataverseClient } from './powerplatform/dataverse-client';
 import { PowerPlatformClient } from './powerplatform/power-platform-client';
 import { registerConsentPages } from './consent-pages';
@@ -78,6 +79,12 @@ export function createStore(config: Config): Promise<ElevationStore> {
 
 export async function startApp(config: Config, deps: AppDependencies): Promise<App> {
   const logger = deps.logger ?? createLogger({ level: config.logLevel });
+  // A broken policy file stops the start here, with one line (a PolicyError), before anything runs.
+  const policy = loadPolicy(config.elevation.policyFile, {
+    defaultMinutes: config.elevation.defaultMinutes,
+    maxMinutes: config.elevation.maxMinutes,
+    justificationRequired: config.elevation.justificationRequired,
+  });
   const clock = deps.clock ?? systemClock;
   const store = deps.store ?? (await createStore(config));
   const powerPlatform =
@@ -157,6 +164,7 @@ export async function startApp(config: Config, deps: AppDependencies): Promise<A
     environmentCacheSeconds: config.elevation.environmentCacheSeconds,
     roleLookup: dataverse,
     timeBoxes: timeBoxService,
+    policy,
   });
   const signInRefusals = new SignInRefusals({
     store,
@@ -246,7 +254,7 @@ export async function startApp(config: Config, deps: AppDependencies): Promise<A
   const url = await listen(server, config.port, config.host);
   // Undelivered notifications from before a restart go out now.
   dispatcher.start();
-  logger.info('bot listening', { url, mode: config.mode });
+  logger.info('bot listening', { url, mode: config.mode, policy: policy.source });
 
   let stopping: Promise<void> | undefined;
   const stop = () =>

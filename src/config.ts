@@ -107,6 +107,8 @@ export interface Config {
      * dies meanwhile, another redoes the removal once this has passed.
      */
     removalLeaseSeconds: number;
+    /** POLICY_FILE: the guardrails per environment (JSON or YAML); absent: the settings alone. */
+    policyFile?: string;
   };
   notifications: {
     /** Entra object ids of the users who may subscribe and unsubscribe channels. */
@@ -297,6 +299,7 @@ export function loadConfig(env: Env = process.env): Config {
       // shorter lease could run out under a removal still at work, and another instance would
       // send a second DELETE.
       removalLeaseSeconds: integer(env, 'ELEVATION_REMOVAL_LEASE_SECONDS', 60, 30, 3600),
+      policyFile: text(env, 'POLICY_FILE'),
     },
     notifications: {
       adminIds: guidList(env, 'BOT_ADMIN_IDS'),

@@ -113,6 +113,11 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
+  // A setting found wrong only at start (a broken POLICY_FILE): its one line, as for the others.
+  if (error instanceof ConfigError) {
+    process.stderr.write(`${error.message}\n`);
+    process.exit(2);
+  }
   process.stderr.write(
     `The bot could not start: ${error instanceof Error ? error.message : String(error)}\n`,
   );

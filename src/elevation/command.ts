@@ -55,6 +55,11 @@ export type Command =
   | { kind: 'elevations' }
   /** `who is elevated`, `who's elevated`: every active elevation (the bot's administrators). */
   | { kind: 'who-is-elevated' }
+  /**
+   * `policy`: every rule of the policy (the bot's administrators); `policy [for|in] <environment>`:
+   * the rule that applies there, and why (anyone).
+   */
+  | { kind: 'policy'; target?: string }
   /** The message is longer than MAX_COMMAND_LENGTH; `length` is its raw length. */
   | { kind: 'too-long'; length: number }
   /**
@@ -153,6 +158,7 @@ const TYPO_TARGETS = [
   'notify',
   'history',
   'audit',
+  'policy',
   'help',
   'done',
 ];
@@ -219,6 +225,7 @@ const KEYWORDS = new Map<string, KeywordReader>([
   ['notify', readNotify],
   ['history', (rest) => (rest === '' ? { kind: 'history' } : undefined)],
   ['audit', readAudit],
+  ['policy', readPolicy],
   ['environments', (rest) => ({ kind: 'environments', words: targetFrom(rest) ?? '' })],
   ['done', readDone],
   ["i'm", (rest) => afterWords(rest, ['done'], readDone)],
@@ -293,6 +300,11 @@ function afterWords(
     rest = after;
   }
   return then(rest);
+}
+
+function readPolicy(rest: string): Command {
+  const target = targetFrom(withoutLeadingWord(withoutLeadingWord(rest, 'for'), 'in'));
+  return target === undefined ? { kind: 'policy' } : { kind: 'policy', target };
 }
 
 function readAudit(rest: string): Command {

@@ -26,8 +26,24 @@ export type RequestResult =
   | { kind: 'not-found'; query: string; suggestions: Environment[]; minutes?: number }
   | { kind: 'no-dataverse'; environment: Environment }
   | { kind: 'environment-disabled'; environment: Environment }
-  /** The duration asked for is longer than ELEVATION_MAX_MINUTES (or not a whole minute). */
-  | { kind: 'duration-refused'; minutes: number; maxMinutes: number }
+  /**
+   * The duration asked for is longer than the rule's maximum or ELEVATION_MAX_MINUTES (or not a
+   * whole minute); `problem` says so, naming the rule.
+   */
+  | { kind: 'duration-refused'; minutes: number; maxMinutes: number; problem?: string }
+  /**
+   * A policy rule refuses the request: outside its allowed hours, or over its rate limit. `text`
+   * says why, `nextStep` what to do; `nextAt`: when a rate-limited user may elevate again.
+   */
+  | {
+      kind: 'policy-refused';
+      because: 'outside-hours' | 'rate-limit';
+      environment: Environment;
+      rule: string;
+      text: string;
+      nextStep: string;
+      nextAt?: string;
+    }
   | ListingProblem;
 
 export type ConfirmResult =
@@ -36,7 +52,7 @@ export type ConfirmResult =
   | { kind: 'not-requester'; request: ElevationRequest }
   | { kind: 'justification-required'; request: ElevationRequest; problem: string }
   /** The duration chosen on the card is not allowed (longer than the maximum). */
-  | { kind: 'duration-refused'; request: ElevationRequest; maxMinutes: number }
+  | { kind: 'duration-refused'; request: ElevationRequest; maxMinutes: number; problem?: string }
   | { kind: 'expired'; request: ElevationRequest }
   /** Already executing or finished: the request as it stands, nothing called again. */
   | { kind: 'already-handled'; request: ElevationRequest }

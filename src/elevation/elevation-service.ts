@@ -6,12 +6,11 @@
 import { mayActOnRequest } from './who-may';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log';
-import { requestPolicyOf, ruleFor } from '../policy/matcher';
 import type { Policy } from '../policy/policy';
 import type { CancelResult, ConfirmResult, RequestResult } from './elevation-results';
 import { EnvironmentLists } from './environment-lists';
 import type { MatchReason } from './environment-resolution';
-import { justificationProblem } from './justification';
+import { Guardrails } from './guardrails';
 import { outcomeNotification } from './notifications';
 import type {
   AuditEvent,
@@ -27,7 +26,6 @@ import type {
 import { Refusals } from './refusals';
 import { type ClosedBecause, type ElevationRequest, outcomeTime, type Requester } from './request';
 import { compareRole, lookUpRole } from './role-check';
-import { chosenMinutes, openTimeBox } from './time-box';
 import type { TimeBoxService } from './time-boxes';
 import type { AdminRoleOutcome, Environment } from './vocabulary';
 
@@ -66,9 +64,12 @@ export type { CancelResult, ConfirmResult, RequestResult } from './elevation-res
 export class ElevationService {
   private readonly refusals: Refusals;
   private readonly environments: EnvironmentLists;
+  /** The policy's rules, applied at open and at Elevate. */
+  readonly guardrails: Guardrails;
 
   constructor(private readonly options: ElevationServiceOptions) {
     this.refusals = new Refusals(options);
+    this.guardrails = new Guardrails(options);
     this.environments = new EnvironmentLists({ ...options, refusals: this.refusals });
   }
 
@@ -78,13 +79,13 @@ export class ElevationService {
     query: string,
     minutes?: number,
   ): Promise<RequestResult> {
-    const duration = chosenMinutes(minutes, this.options.timeBoxes?.settings);
-    if (!duration.ok)
-      return { kind: 'duration-refused', minutes: minutes ?? 0, maxMinutes: duration.maxMinutes };
+    // Longer than any rule allows: refused before the environment is looked up.
+    const tooLong = this.guardrails.longerThanAnyRule(minutes);
+    if (tooLong) return tooLong;
     const found = await this.findEnvironment(requester, query);
     if (found.kind === 'ambiguous' || found.kind === 'not-found') return { ...found, minutes };
     if (found.kind !== 'found') return found;
-    const opened = await this.openRequest(requester, found.environment, query, duration.minutes);
+    const opened = await this.openRequest(requester, found.environment, query, minutes);
     return opened.kind === 'confirm' && found.reason ? { ...opened, reason: found.reason } : opened;
   }
 
@@ -130,13 +131,12 @@ export class ElevationService {
     query: string,
     minutes?: number,
   ): Promise<RequestResult> {
-    const duration = chosenMinutes(minutes, this.options.timeBoxes?.settings);
-    if (!duration.ok)
-      return { kind: 'duration-refused', minutes: minutes ?? 0, maxMinutes: duration.maxMinutes };
+    const tooLong = this.guardrails.longerThanAnyRule(minutes);
+    if (tooLong) return tooLong;
     const picked = await this.environments.byId(requester, environmentId, query);
     if (picked.kind !== 'ok') return picked;
     if (!picked.environment) return { kind: 'not-found', query, suggestions: [] };
-    return this.openRequest(requester, picked.environment, query, duration.minutes);
+    return this.openRequest(requester, picked.environment, query, minutes);
   }
 
   /** Elevate was pressed. Executes the request at most once, and only for its requester. */
@@ -165,13 +165,9 @@ export class ElevationService {
     }
 
     const justification = (input.justification ?? '').trim();
-    const problem = justificationProblem(justification, this.options.justificationRequired);
-    if (problem) return { kind: 'justification-required', request, problem };
-    const duration = chosenMinutes(
-      input.minutes ?? request.minutes,
-      this.options.timeBoxes?.settings,
-    );
-    if (!duration.ok) return { kind: 'duration-refused', request, maxMinutes: duration.maxMinutes };
+    const asked = input.minutes ?? request.minutes;
+    const duration = await this.guardrails.atConfirm(request, justification, asked);
+    if (!duration.ok) return duration.result;
 
     // The token comes first: without one nothing changes, and the same card can be pressed again.
     const token = await this.options.tokens.powerPlatformToken(request.requester);
@@ -229,10 +225,10 @@ export class ElevationService {
     if (outcome.ok && !(before?.ok && before.holdsSystemAdministrator))
       this.options.timeBoxes?.keepTokens(claimed, now);
     const finishedAt = clock.now();
-    const timeBox =
-      outcome.ok && this.options.timeBoxes && claimed.minutes
-        ? openTimeBox(claimed.minutes, roleCheck, finishedAt, this.options.timeBoxes.settings)
-        : undefined;
+    // Time-boxed: the box the rule's durations give (guardrails.ts).
+    const timeBox = outcome.ok
+      ? this.guardrails.timeBoxOf(claimed, roleCheck, finishedAt)
+      : undefined;
     const executed = this.auditEvent('executed', claimed, {
       outcome: outcome.ok ? 'succeeded' : outcome.kind,
       status: outcome.response.status,
@@ -392,6 +388,8 @@ export class ElevationService {
     if (environment.state && /disabled|deleted|suspended/i.test(environment.state)) {
       return { kind: 'environment-disabled', environment };
     }
+    const allowed = await this.guardrails.atOpen(requester, environment, minutes);
+    if (!allowed.ok) return allowed.result;
     const now = this.options.clock.now();
     const request: ElevationRequest = {
       id: randomUUID(),
@@ -402,10 +400,8 @@ export class ElevationService {
       createdAt: now.toISOString(),
       updatedAt: now.toISOString(),
       expiresAt: new Date(now.getTime() + this.options.requestTtlMinutes * 60_000).toISOString(),
-      minutes,
-      ...(this.options.policy && {
-        policy: requestPolicyOf(ruleFor(this.options.policy, environment)),
-      }),
+      minutes: allowed.minutes,
+      policy: allowed.policy,
     };
     // The new card replaces the requester's older open ones for this environment, in one write;
     // their last elevation there is looked up meanwhile (the write cannot change it).

@@ -16,7 +16,8 @@ export interface ElevationNotification {
    * succeeded / failed: an elevation finished. refused: a user without an admin role tried.
    * sign-in-refused: a user's refused sign-in tokens passed the threshold (sign-in-refusals.ts).
    * role-removed / removal-failed / removal-overdue: the end of a time-boxed elevation
-   * (`removal` says how it went).
+   * (`removal` says how it went). rate-limit: a request refused because it was over a policy
+   * rule's rate limit (`rateLimit` says which).
    */
   kind:
     | 'succeeded'
@@ -25,7 +26,8 @@ export interface ElevationNotification {
     | 'sign-in-refused'
     | 'role-removed'
     | 'removal-failed'
-    | 'removal-overdue';
+    | 'removal-overdue'
+    | 'rate-limit';
   /** When it happened (ISO 8601). */
   at: string;
   tenantId: string;
@@ -59,6 +61,14 @@ export interface ElevationNotification {
     endsAt: string;
     /** Whether the user ended it early (I'm done, Remove now). */
     early?: boolean;
+  };
+  /** For rate-limit: the rule, which of its limits, and how many elevations were counted. */
+  rateLimit?: {
+    rule: string;
+    scope: 'user' | 'environment';
+    count: number;
+    limit: number;
+    windowMinutes: number;
   };
 }
 
@@ -307,5 +317,26 @@ export function refusalNotification(input: {
     query: request ? undefined : input.query,
     requestId: request?.id,
     reason: input.reason,
+  };
+}
+
+/** The notification of a request refused for being over a policy rule's rate limit. */
+export function rateLimitNotification(input: {
+  id: string;
+  at: Date;
+  requester: Requester;
+  environment: Environment;
+  reason: string;
+  rateLimit: NonNullable<ElevationNotification['rateLimit']>;
+}): ElevationNotification {
+  return {
+    id: input.id,
+    kind: 'rate-limit',
+    at: input.at.toISOString(),
+    tenantId: input.requester.tenantId,
+    requester: requesterOf(input.requester),
+    environment: environmentOf(input.environment),
+    reason: input.reason,
+    rateLimit: input.rateLimit,
   };
 }

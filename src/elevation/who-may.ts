@@ -32,6 +32,14 @@ export function mayListTenantElevations(user: Requester, botAdminIds: readonly s
 }
 
 /**
+ * `policy` (every rule of the policy, where it came from): the bot's administrators only
+ * (BOT_ADMIN_IDS). `policy <environment>` (the one rule that applies there) is for anyone.
+ */
+export function mayReadPolicy(user: Requester, botAdminIds: readonly string[]): boolean {
+  return isBotAdministrator(user, botAdminIds);
+}
+
+/**
  * I'm done, Remove now and Extend on an elevation (its status card, reminder, the `elevations`
  * list): its requester only, as for the request's other buttons.
  */

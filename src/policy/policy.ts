@@ -89,6 +89,11 @@ export interface Policy {
   rules: PolicyRule[];
   /** Where the policy came from: the file's path, or "default" when POLICY_FILE is not set. */
   source: string;
+  /**
+   * The name of the rule the loader appended because the file's last rule does not match every
+   * environment (the settings, as without a file); absent when the file has its own.
+   */
+  appended?: string;
 }
 
 /** Why a rule applies to an environment, in words (`policy <env>`). */

@@ -1,6 +1,7 @@
 /**
  * `npm run sandbox`: starts the sandbox (see sandbox.ts) and prints where to open the Playground.
  */
+import { ConfigError } from '../config';
 import { createLogger } from '../log';
 import { WELL_KNOWN } from './power-platform-simulator';
 import { startSandbox } from './sandbox';
@@ -57,6 +58,11 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
+  // A setting found wrong at start (a broken POLICY_FILE): its one line, as in production.
+  if (error instanceof ConfigError) {
+    process.stderr.write(`${error.message}\n`);
+    process.exit(2);
+  }
   process.stderr.write(
     `The sandbox could not start: ${error instanceof Error ? error.message : String(error)}\n`,
   );

@@ -112,7 +112,7 @@ async function confirmResponse(
     case 'duration-refused':
       return cardResponse(
         confirmation(bot, result.request, context, {
-          problem: durationRefusedText(result.maxMinutes),
+          problem: result.problem ?? durationRefusedText(result.maxMinutes),
           justification,
         }),
       );

@@ -78,6 +78,9 @@ export function helpLines(f: TextFormat): string[] {
     f.item(
       `${f.command('who is elevated')}: every active elevation, in every environment (the bot's administrators only)`,
     ),
+    f.item(
+      `${f.usage('policy', 'environment')}: which rule of the elevation policy applies there, and why (${f.command('policy')} alone: every rule, for the bot's administrators)`,
+    ),
     f.item(`${f.command('help')}: this message`),
     f.item(
       `in a team channel: ${f.command('notify here')} (or ${f.command('notify here for production')}, ${f.usage('notify here for', 'name pattern')}), ${f.command('notify off')}, ${f.command('notify status')}`,

@@ -20,6 +20,7 @@ import {
   whichEnvironment,
 } from './hints';
 import { notifyCommand } from './notify-command';
+import { policyCommand, policyForCommand } from './policy-command';
 import { NOT_A_TEAMS_USER, noticeActivity, notUnderstood, TENANT_NOT_ALLOWED } from './replies';
 import { requesterOf } from './requester-of';
 import { sendRequestResult } from './request-answers';
@@ -100,6 +101,10 @@ export async function runCommand(
       return;
     case 'who-is-elevated':
       await whoIsElevatedCommand(bot, context, requester);
+      return;
+    case 'policy':
+      if (command.target === undefined) await policyCommand(bot, context, requester);
+      else await policyForCommand(bot, context, requester, command.target, text);
       return;
     case 'environments':
       await showEnvironments(context, bot.service, requester, command.words, (failed) =>

@@ -371,8 +371,20 @@ export function requestResultCard(
     case 'duration-refused':
       return noticeCard({
         title: 'That is longer than allowed',
-        lines: [durationRefusedText(result.maxMinutes)],
+        lines: [result.problem ?? durationRefusedText(result.maxMinutes)],
         color: 'Warning',
+      });
+    case 'policy-refused':
+      return noticeCard({
+        title:
+          result.because === 'rate-limit'
+            ? `Refused: too many elevations (rule '${result.rule}')`
+            : `Refused: outside the allowed hours (rule '${result.rule}')`,
+        lines: [
+          `${result.environment.displayName} (${result.environment.id}): ${result.text}`,
+          `What to do: ${result.nextStep}`,
+        ],
+        color: 'Attention',
       });
     case 'no-token':
       return noticeCard({

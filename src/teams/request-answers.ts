@@ -11,6 +11,7 @@ import type { BotParts } from './bot-options';
 import type { AdaptiveCard } from './cards/card-template';
 import { timeZoneOf } from './cards/local-time';
 import { confirmationCard, requestStatusCard } from './cards/request-cards';
+import { confirmationPolicy } from './policy-command';
 import { audienceOf } from './hints';
 import { cardResponse, outcomeMessage, requestResultCard } from './replies';
 import { showClosedCards } from './show-closed-cards';
@@ -75,11 +76,9 @@ export function confirmation(
   } = {},
 ): AdaptiveCard {
   return confirmationCard(request, {
-    justificationRequired: bot.justificationRequired,
+    ...confirmationPolicy(bot.service.guardrails, request, bot.timeBoxes?.settings),
     timeZone: timeZoneOf(context.activity),
     shared: audienceOf(context).shared,
-    // Time-boxed: the duration choice and when it would end.
-    durations: bot.timeBoxes?.settings,
     now: new Date(),
     ...extra,
   });

@@ -281,6 +281,7 @@ describe('Teams app package', () => {
       'history',
       'audit',
       'who is elevated',
+      'policy',
       'help',
     ]);
     expect(commandsFor('groupChat')).toEqual(['elevate me in', "I'm done in", 'audit', 'help']);

@@ -287,6 +287,14 @@ describe('configuration', () => {
     );
   });
 
+  it.each([
+    [{}, undefined],
+    [{ POLICY_FILE: '  ' }, undefined],
+    [{ POLICY_FILE: ' /etc/elevation/policy.yaml ' }, '/etc/elevation/policy.yaml'],
+  ])('POLICY_FILE %j: the path, read at start (none: the settings alone)', (env, policyFile) => {
+    expect(loadConfig({ ...PRODUCTION, ...env }).elevation.policyFile).toBe(policyFile);
+  });
+
   it('a default longer than the maximum names both settings', () => {
     const error = errorOf({
       ...PRODUCTION,

@@ -8,6 +8,7 @@ import type { ElevationNotification } from '../../elevation/notifications';
 import { removalResultLabel } from '../../elevation/removal-text';
 import { type AdaptiveCard, type Color, type Fact, fact, fill } from './card-template';
 import { lateBy, removalStatusText } from './time-box-look';
+import { windowText } from '../../policy/checks';
 import requestStatusTemplate from './templates/request-status.json';
 
 const template = new Template(requestStatusTemplate);
@@ -23,6 +24,7 @@ const NOTIFICATION_LOOK: Record<
   'role-removed': { icon: '🔒', color: 'Good', headline: 'Role removed' },
   'removal-failed': { icon: '❌', color: 'Attention', headline: 'Role removal FAILED' },
   'removal-overdue': { icon: '🚨', color: 'Attention', headline: 'Role removal OVERDUE' },
+  'rate-limit': { icon: '🚨', color: 'Attention', headline: 'Elevation refused: rate limit' },
 };
 
 function personText(person: ElevationNotification['requester']): string {
@@ -50,6 +52,12 @@ export function notificationSummary(notification: ElevationNotification): string
       return `Role removal failed: ${who} in ${where}`;
     case 'removal-overdue':
       return `Role removal overdue: ${who} in ${where}`;
+    case 'rate-limit': {
+      const limit = notification.rateLimit;
+      return limit
+        ? `Rate limit reached: ${who} in ${where}, ${limit.count} elevations ${limit.scope === 'user' ? 'by them' : 'there'} in the last ${windowText(limit.windowMinutes)} (rule '${limit.rule}', at most ${limit.limit})`
+        : `Rate limit reached: ${who} in ${where}`;
+    }
   }
 }
 
@@ -86,11 +94,14 @@ export function notificationCard(notification: ElevationNotification): AdaptiveC
             : `Failed (${outcome.kind})`
           : notification.kind === 'sign-in-refused'
             ? 'Sign-in refused'
-            : 'Refused before any call',
+            : notification.kind === 'rate-limit'
+              ? 'Refused: over the rate limit'
+              : 'Refused before any call',
         outcome?.ok ? 'Good' : 'Attention',
         'Bolder',
       ),
       ...fact('Reason', outcome?.message ?? notification.reason),
+      ...fact('Policy rule', notification.rateLimit?.rule),
       ...fact('HTTP status', outcome?.status),
       ...fact('Error code', outcome?.errorCode),
     );

@@ -89,6 +89,10 @@ export interface ConfirmationOptions {
   durations?: { defaultMinutes: number; maxMinutes: number };
   /** When the card is drawn, for "until 15:40 if you elevate now"; the request's creation else. */
   now?: Date;
+  /** The policy rule that applies, what it allows, said on the card (POLICY_FILE). */
+  policy?: string;
+  /** What the rule asks of the justification (its patternHelp), shown under the input. */
+  justificationHint?: string;
 }
 
 /** The duration drop-down: each choice with its end ("1 hour (until 15:40)"), the asked one chosen. */
@@ -165,6 +169,8 @@ export function confirmationCard(
     ],
     justificationRequired: options.justificationRequired,
     justification: options.justification ?? '',
+    policy: options.policy ?? '',
+    justificationHint: options.justificationHint ?? '',
     problem: options.problem ?? '',
     expiresAt: clockTime(request.expiresAt, options.timeZone),
     requesterName: request.requester.name,

@@ -23,6 +23,7 @@ describe('reading what the user asked for', () => {
     done: ["I'm done in Contoso Dev", { kind: 'done', target: 'Contoso Dev' }],
     elevations: ['elevations', { kind: 'elevations' }],
     'who-is-elevated': ['who is elevated', { kind: 'who-is-elevated' }],
+    policy: ['policy for Contoso Prod', { kind: 'policy', target: 'Contoso Prod' }],
     'too-long': [
       'x'.repeat(MAX_COMMAND_LENGTH + 1),
       { kind: 'too-long', length: MAX_COMMAND_LENGTH + 1 },
@@ -36,6 +37,27 @@ describe('reading what the user asked for', () => {
       expect(parseCommand(text)).toEqual(command);
     },
   );
+
+  describe('policy', () => {
+    it.each<[string, Command]>([
+      ['policy', { kind: 'policy' }],
+      ['/policy', { kind: 'policy' }],
+      ['policy Contoso Prod', { kind: 'policy', target: 'Contoso Prod' }],
+      ['policy in "Contoso Prod"', { kind: 'policy', target: 'Contoso Prod' }],
+      ['Policy for contoso prod?', { kind: 'policy', target: 'contoso prod' }],
+      ['policy for', { kind: 'policy' }],
+    ])('%s', (text, command) => {
+      expect(parseCommand(text)).toEqual(command);
+    });
+
+    it('a typo of the keyword is offered, not run', () => {
+      const read = parseCommand('polciy Contoso Prod');
+      expect(read).toMatchObject({
+        kind: 'unknown',
+        suggestion: { text: 'policy Contoso Prod', command: { kind: 'policy' } },
+      });
+    });
+  });
 
   describe('elevate', () => {
     it.each([

@@ -7,6 +7,7 @@ import {
   mayListTenantElevations,
   mayPickEnvironment,
   mayReadAudit,
+  mayReadPolicy,
   mayRunSuggestion,
   tenantAllowed,
 } from '../../../src/elevation/who-may';
@@ -63,6 +64,17 @@ describe('reading an environment audit', () => {
   it('is refused to anyone else, and to everyone when there are no administrators', () => {
     expect(mayReadAudit(megan, [alex.aadObjectId])).toBe(false);
     expect(mayReadAudit(alex, [])).toBe(false);
+  });
+});
+
+describe('reading the whole policy (`policy`)', () => {
+  it("is for the bot's administrators, whatever the case of their id", () => {
+    expect(mayReadPolicy(alexUpper, [alex.aadObjectId])).toBe(true);
+  });
+
+  it('is refused to anyone else, and to everyone when there are no administrators', () => {
+    expect(mayReadPolicy(megan, [alex.aadObjectId])).toBe(false);
+    expect(mayReadPolicy(alex, [])).toBe(false);
   });
 });
 

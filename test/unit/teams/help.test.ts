@@ -32,6 +32,7 @@ describe('help', () => {
         'who-is-elevated',
         'help',
         'notify',
+        'policy',
       ]),
     );
   });
