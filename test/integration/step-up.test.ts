@@ -207,6 +207,28 @@ describe('step-up MFA', () => {
     expect(bot.simulator.grants.map((g) => g.oid)).toEqual([ALEX.aadObjectId]);
   });
 
+  it('a sign-in that did not ask the context (the claims taken off the way) is refused at the callback', async () => {
+    const { requestId, link } = await elevateProduction();
+    const withoutClaims = (next: URL) => {
+      if (next.href.startsWith(bot.identity.identityProvider.url))
+        next.searchParams.delete('claims');
+      return next;
+    };
+
+    const refused = await browse(link!.url, withoutClaims);
+    expect(refused.status).toBe(403);
+    expect(refused.text).toContain('did not satisfy the authentication context');
+    expect(stepUpAudit('refused')).toEqual([
+      expect.objectContaining({
+        requestId,
+        actor: ALEX.aadObjectId,
+        details: { reason: 'step-up-context-missing' },
+      }),
+    ]);
+    expect(applyAdminRoleCalls()).toBe(0);
+    expect((await bot.app.service.findRequest(requestId))?.state).toBe('requested');
+  });
+
   it('a used link and a replayed callback are refused; the API is called once', async () => {
     const { requestId, link } = await elevateProduction();
     const first = await browse(link!.url);
