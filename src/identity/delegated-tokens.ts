@@ -9,8 +9,8 @@
  * new sign-in (sessions.ts, token-cache.ts). Without it, both stay in this process's memory.
  *
  * A token that must satisfy an authentication context (step-up MFA) is asked with its claims
- * challenge: first as a silent refresh of the user's cached account (which a recent step-up
- * sign-in put there), then on-behalf-of; Entra's challenge comes back as `step-up-required`.
+ * challenge: first as a silent refresh of the user's step-up cache (`steppedUp`, where a step-up
+ * sign-in left its tokens), then on-behalf-of; Entra's challenge comes back as `step-up-required`.
  */
 import {
   type AuthenticationResult,

@@ -1,6 +1,9 @@
 /**
  * The msal-node confidential clients that perform on-behalf-of exchanges, one per user (so that
  * each user's token cache is its own partition, kept in the store when TOKEN_CACHE_KEY is set).
+ * The same, with `stepUpCaches`, holds each user's step-up sign-ins (step-up MFA): apart, so that
+ * an on-behalf-of answer's refresh token never replaces the stepped-up one (msal keeps one per
+ * account), and refreshed silently with the claims (acquireTokenSilentFor).
  *
  * Creating a client costs no network call: for Entra's public and sovereign hosts msal-node uses
  * its built-in endpoint and instance metadata; given `authorityMetadata` (the sandbox's local
@@ -144,6 +147,9 @@ class PerUserClients implements OnBehalfOfClients {
  * only adds to msal's memory (TokenCache.deserialize merges, it never removes), so a load cannot
  * undo a token another request is saving; between instances the last write wins, which can cost
  * an on-behalf-of call, never a wrong token (entries are keyed by the assertion's hash and scopes).
+ * In a step-up cache kept in the store, msal's silent call replaces its memory with what is
+ * stored (TokenCache.overwriteCache): a step-up adopted meanwhile by another request of the same
+ * user is then found by the next call, never lost (it is in the store).
  */
 class UserClient implements OnBehalfOfClient, SteppedUpClient {
   constructor(
