@@ -64,7 +64,7 @@ export async function askStepUp(
       at: now,
       unexpiredAt: now,
       guard: (current) => current.state === 'requested',
-      set: { justification: chosen.justification, minutes: chosen.minutes },
+      set: { justification: chosen.justification || undefined, minutes: chosen.minutes },
     },
     {
       audit: {
