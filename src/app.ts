@@ -33,6 +33,10 @@ import { ConversationTracker } from './teams/conversation-tracker';
 import { welcomeText } from './teams/help';
 import { TimeBoxService } from './elevation/time-boxes';
 import { startTimeBoxRunner, type TimeBoxRunner } from './teams/time-box-runner';
+import type { Policy } from './policy/policy';
+import { StepUpSignIn, type StepUpTokenSource } from './identity/step-up-sign-in';
+import { registerStepUpPages } from './step-up-pages';
+import { continueAfterStepUp } from './teams/step-up-continuation';
 
 export interface AppDependencies {
   /** Delegated Power Platform tokens of the user (Teams SSO + OBO, or the sandbox's source). */
@@ -56,6 +60,10 @@ export interface AppDependencies {
   later?: LaterTokens;
   /** The longest the time box clock sleeps between two looks at the store. */
   timeBoxPollMs?: number;
+  /** Step-up MFA sign-ins (/step-up); without them a rule asking for step-up cannot be met. */
+  stepUp?: StepUpTokenSource;
+  /** Guardrails per environment, when given as an object (tests) rather than a file. */
+  policy?: Policy;
 }
 
 export interface App {
@@ -80,11 +88,13 @@ export function createStore(config: Config): Promise<ElevationStore> {
 export async function startApp(config: Config, deps: AppDependencies): Promise<App> {
   const logger = deps.logger ?? createLogger({ level: config.logLevel });
   // A broken policy file stops the start here, with one line (a PolicyError), before anything runs.
-  const policy = loadPolicy(config.elevation.policyFile, {
-    defaultMinutes: config.elevation.defaultMinutes,
-    maxMinutes: config.elevation.maxMinutes,
-    justificationRequired: config.elevation.justificationRequired,
-  });
+  const policy =
+    deps.policy ??
+    loadPolicy(config.elevation.policyFile, {
+      defaultMinutes: config.elevation.defaultMinutes,
+      maxMinutes: config.elevation.maxMinutes,
+      justificationRequired: config.elevation.justificationRequired,
+    });
   const clock = deps.clock ?? systemClock;
   const store = deps.store ?? (await createStore(config));
   const powerPlatform =
@@ -147,7 +157,31 @@ export async function startApp(config: Config, deps: AppDependencies): Promise<A
   if (config.elevation.timeBox && !timeBoxService) {
     logger.warn('time-boxed elevation is off: no way to act as the user later was given');
   }
+  // Where the bot is reached: BOT_DOMAIN, else the address it listens on (known once it does).
+  const publicBaseUrl = config.bot.domain ? `https://${config.bot.domain}` : undefined;
+  let url = '';
+  const stepUp =
+    deps.stepUp &&
+    new StepUpSignIn({
+      store,
+      tokens: deps.stepUp,
+      baseUrl: () => publicBaseUrl ?? url,
+      clock,
+      logger: logger.child({ component: 'step-up' }),
+      onSteppedUp: (requestId) =>
+        void continueAfterStepUp(
+          {
+            service,
+            logger: logger.child({ component: 'step-up' }),
+            continueInConversation: (reference, logic) =>
+              continueConversation(adapter, config.bot.id, reference, logic),
+            extendMinutes: timeBoxService?.settings.defaultMinutes,
+          },
+          requestId,
+        ),
+    });
   const service = new ElevationService({
+    stepUp,
     notifier: dispatcher,
     // The API call's own time limit, the Dataverse checks around it, and a margin.
     executionLeaseMs:
@@ -212,13 +246,15 @@ export async function startApp(config: Config, deps: AppDependencies): Promise<A
     processActivity: (req, res) => adapter.process(req, res, (context) => bot.run(context)),
     health: () => ({ mode: config.mode }),
     // The consent fallback Teams opens when silent sign-in needs the user.
-    routes: (routes) =>
+    routes: (routes) => {
       registerConsentPages(routes, {
         authorizeEndpoint: `${config.aad.authorityHost}/${config.aad.tenantId ?? 'organizations'}/oauth2/v2.0/authorize`,
         clientId: config.aad.clientId,
         scopes: [`${config.powerPlatform.apiUrl}/.default`],
-        publicBaseUrl: config.bot.domain ? `https://${config.bot.domain}` : undefined,
-      }),
+        publicBaseUrl,
+      });
+      if (stepUp) registerStepUpPages(routes, stepUp, logger.child({ component: 'step-up' }));
+    },
   });
   const sweeper = startExpirySweeper({
     service,
@@ -251,7 +287,7 @@ export async function startApp(config: Config, deps: AppDependencies): Promise<A
       pollMs: deps.timeBoxPollMs,
     }),
   };
-  const url = await listen(server, config.port, config.host);
+  url = await listen(server, config.port, config.host);
   // Undelivered notifications from before a restart go out now.
   dispatcher.start();
   logger.info('bot listening', { url, mode: config.mode, policy: policy.source });

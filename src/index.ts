@@ -9,7 +9,8 @@ import { type Config, ConfigError, loadConfig } from './config';
 import type { ElevationStore, LaterTokens } from './elevation/ports';
 import { loadClientCertificate } from './identity/client-certificate';
 import type { DelegatedTokens } from './identity/delegated-tokens';
-import { createDelegatedTokens, createLaterTokens } from './identity/sign-in';
+import { createDelegatedTokens, createLaterTokens, createStepUpTokens } from './identity/sign-in';
+import type { StepUpTokenSource } from './identity/step-up-sign-in';
 import { createLogger, type Logger } from './log';
 import { storageAccess } from './store/open-store';
 
@@ -19,7 +20,7 @@ function createSignIn(
   config: Config,
   store: ElevationStore,
   logger: Logger,
-): { signIn: DelegatedTokens; later: LaterTokens } {
+): { signIn: DelegatedTokens; later: LaterTokens; stepUp: StepUpTokenSource } {
   const { clientId, clientSecret, clientCertificatePath, tenantId, authorityHost } = config.aad;
   if (!clientId || !tenantId || !(clientSecret || clientCertificatePath))
     throw new Error('the SSO app is not configured');
@@ -51,7 +52,11 @@ function createSignIn(
     tokenCacheKey: config.tokenCacheKey,
   };
   const signIn = createDelegatedTokens(options);
-  return { signIn, later: createLaterTokens(options, signIn) };
+  return {
+    signIn,
+    later: createLaterTokens(options, signIn),
+    stepUp: createStepUpTokens(options, signIn),
+  };
 }
 
 async function main(): Promise<void> {
@@ -78,8 +83,9 @@ async function main(): Promise<void> {
   logger.info('store opened', { store: storageAccess(config.storage) });
   let signIn;
   let later;
+  let stepUp;
   try {
-    ({ signIn, later } = createSignIn(config, store, logger));
+    ({ signIn, later, stepUp } = createSignIn(config, store, logger));
   } catch (error) {
     process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
     await store.close().catch(() => undefined);
@@ -92,7 +98,7 @@ async function main(): Promise<void> {
   }
   let app;
   try {
-    app = await startApp(config, { tokens: signIn, signIn, later, logger, store });
+    app = await startApp(config, { tokens: signIn, signIn, later, stepUp, logger, store });
   } catch (error) {
     await store.close().catch(() => undefined);
     throw error;

@@ -58,6 +58,11 @@ export type ConfirmResult =
   | { kind: 'already-handled'; request: ElevationRequest }
   /** No usable token: the request stays as it is and can be confirmed after signing in. */
   | { kind: 'no-token'; request: ElevationRequest; reason: TokenRefusal; message: string }
+  /**
+   * The rule asks for an authentication context the sign-in lacks (step-up MFA): the click's
+   * choices are kept on the request, which carries on once the requester is back from `signInUrl`.
+   */
+  | { kind: 'step-up-required'; request: ElevationRequest; signInUrl: string }
   /** `closed`: the requester's other open cards for the environment, closed by this execution. */
   | { kind: 'executed'; request: ElevationRequest; closed: ElevationRequest[] };
 

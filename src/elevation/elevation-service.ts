@@ -4,6 +4,7 @@
  * Free of botbuilder: the Teams layer translates activities into these calls and results into cards.
  */
 import { mayActOnRequest } from './who-may';
+import { callApplyAdminRole } from './apply-admin-role';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log';
 import type { Policy } from '../policy/policy';
@@ -21,11 +22,13 @@ import type {
   Page,
   PowerPlatform,
   RoleLookup,
+  StepUpLinks,
   UserTokens,
 } from './ports';
 import { Refusals } from './refusals';
 import { type ClosedBecause, type ElevationRequest, outcomeTime, type Requester } from './request';
 import { compareRole, lookUpRole } from './role-check';
+import { askStepUp, requestToken } from './step-up';
 import type { TimeBoxService } from './time-boxes';
 import type { AdminRoleOutcome, Environment } from './vocabulary';
 
@@ -54,6 +57,8 @@ export interface ElevationServiceOptions {
   timeBoxes?: TimeBoxService;
   /** Guardrails per environment (POLICY_FILE); absent: no rule beyond the settings above. */
   policy?: Policy;
+  /** Step-up sign-in links, for rules asking an authentication context (step-up.ts). */
+  stepUp?: StepUpLinks;
 }
 
 /** How long after an elevation a new card for the same environment mentions it. */
@@ -170,7 +175,9 @@ export class ElevationService {
     if (!duration.ok) return duration.result;
 
     // The token comes first: without one nothing changes, and the same card can be pressed again.
-    const token = await this.options.tokens.powerPlatformToken(request.requester);
+    const token = await requestToken(this.options, request);
+    if (!token.ok && token.reason === 'step-up-required')
+      return askStepUp(this.options, request, token, { justification, minutes: duration.minutes });
     if (!token.ok) {
       await this.refusals.refuseToken(
         { ...request.requester, upn: token.upn ?? request.requester.upn },
@@ -218,7 +225,7 @@ export class ElevationService {
 
     log.info('calling applyAdminRole', { environmentId: claimed.environment.id, clientRequestId });
     const before = await lookUpRole(this.options, claimed);
-    const outcome = await this.callApplyAdminRole(token.token, claimed, clientRequestId);
+    const outcome = await callApplyAdminRole(this.options, token.token, claimed, clientRequestId);
     const roleCheck =
       outcome.ok && before ? await compareRole(this.options, claimed, before) : undefined;
     // What removes the role later is kept beside the answer; nothing is kept for a role held before.
@@ -432,32 +439,6 @@ export class ElevationService {
       audit: (closed) =>
         this.auditEvent('cancelled', closed, { reason: because.kind, by: because.by }),
     };
-  }
-
-  /** The client returns failures as values; a throw here is a bug, reported as an unknown outcome. */
-  private async callApplyAdminRole(
-    token: string,
-    request: ElevationRequest,
-    clientRequestId: string,
-  ): Promise<AdminRoleOutcome> {
-    const started = Date.now();
-    try {
-      return await this.options.powerPlatform.applyAdminRole(
-        token,
-        request.environment.id,
-        clientRequestId,
-      );
-    } catch (error) {
-      this.options.logger.error('applyAdminRole threw', { requestId: request.id, error });
-      return {
-        ok: false,
-        kind: 'unexpected-response',
-        message:
-          'The bot failed while calling the Power Platform API, so the outcome is unknown. Check your roles in the environment before trying again.',
-        details: [],
-        response: { clientRequestId, attempts: 1, durationMs: Date.now() - started },
-      };
-    }
   }
 
   /** The expiry and its audit event are one write, as every transition is. */

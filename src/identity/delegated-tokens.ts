@@ -7,6 +7,10 @@
  * With `shared` (TOKEN_CACHE_KEY set), the sign-in session and the user's msal token cache are
  * also kept in the store, sealed, so that another instance of the bot acts for the user without a
  * new sign-in (sessions.ts, token-cache.ts). Without it, both stay in this process's memory.
+ *
+ * A token that must satisfy an authentication context (step-up MFA) is asked with its claims
+ * challenge: first as a silent refresh of the user's step-up cache (`steppedUp`, where a step-up
+ * sign-in left its tokens), then on-behalf-of; Entra's challenge comes back as `step-up-required`.
  */
 import {
   type AuthenticationResult,
@@ -14,18 +18,29 @@ import {
   InteractionRequiredAuthError,
 } from '@azure/msal-node';
 import type { Requester } from '../elevation/request';
-import type { Clock, SignIn, SignInResult, TokenResult, UserTokens } from '../elevation/ports';
+import type {
+  Clock,
+  SignIn,
+  SignInResult,
+  StepUpRequired,
+  TokenRequirements,
+  TokenResult,
+  UserTokens,
+} from '../elevation/ports';
 import { systemClock } from '../elevation/ports';
 import { redactText, type Logger } from '../log';
 import { hasDelegatedScope, tenantAdminCheck, tenantAdminRoleNames } from './admin-roles';
 import { type Session, Sessions } from './sessions';
 import type { SharedSecrets, UserKey } from './shared-secrets';
 import type { SsoTokenValidator } from './sso-token-validator';
+import { challengeIn, claimsFor, isSteppedUpClient, satisfiesContext } from './step-up-tokens';
 
 export interface OnBehalfOfClient {
   acquireTokenOnBehalfOf(request: {
     oboAssertion: string;
     scopes: string[];
+    /** A claims challenge (step-up); msal then skips its cache. */
+    claims?: string;
   }): Promise<AuthenticationResult | null>;
 }
 
@@ -46,6 +61,12 @@ export interface DelegatedTokensOptions {
   maxSessions?: number;
   /** The store and key that share sign-in sessions between instances; memory only without. */
   shared?: SharedSecrets;
+  /**
+   * The users' step-up caches: the tokens of step-up sign-ins, refreshed with the claims. Apart
+   * from on-behalf-of results, whose refresh token would replace the sign-in's (msal keeps one
+   * per account). Absent: step-ups are looked for in `msal`.
+   */
+  steppedUp?: OnBehalfOfClients;
 }
 
 /** The permission applyAdminRole needs; without admin consent `.default` does not include it. */
@@ -77,7 +98,8 @@ type Exchange =
       ok: false;
       reason: 'consent-required' | 'interaction-required' | 'stale-assertion' | 'error';
       message: string;
-    };
+    }
+  | { ok: false; reason: 'step-up-required'; message: string; claims: string };
 
 export class DelegatedTokens implements UserTokens, SignIn {
   private readonly sessions: Sessions;
@@ -131,7 +153,15 @@ export class DelegatedTokens implements UserTokens, SignIn {
     return { ok: true };
   }
 
-  async powerPlatformToken(user: Requester): Promise<TokenResult> {
+  powerPlatformToken(user: Requester): Promise<TokenResult>;
+  powerPlatformToken(
+    user: Requester,
+    requirements: TokenRequirements,
+  ): Promise<TokenResult | StepUpRequired>;
+  async powerPlatformToken(
+    user: Requester,
+    requirements: TokenRequirements = {},
+  ): Promise<TokenResult | StepUpRequired> {
     // The user's sign-in, unless there is none or its SSO token is about to expire.
     const session: Session | undefined = await this.sessions.get(user);
     if (!session) return SIGN_IN_REQUIRED;
@@ -146,8 +176,12 @@ export class DelegatedTokens implements UserTokens, SignIn {
           `If the role is eligible in Privileged Identity Management, activate it first (${PIM_URL}); it can take a while to reach Power Platform.`,
       };
     }
-    const exchange = await this.exchange(user, session.assertion);
+    const context = requirements.authenticationContext;
+    const exchange = context
+      ? await this.steppedUp(user, session.assertion, context)
+      : await this.exchange(user, session.assertion);
     if (!exchange.ok) {
+      if (exchange.reason === 'step-up-required') return { ...exchange, upn: session.upn };
       if (exchange.reason === 'error')
         return { ok: false, reason: 'error', message: exchange.message };
       await this.sessions.forget(user, session.assertion);
@@ -174,6 +208,13 @@ export class DelegatedTokens implements UserTokens, SignIn {
     return (await this.sessions.get(user))?.assertion;
   }
 
+  /** Brings a step-up sign-in's tokens into the user's msal cache (step-up-sign-in.ts). */
+  async adoptSignIn(user: UserKey, serializedCache: string): Promise<void> {
+    const client = (this.options.steppedUp ?? this.options.msal).forUser(user);
+    if (!isSteppedUpClient(client)) throw new Error('this token cache cannot take a sign-in');
+    await client.adopt(serializedCache);
+  }
+
   /** A token for another resource (an environment's Dataverse), from the same sign-in. */
   async resourceToken(user: Requester, resource: string): Promise<TokenResult> {
     const session = await this.sessions.get(user);
@@ -186,6 +227,50 @@ export class DelegatedTokens implements UserTokens, SignIn {
     return exchange.ok
       ? { ok: true, token: exchange.result.accessToken }
       : { ok: false, reason: 'error', message: exchange.message };
+  }
+
+  /**
+   * A Power Platform token satisfying `context`: a silent refresh with the claims (it succeeds
+   * within the sign-in frequency after a step-up sign-in), else on-behalf-of with them. A token
+   * counts only if its `acrs` holds the context.
+   */
+  private async steppedUp(user: UserKey, assertion: string, context: string): Promise<Exchange> {
+    const claims = claimsFor(context);
+    const scopes = [this.options.powerPlatformScope];
+    const client = this.options.msal.forUser(user);
+    const stepUpClient = (this.options.steppedUp ?? this.options.msal).forUser(user);
+    if (isSteppedUpClient(stepUpClient)) {
+      try {
+        const result = await stepUpClient.acquireTokenSilentFor(user, { scopes, claims });
+        if (result?.accessToken && satisfiesContext(result.accessToken, context))
+          return { ok: true, result };
+      } catch (error) {
+        // Expected before any step-up (no account) or after its sign-in frequency: on-behalf-of says.
+        this.options.logger.info('no stepped-up token in the cache', {
+          errorCode: error instanceof AuthError ? error.errorCode : undefined,
+        });
+      }
+    }
+    const stepUp: Exchange = {
+      ok: false,
+      reason: 'step-up-required',
+      claims,
+      message: `This needs a fresh multi-factor sign-in (authentication context ${context}).`,
+    };
+    try {
+      const result = await client.acquireTokenOnBehalfOf({
+        oboAssertion: assertion,
+        scopes,
+        claims,
+      });
+      if (!result?.accessToken)
+        return { ok: false, reason: 'error', message: 'The identity provider returned no token.' };
+      return satisfiesContext(result.accessToken, context) ? { ok: true, result } : stepUp;
+    } catch (error) {
+      const challenge = challengeIn(error);
+      if (challenge) return { ...stepUp, claims: challenge };
+      return this.explain(error);
+    }
   }
 
   private async exchange(

@@ -1,6 +1,9 @@
 /**
  * The msal-node confidential clients that perform on-behalf-of exchanges, one per user (so that
  * each user's token cache is its own partition, kept in the store when TOKEN_CACHE_KEY is set).
+ * The same, with `stepUpCaches`, holds each user's step-up sign-ins (step-up MFA): apart, so that
+ * an on-behalf-of answer's refresh token never replaces the stepped-up one (msal keeps one per
+ * account), and refreshed silently with the claims (acquireTokenSilentFor).
  *
  * Creating a client costs no network call: for Entra's public and sovereign hosts msal-node uses
  * its built-in endpoint and instance metadata; given `authorityMetadata` (the sandbox's local
@@ -19,7 +22,8 @@ import type { Logger } from '../log';
 import { BoundedMap } from '../support/bounded-map';
 import type { ClientCertificate } from './client-certificate';
 import type { OnBehalfOfClient, OnBehalfOfClients } from './delegated-tokens';
-import { type SharedSecrets, tokenCacheKey, type UserKey } from './shared-secrets';
+import { type SharedSecrets, stepUpCacheKey, tokenCacheKey, type UserKey } from './shared-secrets';
+import type { SteppedUpClient } from './step-up-tokens';
 import { StoredTokenCache } from './token-cache';
 
 export interface OnBehalfOfClientOptions {
@@ -84,6 +88,11 @@ export interface OnBehalfOfClientsOptions extends OnBehalfOfClientOptions {
   maxClients?: number;
   /** msal's time, for the stored caches' expiry. */
   clock?: Clock;
+  /**
+   * Another partition of the users' caches (the step-up sign-ins: `stepUpCacheKey`), whose
+   * refresh tokens are kept in the store; the on-behalf-of cache (`tokenCacheKey`) without.
+   */
+  stepUpCaches?: boolean;
 }
 
 const DEFAULT_MAX_CLIENTS = 1_000;
@@ -101,16 +110,28 @@ class PerUserClients implements OnBehalfOfClients {
   }
 
   forUser(user: UserKey): OnBehalfOfClient {
-    const key = tokenCacheKey(user);
+    const key = this.options.stepUpCaches ? stepUpCacheKey(user) : tokenCacheKey(user);
     const known = this.clients.get(key);
     if (known) {
       // Written again: the most recently used goes last.
       this.clients.set(key, known);
       return known;
     }
-    const { shared, maxClients: _notAnMsalOption, clock, ...clientOptions } = this.options;
+    const {
+      shared,
+      maxClients: _notAnMsalOption,
+      clock,
+      stepUpCaches,
+      ...clientOptions
+    } = this.options;
     const cache = shared
-      ? new StoredTokenCache({ ...shared, key, logger: this.options.logger, clock })
+      ? new StoredTokenCache({
+          ...shared,
+          key,
+          logger: this.options.logger,
+          clock,
+          keepRefreshTokens: stepUpCaches,
+        })
       : undefined;
     const client = new UserClient(
       createOnBehalfOfClient({ ...clientOptions, cachePlugin: cache }),
@@ -126,8 +147,11 @@ class PerUserClients implements OnBehalfOfClients {
  * only adds to msal's memory (TokenCache.deserialize merges, it never removes), so a load cannot
  * undo a token another request is saving; between instances the last write wins, which can cost
  * an on-behalf-of call, never a wrong token (entries are keyed by the assertion's hash and scopes).
+ * In a step-up cache kept in the store, msal's silent call replaces its memory with what is
+ * stored (TokenCache.overwriteCache): a step-up adopted meanwhile by another request of the same
+ * user is then found by the next call, never lost (it is in the store).
  */
-class UserClient implements OnBehalfOfClient {
+class UserClient implements OnBehalfOfClient, SteppedUpClient {
   constructor(
     private readonly msal: ConfidentialClientApplication,
     private readonly cache: StoredTokenCache | undefined,
@@ -136,9 +160,34 @@ class UserClient implements OnBehalfOfClient {
   async acquireTokenOnBehalfOf(request: {
     oboAssertion: string;
     scopes: string[];
+    claims?: string;
   }): Promise<AuthenticationResult | null> {
     // msal's on-behalf-of lookup reads memory only: bring in what other instances stored.
     if (this.cache) await this.cache.load(this.msal.getTokenCache());
     return this.msal.acquireTokenOnBehalfOf(request);
+  }
+
+  async acquireTokenSilentFor(
+    user: UserKey,
+    request: { scopes: string[]; claims: string },
+  ): Promise<AuthenticationResult | null> {
+    if (this.cache) await this.cache.load(this.msal.getTokenCache());
+    const account = (await this.msal.getTokenCache().getAllAccounts()).find(
+      (a) =>
+        a.localAccountId.toLowerCase() === user.aadObjectId.toLowerCase() &&
+        a.tenantId.toLowerCase() === user.tenantId.toLowerCase(),
+    );
+    if (!account) return null;
+    // msal's silent call empties its memory and reloads it through the plugin: that load must happen.
+    this.cache?.reloadNextAccess();
+    return this.msal.acquireTokenSilent({ account, ...request });
+  }
+
+  async adopt(serializedCache: string): Promise<void> {
+    const tokenCache = this.msal.getTokenCache();
+    if (this.cache) await this.cache.load(tokenCache);
+    // Additive: msal merges what it deserializes into what it holds.
+    tokenCache.deserialize(serializedCache);
+    if (this.cache) await this.cache.save(tokenCache);
   }
 }

@@ -27,6 +27,11 @@ export function tokenCacheKey(user: UserKey): string {
   return `msal/${user.tenantId}/${user.aadObjectId}`.toLowerCase();
 }
 
+/** The user's step-up sign-ins (their msal cache, refresh token included; step-up MFA). */
+export function stepUpCacheKey(user: UserKey): string {
+  return `stepup/${user.tenantId}/${user.aadObjectId}`.toLowerCase();
+}
+
 /** What lets the bot act as the user later (their refresh token, time-boxed elevation). */
 export function laterTokenKey(user: UserKey): string {
   return `later/${user.tenantId}/${user.aadObjectId}`.toLowerCase();

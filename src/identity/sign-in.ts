@@ -13,6 +13,7 @@ import { KeptRefreshTokens } from './later-tokens';
 import { createOnBehalfOfClient, createOnBehalfOfClients } from './msal-client';
 import { SecretBox } from './secret-box';
 import type { SharedSecrets } from './shared-secrets';
+import type { StepUpTokenSource } from './step-up-sign-in';
 import { createSsoTokenValidator } from './sso-token-validator';
 
 export interface SignInOptions {
@@ -42,6 +43,15 @@ export interface SignInOptions {
 export function createDelegatedTokens(options: SignInOptions): DelegatedTokens {
   const logger = options.logger.child({ component: 'sign-in' });
   const shared = sharedSecrets(options, logger);
+  const clients = {
+    clientId: options.clientId,
+    credential: options.credential,
+    tenantId: options.tenantId,
+    authorityHost: options.authorityHost,
+    authorityMetadata: options.authorityMetadata,
+    logger,
+    shared,
+  };
   return new DelegatedTokens({
     validator: createSsoTokenValidator({
       authorityHost: options.authorityHost,
@@ -51,15 +61,8 @@ export function createDelegatedTokens(options: SignInOptions): DelegatedTokens {
       http: new HttpClient({ logger, attemptTimeoutMs: 3_000, totalTimeoutMs: 5_000 }),
       logger,
     }),
-    msal: createOnBehalfOfClients({
-      clientId: options.clientId,
-      credential: options.credential,
-      tenantId: options.tenantId,
-      authorityHost: options.authorityHost,
-      authorityMetadata: options.authorityMetadata,
-      logger,
-      shared,
-    }),
+    msal: createOnBehalfOfClients(clients),
+    steppedUp: createOnBehalfOfClients({ ...clients, stepUpCaches: true }),
     powerPlatformScope: `${options.powerPlatformApiUrl}/.default`,
     logger,
     clock: options.clock,
@@ -94,6 +97,30 @@ export function createLaterTokens(
     clock: options.clock,
     shared: sharedSecrets(options, logger),
   });
+}
+
+/**
+ * What step-up sign-ins use (step-up-sign-in.ts): a fresh msal client per sign-in, and the user's
+ * own token cache of `delegated` (built from the same options) for the tokens it brings.
+ */
+export function createStepUpTokens(
+  options: SignInOptions,
+  delegated: Pick<DelegatedTokens, 'adoptSignIn'>,
+): StepUpTokenSource {
+  const logger = options.logger.child({ component: 'step-up' });
+  return {
+    newClient: () =>
+      createOnBehalfOfClient({
+        clientId: options.clientId,
+        credential: options.credential,
+        tenantId: options.tenantId,
+        authorityHost: options.authorityHost,
+        authorityMetadata: options.authorityMetadata,
+        logger,
+      }),
+    adopt: (user, serializedCache) => delegated.adoptSignIn(user, serializedCache),
+    scope: `${options.powerPlatformApiUrl}/.default`,
+  };
 }
 
 function sharedSecrets(options: SignInOptions, logger: Logger): SharedSecrets | undefined {

@@ -10,6 +10,8 @@
  * What is written: msal's serialized cache minus refresh tokens (msal-node never uses them for
  * on-behalf-of: a new exchange needs the assertion anyway) and minus expired access tokens, sealed
  * for the user's key; expiry = the latest access token expiry in it (a day when msal gave none).
+ * The step-up cache keeps its refresh token (`keepRefreshTokens`): the silent refresh with the
+ * claims redeems it, on whichever instance (step-up-tokens.ts).
  * If the sealed value would exceed MAX_SEALED_CHARS, the soonest-expiring access tokens are left
  * out. Store failures are logged and never fail a sign-in: this instance still has its memory.
  */
@@ -30,6 +32,8 @@ const FALLBACK_TTL_MS = 24 * 3600_000;
 export interface StoredTokenCacheOptions extends SharedSecrets {
   /** The user's store key (`msal/<tenant>/<oid>`), also the sealed value's purpose. */
   key: string;
+  /** Keep refresh tokens in what is written (the step-up cache); left out otherwise. */
+  keepRefreshTokens?: boolean;
   logger: Logger;
   /** msal's own time (token expiries are computed from the system clock). */
   clock?: Clock;
@@ -78,11 +82,25 @@ export class StoredTokenCache implements ICachePlugin {
     await this.load(context.tokenCache);
   }
 
+  /**
+   * The next `beforeCacheAccess` loads even after a recent load: msal's silent call empties its
+   * memory first (TokenCache.overwriteCache) and refills it from that load alone.
+   */
+  reloadNextAccess(): void {
+    this.loadedAt = -Infinity;
+  }
+
   async afterCacheAccess(context: TokenCacheContext): Promise<void> {
     if (!context.cacheHasChanged) return;
+    await this.save(context.tokenCache);
+  }
+
+  /** Writes msal's cache as it is now to the store (afterCacheAccess, and tokens adopted). */
+  async save(tokenCache: ISerializableTokenCache): Promise<void> {
     try {
       const now = this.clock.now();
-      const kept = persistableCache(context.tokenCache.serialize(), now.getTime());
+      const keepRefreshTokens = this.options.keepRefreshTokens ?? false;
+      const kept = persistableCache(tokenCache.serialize(), now.getTime(), 0, keepRefreshTokens);
       if (!kept) {
         // Nothing another instance could use: no live access token.
         await this.options.store.deleteSecret(this.options.key);
@@ -93,7 +111,7 @@ export class StoredTokenCache implements ICachePlugin {
       let expiresAt = kept.expiresAt;
       let dropped = 0;
       while (sealed.length > max) {
-        const smaller = persistableCache(kept.json, now.getTime(), ++dropped);
+        const smaller = persistableCache(kept.json, now.getTime(), ++dropped, keepRefreshTokens);
         if (!smaller) {
           this.options.logger.warn('token cache too large for the store; kept in memory only', {
             storeKey: this.options.key,
@@ -128,14 +146,15 @@ export class StoredTokenCache implements ICachePlugin {
 type CacheSection = Record<string, Record<string, unknown>>;
 
 /**
- * msal's serialized cache, trimmed for the store: without refresh tokens, expired access tokens,
- * and the `dropSoonest` access tokens that expire first; with the latest expiry left in it (ms).
- * Undefined when no live access token remains.
+ * msal's serialized cache, trimmed for the store: without refresh tokens (unless
+ * `keepRefreshTokens`), expired access tokens, and the `dropSoonest` access tokens that expire
+ * first; with the latest expiry left in it (ms). Undefined when no live access token remains.
  */
 export function persistableCache(
   serialized: string,
   nowMs: number,
   dropSoonest = 0,
+  keepRefreshTokens = false,
 ): { json: string; expiresAt: number } | undefined {
   const cache = JSON.parse(serialized) as Record<string, unknown>;
   const accessTokens = (cache.AccessToken ?? {}) as CacheSection;
@@ -148,7 +167,7 @@ export function persistableCache(
   const trimmed = {
     ...cache,
     AccessToken: Object.fromEntries(live.map((t) => [t.key, t.entry])),
-    RefreshToken: {},
+    ...(!keepRefreshTokens && { RefreshToken: {} }),
   };
   const known = live.map((t) => t.expiresAt).filter((e): e is number => e !== undefined);
   const expiresAt =

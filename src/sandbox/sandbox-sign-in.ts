@@ -13,12 +13,20 @@ import type {
   SecretStore,
   SignIn,
   SignInResult,
+  StepUpRequired,
+  TokenRequirements,
   TokenResult,
   UserTokens,
 } from '../elevation/ports';
 import type { Requester } from '../elevation/request';
 import type { DelegatedTokens } from '../identity/delegated-tokens';
-import { createDelegatedTokens, createLaterTokens, type SignInOptions } from '../identity/sign-in';
+import {
+  createDelegatedTokens,
+  createLaterTokens,
+  createStepUpTokens,
+  type SignInOptions,
+} from '../identity/sign-in';
+import type { StepUpTokenSource } from '../identity/step-up-sign-in';
 import type { Logger } from '../log';
 import { SANDBOX_APP_ID, SANDBOX_TENANT_ID, SANDBOX_USERS } from './directory';
 import { type IdentityProvider, type IdpUser, startIdentityProvider } from './identity-provider';
@@ -41,12 +49,20 @@ export class SandboxSignIn implements UserTokens, SignIn {
     return this.delegated.resourceToken(user, resource);
   }
 
-  async powerPlatformToken(user: Requester): Promise<TokenResult> {
-    const first = await this.delegated.powerPlatformToken(user);
+  powerPlatformToken(user: Requester): Promise<TokenResult>;
+  powerPlatformToken(
+    user: Requester,
+    requirements: TokenRequirements,
+  ): Promise<TokenResult | StepUpRequired>;
+  async powerPlatformToken(
+    user: Requester,
+    requirements: TokenRequirements = {},
+  ): Promise<TokenResult | StepUpRequired> {
+    const first = await this.delegated.powerPlatformToken(user, requirements);
     if (first.ok || first.reason !== 'sign-in-required') return first;
     const signedIn = await this.signInSilently(user);
     if (!signedIn.ok) return { ok: false, reason: 'error', message: signedIn.message };
-    return this.delegated.powerPlatformToken(user);
+    return this.delegated.powerPlatformToken(user, requirements);
   }
 
   /** Signs the user in silently unless they have a live sign-in. */
@@ -58,9 +74,10 @@ export class SandboxSignIn implements UserTokens, SignIn {
   /** What Teams does silently: hand the bot the user's SSO token. */
   private async signInSilently(user: Requester): Promise<SignInResult> {
     const known = this.directory(user.aadObjectId.toLowerCase());
-    const ssoToken = await this.identityProvider.mintSsoToken(
-      known ?? { oid: user.aadObjectId, tid: user.tenantId, name: user.name },
-    );
+    const person = known ?? { oid: user.aadObjectId, tid: user.tenantId, name: user.name };
+    // Whoever Teams signs in exists in the directory: a step-up sign-in finds them by name.
+    if (!known) this.identityProvider.addUser(person);
+    const ssoToken = await this.identityProvider.mintSsoToken(person);
     return this.delegated.signIn(ssoToken, user);
   }
 }
@@ -115,6 +132,11 @@ export interface SandboxIdentity {
   delegated: DelegatedTokens;
   /** What removes a role at the end of an elevation as the user (signing in silently to keep). */
   laterTokens: SandboxLaterTokens;
+  /**
+   * Step-up MFA sign-ins, redeemed into the users' token caches; the bot's callback must be
+   * registered at the provider once its address is known (addRedirectUri).
+   */
+  stepUp: StepUpTokenSource;
   stop(): Promise<void>;
 }
 
@@ -163,6 +185,7 @@ export async function startSandboxIdentity(
     signIn,
     delegated,
     laterTokens: new SandboxLaterTokens(createLaterTokens(signInOptions, delegated), signIn),
+    stepUp: createStepUpTokens(signInOptions, delegated),
     stop: () => (shared ? Promise.resolve() : identityProvider.stop()),
   };
 }

@@ -101,11 +101,14 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       tokens: identity.signIn,
       signIn: identity.signIn,
       later: identity.laterTokens,
+      stepUp: identity.stepUp,
       logger: options.logger,
       store,
       dataverseUrlFor: otherDataverse ? dataverseUrlAt(otherDataverse) : dataverse?.instanceUrlFor,
     });
     stopAll.push(() => app.stop());
+    // The step-up sign-in comes back to the bot, wherever it listens.
+    identity.identityProvider.addRedirectUri(`${app.url}/step-up/callback`);
     const playground = options.playground
       ? await startPlayground({
           botEndpoint: `${app.url}/api/messages`,

@@ -5,6 +5,7 @@
  */
 import {
   type AdaptiveCardInvokeResponse,
+  CardFactory,
   type ConversationReference,
   TurnContext,
 } from 'botbuilder';
@@ -14,6 +15,7 @@ import { mayPickEnvironment } from '../elevation/who-may';
 import { field } from './action-data';
 import type { BotParts } from './bot-options';
 import { requestStatusCard } from './cards/request-cards';
+import { stepUpCard } from './cards/step-up-card';
 import { askAgain, audienceOf, plainText } from './hints';
 import {
   CARD_WITHOUT_REQUEST,
@@ -89,6 +91,14 @@ async function finishLater(
       }
       return;
     }
+    if (result.kind === 'step-up-required') {
+      const messageId = result.request.cardMessageId ?? cardMessageId;
+      const card = CardFactory.adaptiveCard(stepUpCard(result.request, result.signInUrl));
+      if (messageId)
+        await context.updateActivity({ type: 'message', id: messageId, attachments: [card] });
+      else await context.sendActivity({ attachments: [card] });
+      return;
+    }
     const response = await confirmResponse(bot, context, result, undefined);
     if (response.type === MESSAGE) await context.sendActivity(String(response.value));
   });
@@ -124,6 +134,9 @@ async function confirmResponse(
       return messageResponse(`${describeRefusal(result.reason)}: ${result.message}`);
     case 'already-handled':
       return cardResponse(requestStatusCard(result.request));
+    case 'step-up-required':
+      // The sign-in link is the requester's: it stays on their view of the card.
+      return cardResponse(stepUpCard(result.request, result.signInUrl));
     case 'expired':
       return closeCard(bot, context, result.request);
     case 'executed': {

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { type App, createStore, startApp } from '../../src/app';
 import { loadConfig } from '../../src/config';
 import type { Clock, UserTokens } from '../../src/elevation/ports';
+import type { Policy } from '../../src/policy/policy';
 import { createLogger } from '../../src/log';
 import {
   type DataverseSimulator,
@@ -97,6 +98,8 @@ export interface TestBotOptions {
   connector?: ConnectorStub;
   /** Trust the identity provider of this other instance (as instances all trust Entra). */
   shareIdentityProviderWith?: TestBot;
+  /** Guardrails per environment, as a policy object (no POLICY_FILE). */
+  policy?: Policy;
 }
 
 export interface TestBot {
@@ -199,6 +202,8 @@ export async function startTestBot(options: TestBotOptions = {}): Promise<TestBo
     tokens: options.tokens ?? signIn,
     signIn,
     later: identity.laterTokens,
+    stepUp: identity.stepUp,
+    policy: options.policy,
     dataverseUrlFor: dataverse.instanceUrlFor,
     // Tests run the time box clock themselves (app.timeBoxes.runner.run()) after moving `clock`.
     timeBoxPollMs: 3_600_000,
@@ -207,6 +212,8 @@ export async function startTestBot(options: TestBotOptions = {}): Promise<TestBo
     store,
     expirySweepMs: 3_600_000,
   });
+  // Step-up sign-ins come back to this bot's callback.
+  identity.identityProvider.addRedirectUri(`${app.url}/step-up/callback`);
 
   const postJson = async (body: unknown) => {
     const response = await fetch(`${app.url}/api/messages`, {

@@ -10,8 +10,10 @@ import type { ProviderState } from './provider-state';
 import { assertionOutOfTime } from './user-behavior';
 import type { IdpUser } from './users';
 
+/** `acrs`: the authentication contexts the assertion's sign-in satisfied (Teams SSO: none). */
 export type AssertionCheck =
-  { ok: true; user: IdpUser; expiry?: number } | { ok: false; answer: Answer; oid?: string };
+  | { ok: true; user: IdpUser; expiry?: number; acrs?: string[] }
+  | { ok: false; answer: Answer; oid?: string };
 
 /** Tenant path segments that do not name one tenant. */
 const MULTI_TENANT_PATHS = ['common', 'organizations'];
@@ -88,6 +90,9 @@ export async function checkAssertion(
   return {
     ok: true,
     expiry: numeric(claims.exp),
+    acrs: Array.isArray(claims.acrs)
+      ? claims.acrs.filter((a): a is string => typeof a === 'string')
+      : undefined,
     user: {
       oid,
       tid,

@@ -1,8 +1,10 @@
 /**
- * Authorization code with PKCE (S256), as the bot's consent page uses it. There is nobody to ask,
- * so the authorize endpoint shows no page: it signs in `login_hint` (or the default user) and
- * redirects straight back with a code. Signing in this way also resolves the user's
- * `consent-required` and `interaction-required` behaviors, as consenting in the popup would.
+ * Authorization code with PKCE (S256), as the bot's consent page and its step-up sign-in use it.
+ * There is nobody to ask, so the authorize endpoint shows no page: it signs in `login_hint` (or
+ * the default user) and redirects straight back with a code. Signing in this way also resolves the
+ * user's `consent-required` and `interaction-required` behaviors, as consenting in the popup
+ * would; with `claims` asking authentication contexts it stands for the user completing MFA: the
+ * code's tokens carry `acrs`, and its refresh token remembers the step-up (step-up.ts).
  */
 import { createHash } from 'node:crypto';
 
@@ -13,6 +15,7 @@ import { issueTokens } from './issued-tokens';
 import { correlationHeader, grantedPermissions } from './obo-grant';
 import type { GrantOutcome, ProviderState } from './provider-state';
 import { readScopes } from './scopes';
+import { readClaims } from './step-up';
 import { resolveUser } from './users';
 
 export const CODE_GRANT_TYPE = 'authorization_code';
@@ -86,6 +89,11 @@ export function authorize(state: ProviderState, query: URLSearchParams): Answer 
     );
   }
 
+  const asked = readClaims(query.get('claims'));
+  if (!asked.ok) {
+    return fail('invalid_request', 90014, 'The claims parameter is malformed.');
+  }
+
   const hint = query.get('login_hint');
   const user = hint ? state.users.find(hint) : state.defaultUser;
   if (!user) {
@@ -106,6 +114,7 @@ export function authorize(state: ProviderState, query: URLSearchParams): Answer 
       user,
       requested: reading.scopes,
       nonce: query.get('nonce') ?? undefined,
+      ...(asked.acrs.length > 0 && { stepUp: { acrs: asked.acrs, at: state.now() } }),
     },
     state.settings.codeLifetimeSeconds,
   );
@@ -188,7 +197,15 @@ export async function codeGrant(
     clientInfo: form.get('client_info') === '1',
     echoDefaultScope: state.settings.echoDefaultScope,
     nonce: issued.nonce,
+    acrs: issued.stepUp?.acrs,
   });
+  // As Entra does for `offline_access`; it carries the step-up for later refreshes.
+  if (requested.oidc.includes('offline_access')) {
+    body.refresh_token = state.refreshTokens.issue(
+      { clientId: client.clientId, user: issued.user, stepUp: issued.stepUp },
+      state.settings.refreshTokenLifetimeSeconds,
+    );
+  }
   return { answer: json(200, body, correlationHeader(correlationId)), oid };
 }
 

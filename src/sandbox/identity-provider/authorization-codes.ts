@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 
 import type { RequestedScopes } from './scopes';
+import type { StepUp } from './step-up';
 import type { IdpUser } from './users';
 
 export interface IssuedCode {
@@ -16,6 +17,8 @@ export interface IssuedCode {
   user: IdpUser;
   requested: RequestedScopes;
   nonce?: string;
+  /** The authentication contexts the user stepped up to at this sign-in (`claims`). */
+  stepUp?: StepUp;
   /** Milliseconds since the epoch. */
   expiresAt: number;
 }

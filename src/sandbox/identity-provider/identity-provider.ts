@@ -65,6 +65,13 @@ export interface IdentityProviderOptions {
     /** Send a refresh token when `offline_access` is asked (Entra does). */
     refreshTokens?: boolean;
   };
+  /**
+   * How long a step-up to an authentication context (`claims` at the authorize endpoint) holds
+   * for refreshes asking the same claims: a Conditional Access sign-in frequency (60 minutes).
+   */
+  stepUpLifetimeSeconds?: number;
+  /** The time step-ups are judged by (ms since the epoch); tests move it past the lifetime. */
+  now?: () => number;
   /** Where one line per request goes (never a token, secret, code or query string). */
   logger?: Logger;
 }
@@ -80,6 +87,7 @@ const DEFAULTS = {
   accountTokens: true,
   echoDefaultScope: true,
   refreshTokens: true,
+  stepUpLifetimeSeconds: 3600,
 } as const;
 
 const LOOPBACK = ['127.0.0.1', '::1', 'localhost'];
@@ -99,6 +107,8 @@ export interface IdentityProvider {
   mintSsoToken(user: IdpUser, options?: MintOptions): Promise<string>;
   /** Makes a user known to the authorize endpoint's `login_hint`. */
   addUser(user: IdpUser): void;
+  /** Registers one more redirect URI (an app whose address is known only once it listens). */
+  addRedirectUri(uri: string): void;
   /**
    * How on-behalf-of and refresh-token requests for this user are answered (`grant` aims it at
    * one of them); undefined restores success.
@@ -145,6 +155,7 @@ export async function startIdentityProvider(
   if (options.defaultUser) users.add(options.defaultUser);
 
   let baseUrl = '';
+  const redirectUris = [...(options.redirectUris ?? DEFAULTS.redirectUris)];
   const state: ProviderState = {
     keys: await SigningKeys.create({
       keptPreviousKeys: options.keptPreviousKeys ?? DEFAULTS.keptPreviousKeys,
@@ -157,7 +168,7 @@ export async function startIdentityProvider(
     behaviors: new UserBehaviors(),
     codes: new AuthorizationCodes(),
     refreshTokens: new RefreshTokens(options.refreshTokenKey),
-    redirectUris: [...(options.redirectUris ?? DEFAULTS.redirectUris)],
+    redirectUris,
     defaultUser: options.defaultUser,
     settings: {
       accessTokenLifetimeSeconds:
@@ -169,8 +180,10 @@ export async function startIdentityProvider(
       echoDefaultScope: options.oboResponse?.echoDefaultScope ?? DEFAULTS.echoDefaultScope,
       oboRefreshTokens: options.oboResponse?.refreshTokens ?? DEFAULTS.refreshTokens,
       defaultGrantedPermissions: options.grantedPermissions ?? DEFAULT_GRANTED_PERMISSIONS,
+      stepUpLifetimeSeconds: options.stepUpLifetimeSeconds ?? DEFAULTS.stepUpLifetimeSeconds,
     },
     issuer: (tenantId) => `${baseUrl}/${tenantId}/v2.0`,
+    now: options.now ?? Date.now,
   };
   const tokenRequests: RecordedTokenRequest[] = [];
 
@@ -291,6 +304,9 @@ export async function startIdentityProvider(
         mintOptions,
       ),
     addUser: (user) => users.add(user),
+    addRedirectUri: (uri) => {
+      if (!redirectUris.includes(uri)) redirectUris.push(uri);
+    },
     setUserBehavior: (oid, behavior) => {
       const kind = typeof behavior === 'string' ? behavior : behavior?.kind;
       if (kind !== undefined && !OBO_FAILURES.includes(kind)) {

@@ -45,6 +45,8 @@ export interface IssueRequest {
   echoDefaultScope: boolean;
   /** Echoed into the id token. */
   nonce?: string;
+  /** Authentication contexts the sign-in satisfied (`acrs`, in the access and id tokens). */
+  acrs?: string[];
 }
 
 export async function issueTokens(request: IssueRequest): Promise<TokenResponseBody> {
@@ -73,6 +75,7 @@ export async function issueTokens(request: IssueRequest): Promise<TokenResponseB
     uti: randomUUID(),
     ver: '2.0',
     wids: user.wids,
+    ...(request.acrs?.length ? { acrs: request.acrs } : {}),
   };
   const body: TokenResponseBody = {
     token_type: 'Bearer',
@@ -95,6 +98,7 @@ export async function issueTokens(request: IssueRequest): Promise<TokenResponseB
       tid: user.tid,
       ver: '2.0',
       ...(request.nonce !== undefined && { nonce: request.nonce }),
+      ...(request.acrs?.length ? { acrs: request.acrs } : {}),
     });
   }
   if (request.clientInfo) {

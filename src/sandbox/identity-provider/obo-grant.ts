@@ -2,7 +2,8 @@
  * The on-behalf-of grant (`urn:ietf:params:oauth:grant-type:jwt-bearer`): the bot trades the user's
  * Teams SSO token for a delegated token to another resource (the Power Platform API). As Entra
  * does, the answer carries a refresh token when the request asks `offline_access` (msal-node
- * always does).
+ * always does). With `claims` asking an authentication context the assertion's sign-in did not
+ * satisfy (a Teams SSO token never does), the answer is the step-up challenge (step-up.ts).
  */
 import { authenticateClient } from './client-auth';
 import { checkAssertion } from './assertion-check';
@@ -11,6 +12,7 @@ import { json } from './http-answers';
 import { issueTokens } from './issued-tokens';
 import type { GrantOutcome, ProviderState } from './provider-state';
 import { grantedFor, readScopes } from './scopes';
+import { readClaims, satisfies, stepUpRequired } from './step-up';
 import { failureAnswer, type BehaviorDetails } from './user-behavior';
 import { APPLY_ADMIN_ROLE_PERMISSION } from './well-known-ids';
 
@@ -59,9 +61,15 @@ export async function oboGrant(
     };
   }
 
+  const asked = readClaims(form.get('claims'), correlationId);
+  if (!asked.ok) return { answer: asked.answer };
+
   const checked = await checkAssertion(state, tenant, assertion, correlationId);
   if (!checked.ok) return { answer: checked.answer, oid: checked.oid };
   const user = checked.user;
+  if (!satisfies(checked.acrs, asked.acrs)) {
+    return { answer: stepUpRequired(resource, asked.acrs, correlationId), oid: user.oid };
+  }
 
   const behavior = state.behaviors.take(user.oid, 'on_behalf_of');
   if (behavior) {
@@ -100,6 +108,7 @@ export async function oboGrant(
     idToken: state.settings.oboAccountTokens,
     clientInfo: state.settings.oboAccountTokens && form.get('client_info') === '1',
     echoDefaultScope: state.settings.echoDefaultScope,
+    acrs: asked.acrs,
   });
   if (state.settings.oboRefreshTokens && requested.oidc.includes('offline_access')) {
     body.refresh_token = state.refreshTokens.issue(

@@ -19,6 +19,8 @@ export interface ProviderSettings {
   oboRefreshTokens: boolean;
   /** Permissions a user holds on any resource unless `setUserGrant` says otherwise. */
   defaultGrantedPermissions: readonly string[];
+  /** How long a step-up (MFA for an authentication context) holds for refreshes. */
+  stepUpLifetimeSeconds: number;
 }
 
 export interface ProviderState {
@@ -35,6 +37,8 @@ export interface ProviderState {
   settings: ProviderSettings;
   /** `${url}/${tenantId}/v2.0` */
   issuer(tenantId: string): string;
+  /** The time step-ups are judged by (ms since the epoch; tests move it). */
+  now(): number;
 }
 
 /** A token endpoint answer and, once known, whose token it was (for the request record). */

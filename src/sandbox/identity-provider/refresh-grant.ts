@@ -4,7 +4,9 @@
  * any resource the user consented to, with a rotated refresh token. Refusals as Entra words them:
  * an unknown token is malformed (AADSTS9002313), an expired one inactive (AADSTS700082), another
  * client's not valid (AADSTS70000); per-user behaviors (revoked, MFA, consent, sign-in frequency,
- * outage) apply unless they are aimed at on-behalf-of only.
+ * outage) apply unless they are aimed at on-behalf-of only. With `claims` asking authentication
+ * contexts, the token's chain must start from a step-up to them within `stepUpLifetimeSeconds`;
+ * otherwise the answer is the step-up challenge again (step-up.ts).
  */
 import { authenticateClient } from './client-auth';
 import { entraError, missingParameter } from './entra-errors';
@@ -13,6 +15,7 @@ import { issueTokens } from './issued-tokens';
 import { correlationHeader, grantedPermissions } from './obo-grant';
 import type { GrantOutcome, ProviderState } from './provider-state';
 import { grantedFor, readScopes } from './scopes';
+import { readClaims, stepUpHolds, stepUpRequired } from './step-up';
 import { failureAnswer } from './user-behavior';
 import { resolveUser } from './users';
 
@@ -48,6 +51,9 @@ export async function refreshGrant(
     };
   }
 
+  const asked = readClaims(form.get('claims'), correlationId);
+  if (!asked.ok) return { answer: asked.answer };
+
   const invalidGrant = (code: number, text: string, oid?: string): GrantOutcome => ({
     oid,
     answer: entraError(400, { error: 'invalid_grant', code, text, correlationId }),
@@ -66,6 +72,13 @@ export async function refreshGrant(
       "The provided value for the 'refresh_token' is not valid: it was issued to another client.",
       user.oid,
     );
+  }
+
+  if (
+    asked.acrs.length > 0 &&
+    !stepUpHolds(issued.stepUp, asked.acrs, state.now(), state.settings.stepUpLifetimeSeconds)
+  ) {
+    return { answer: stepUpRequired(resource, asked.acrs, correlationId), oid: user.oid };
   }
 
   const behavior = state.behaviors.take(user.oid, 'refresh_token');
@@ -105,10 +118,11 @@ export async function refreshGrant(
     idToken: state.settings.oboAccountTokens,
     clientInfo: state.settings.oboAccountTokens && form.get('client_info') === '1',
     echoDefaultScope: state.settings.echoDefaultScope,
+    acrs: asked.acrs,
   });
   if (requested.oidc.includes('offline_access')) {
     body.refresh_token = state.refreshTokens.issue(
-      { clientId: client.clientId, user: issued.user },
+      { clientId: client.clientId, user: issued.user, stepUp: issued.stepUp },
       state.settings.refreshTokenLifetimeSeconds,
     );
   }

@@ -11,6 +11,7 @@
 import { randomBytes } from 'node:crypto';
 
 import { SecretBox } from '../../identity/secret-box';
+import type { StepUp } from './step-up';
 import type { IdpUser } from './users';
 
 export interface IssuedRefreshToken {
@@ -19,6 +20,8 @@ export interface IssuedRefreshToken {
   user: IdpUser;
   /** Milliseconds since the epoch. */
   expiresAt: number;
+  /** The interactive step-up the chain started from, carried by every rotated token. */
+  stepUp?: StepUp;
 }
 
 export type RefreshTokenRedemption =

@@ -19,6 +19,8 @@ export interface RecordedTokenRequest {
   clientId?: string;
   scope?: string;
   requestedTokenUse?: string;
+  /** The `claims` parameter as sent (a claims challenge, e.g. for an authentication context). */
+  claims?: string;
   /** The tenant path segment the request was sent to. */
   tenant: string;
   /** Whose token it was, once the assertion or code named a user. */
@@ -74,6 +76,7 @@ export async function tokenEndpoint(
       clientId: form.get('client_id') ?? undefined,
       scope: form.get('scope') ?? undefined,
       requestedTokenUse: form.get('requested_token_use') ?? undefined,
+      claims: form.get('claims') ?? undefined,
       tenant,
       oid: outcome.oid,
       time,

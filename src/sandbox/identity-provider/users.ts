@@ -39,6 +39,7 @@ export class UserDirectory {
     const wanted = hint.trim().toLowerCase();
     const byOid = this.byOid.get(wanted);
     if (byOid) return byOid;
-    return [...this.byOid.values()].find((user) => user.upn?.toLowerCase() === wanted);
+    // The principal name its tokens carry, the default one included.
+    return [...this.byOid.values()].find((user) => resolveUser(user).upn.toLowerCase() === wanted);
   }
 }

@@ -88,6 +88,8 @@ export interface RecordedGrant {
   oid: string;
   systemUserId: string;
   time: string;
+  /** The authentication contexts the caller's token carried (`acrs`, step-up MFA), if any. */
+  acrs?: string[];
 }
 
 export interface OverrideMatch {
@@ -263,6 +265,7 @@ export async function startPowerPlatformSimulator(
       oid: claims.oid,
       systemUserId: systemUserIdFor(environment.id, claims.oid),
       time: new Date().toISOString(),
+      ...(Array.isArray(claims.acrs) && { acrs: claims.acrs.map(String) }),
     });
     return granted(environment, claims.oid);
   }

@@ -89,6 +89,19 @@ describe('persistableCache', () => {
     expect(kept.expiresAt).toBe(NOW + 3600_000);
   });
 
+  it('keeps the refresh token when asked (the step-up cache, refreshed with the claims)', () => {
+    const kept = persistableCache(
+      msalCache({ a: accessToken('api.powerplatform.com', 3600) }),
+      NOW,
+      0,
+      true,
+    )!;
+    const cache = JSON.parse(kept.json) as Record<string, Record<string, unknown>>;
+    expect(cache.RefreshToken).toEqual({
+      rt: { credential_type: 'RefreshToken', secret: 'long-lived-refresh-token' },
+    });
+  });
+
   it('drops the soonest-expiring tokens first when asked; nothing live left gives undefined', () => {
     const serialized = msalCache({
       a: accessToken('api.powerplatform.com', 3600),
