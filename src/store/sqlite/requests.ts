@@ -123,6 +123,9 @@ export class SqliteRequests {
       setTimeBox: db.prepare<[string | null, string | null, string | null, string]>(
         'UPDATE elevation_requests SET due_at = ?, lease_until = ?, ends_at = ? WHERE id = ?',
       ),
+      setExpiresAt: db.prepare<[number, string]>(
+        'UPDATE elevation_requests SET expires_at = ? WHERE id = ?',
+      ),
       setCard: db.prepare<[string, string, string]>(
         'UPDATE elevation_requests SET data = json_patch(json_patch(data, ?), ?) WHERE id = ?',
       ),
@@ -235,6 +238,10 @@ export class SqliteRequests {
         const moved = toRequest(row);
         if (change.set?.timeBox !== undefined) {
           this.statements.setTimeBox.run(...timeBoxColumns(moved), id);
+        }
+        // The indexed column too: expiry (findExpired, unexpiredAt) reads it, not the JSON.
+        if (change.set?.expiresAt !== undefined) {
+          this.statements.setExpiresAt.run(Date.parse(change.set.expiresAt), id);
         }
         this.writeEffects(effects, change.at);
         this.closeOthers(moved, effects?.closeOthers, change.at);
