@@ -23,6 +23,7 @@ import { createServer, listen } from './server';
 import { openStore } from './store/open-store';
 import { continueConversation, createAdapter } from './teams/adapter';
 import { ElevationBot } from './teams/elevation-bot';
+import type { ElevationBotOptions } from './teams/bot-options';
 import { type ExpirySweeper, startExpirySweeper } from './teams/expiry-sweeper';
 import { NotificationDispatcher } from './elevation/notification-dispatcher';
 import { SubscriptionService } from './elevation/subscription-service';
@@ -31,6 +32,9 @@ import { createChannelSender } from './teams/channel-sender';
 import { ConversationTracker } from './teams/conversation-tracker';
 import { welcomeText } from './teams/help';
 import { TimeBoxService } from './elevation/time-boxes';
+import { ApprovalService } from './elevation/approvals';
+import type { Policy } from './policy/policy';
+import { createApprovalMessenger } from './teams/approval-messenger';
 import { startTimeBoxRunner, type TimeBoxRunner } from './teams/time-box-runner';
 
 export interface AppDependencies {
@@ -55,6 +59,8 @@ export interface AppDependencies {
   later?: LaterTokens;
   /** The longest the time box clock sleeps between two looks at the store. */
   timeBoxPollMs?: number;
+  /** Guardrails per environment (the policy file's rules); absent: none. */
+  policy?: Policy;
 }
 
 export interface App {
@@ -140,7 +146,25 @@ export async function startApp(config: Config, deps: AppDependencies): Promise<A
   if (config.elevation.timeBox && !timeBoxService) {
     logger.warn('time-boxed elevation is off: no way to act as the user later was given');
   }
+  const continueIn: ElevationBotOptions['continueInConversation'] = (reference, logic) =>
+    continueConversation(adapter, config.bot.id, reference, logic);
+  const approvals = new ApprovalService({
+    store,
+    clock,
+    logger: logger.child({ component: 'approvals' }),
+    notifier: dispatcher,
+    requestTtlMinutes: config.elevation.requestTtlMinutes,
+    justificationRequired: config.elevation.justificationRequired,
+    durations: () => timeBoxService?.settings,
+    messenger: createApprovalMessenger({
+      store,
+      logger: logger.child({ component: 'approvals' }),
+      continueInConversation: continueIn,
+    }),
+  });
   const service = new ElevationService({
+    policy: deps.policy,
+    approvals,
     notifier: dispatcher,
     // The API call's own time limit, the Dataverse checks around it, and a margin.
     executionLeaseMs:
@@ -183,6 +207,7 @@ export async function startApp(config: Config, deps: AppDependencies): Promise<A
       welcome: welcomeText(),
     }),
     service,
+    approvals,
     timeBoxes: timeBoxService,
     logger: logger.child({ component: 'bot' }),
     justificationRequired: config.elevation.justificationRequired,
@@ -192,8 +217,7 @@ export async function startApp(config: Config, deps: AppDependencies): Promise<A
     signInRefusals,
     exchanges: store,
     invokeBudgetMs: config.elevation.invokeBudgetMs,
-    continueInConversation: (reference, logic) =>
-      continueConversation(adapter, config.bot.id, reference, logic),
+    continueInConversation: continueIn,
     signInPrompt: {
       botId: config.bot.id,
       signInUrl: config.bot.domain ? `https://${config.bot.domain}/auth-start.html` : undefined,

@@ -4,6 +4,8 @@
  * Free of botbuilder: the Teams layer translates activities into these calls and results into cards.
  */
 import { mayActOnRequest } from './who-may';
+import { callApplyAdminRole } from './apply-admin-role';
+import { type ApprovalService, approvedTerms, awaitsApproval } from './approvals';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log';
 import { requestPolicyOf, ruleFor } from '../policy/matcher';
@@ -56,6 +58,8 @@ export interface ElevationServiceOptions {
   timeBoxes?: TimeBoxService;
   /** Guardrails per environment (POLICY_FILE); absent: no rule beyond the settings above. */
   policy?: Policy;
+  /** Second-person approval: its expiry and its cards' queue ride on expireDue. */
+  approvals?: ApprovalService;
 }
 
 /** How long after an elevation a new card for the same environment mentions it. */
@@ -157,6 +161,10 @@ export class ElevationService {
       return { kind: 'not-requester', request };
     }
     if (request.state !== 'requested') return { kind: 'already-handled', request };
+    if (awaitsApproval(request)) return { kind: 'approval-required', request };
+    // Approved: the elevation runs on the terms the approver saw, whatever the card sends.
+    const terms = approvedTerms(request);
+    if (terms) input = { ...input, ...terms };
 
     const now = clock.now();
     if (Date.parse(request.expiresAt) <= now.getTime()) {
@@ -222,7 +230,7 @@ export class ElevationService {
 
     log.info('calling applyAdminRole', { environmentId: claimed.environment.id, clientRequestId });
     const before = await lookUpRole(this.options, claimed);
-    const outcome = await this.callApplyAdminRole(token.token, claimed, clientRequestId);
+    const outcome = await callApplyAdminRole(this.options, token.token, claimed, clientRequestId);
     const roleCheck =
       outcome.ok && before ? await compareRole(this.options, claimed, before) : undefined;
     // What removes the role later is kept beside the answer; nothing is kept for a role held before.
@@ -316,7 +324,10 @@ export class ElevationService {
     const due = await this.options.store.findExpired(now, limit);
     const expired: ElevationRequest[] = [];
     for (const request of due) {
-      const done = await this.expire(request, now);
+      const done =
+        request.policy?.approval?.status === 'pending' && this.options.approvals
+          ? await this.options.approvals.due(request, now)
+          : await this.expire(request, now);
       if (done) expired.push(done);
     }
     return expired;
@@ -436,32 +447,6 @@ export class ElevationService {
       audit: (closed) =>
         this.auditEvent('cancelled', closed, { reason: because.kind, by: because.by }),
     };
-  }
-
-  /** The client returns failures as values; a throw here is a bug, reported as an unknown outcome. */
-  private async callApplyAdminRole(
-    token: string,
-    request: ElevationRequest,
-    clientRequestId: string,
-  ): Promise<AdminRoleOutcome> {
-    const started = Date.now();
-    try {
-      return await this.options.powerPlatform.applyAdminRole(
-        token,
-        request.environment.id,
-        clientRequestId,
-      );
-    } catch (error) {
-      this.options.logger.error('applyAdminRole threw', { requestId: request.id, error });
-      return {
-        ok: false,
-        kind: 'unexpected-response',
-        message:
-          'The bot failed while calling the Power Platform API, so the outcome is unknown. Check your roles in the environment before trying again.',
-        details: [],
-        response: { clientRequestId, attempts: 1, durationMs: Date.now() - started },
-      };
-    }
   }
 
   /** The expiry and its audit event are one write, as every transition is. */

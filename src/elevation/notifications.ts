@@ -16,7 +16,8 @@ export interface ElevationNotification {
    * succeeded / failed: an elevation finished. refused: a user without an admin role tried.
    * sign-in-refused: a user's refused sign-in tokens passed the threshold (sign-in-refusals.ts).
    * role-removed / removal-failed / removal-overdue: the end of a time-boxed elevation
-   * (`removal` says how it went).
+   * (`removal` says how it went). approved / denied: an approver decided on a request that
+   * needed approval (`decidedBy`, `reason`, `rule`).
    */
   kind:
     | 'succeeded'
@@ -25,7 +26,9 @@ export interface ElevationNotification {
     | 'sign-in-refused'
     | 'role-removed'
     | 'removal-failed'
-    | 'removal-overdue';
+    | 'removal-overdue'
+    | 'approved'
+    | 'denied';
   /** When it happened (ISO 8601). */
   at: string;
   tenantId: string;
@@ -60,6 +63,10 @@ export interface ElevationNotification {
     /** Whether the user ended it early (I'm done, Remove now). */
     early?: boolean;
   };
+  /** For approved / denied: who decided. */
+  decidedBy?: { aadObjectId: string; name: string };
+  /** For approved / denied: the policy rule that asked for approval. */
+  rule?: string;
 }
 
 /** Environment types the API reports; `notify here for <type>` filters on them. */

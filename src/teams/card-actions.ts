@@ -116,6 +116,9 @@ async function confirmResponse(
           justification,
         }),
       );
+    case 'approval-required':
+      // The card as it stands: Ask for approval, or still waiting for the approvers.
+      return cardResponse(confirmation(bot, result.request, context));
     case 'no-token':
       if (result.reason === 'sign-in-required' && bot.signIn) {
         // Teams signs the user in and sends the same action again, with the token.

@@ -9,6 +9,7 @@ import { type App, createStore, startApp } from '../../src/app';
 import { loadConfig } from '../../src/config';
 import type { Clock, UserTokens } from '../../src/elevation/ports';
 import { createLogger } from '../../src/log';
+import type { Policy } from '../../src/policy/policy';
 import {
   type DataverseSimulator,
   startDataverseSimulatorFor,
@@ -97,6 +98,8 @@ export interface TestBotOptions {
   connector?: ConnectorStub;
   /** Trust the identity provider of this other instance (as instances all trust Entra). */
   shareIdentityProviderWith?: TestBot;
+  /** Guardrails per environment, as the policy file would give them. */
+  policy?: Policy;
 }
 
 export interface TestBot {
@@ -206,6 +209,7 @@ export async function startTestBot(options: TestBotOptions = {}): Promise<TestBo
     clock,
     store,
     expirySweepMs: 3_600_000,
+    policy: options.policy,
   });
 
   const postJson = async (body: unknown) => {

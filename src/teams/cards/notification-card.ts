@@ -23,6 +23,8 @@ const NOTIFICATION_LOOK: Record<
   'role-removed': { icon: '🔒', color: 'Good', headline: 'Role removed' },
   'removal-failed': { icon: '❌', color: 'Attention', headline: 'Role removal FAILED' },
   'removal-overdue': { icon: '🚨', color: 'Attention', headline: 'Role removal OVERDUE' },
+  approved: { icon: '👍', color: 'Good', headline: 'Elevation approved' },
+  denied: { icon: '👎', color: 'Warning', headline: 'Elevation denied' },
 };
 
 function personText(person: ElevationNotification['requester']): string {
@@ -50,6 +52,10 @@ export function notificationSummary(notification: ElevationNotification): string
       return `Role removal failed: ${who} in ${where}`;
     case 'removal-overdue':
       return `Role removal overdue: ${who} in ${where}`;
+    case 'approved':
+      return `${notification.decidedBy?.name ?? 'An approver'} approved ${who}'s elevation in ${where}`;
+    case 'denied':
+      return `${notification.decidedBy?.name ?? 'An approver'} denied ${who}'s elevation in ${where}`;
   }
 }
 
@@ -74,7 +80,19 @@ export function notificationCard(notification: ElevationNotification): AdaptiveC
     ...fact('Asked for', notification.query),
     ...fact('Justification', notification.justification),
   ];
-  if (removal) {
+  if (notification.decidedBy) {
+    facts.push(
+      ...fact('Policy rule', notification.rule),
+      ...fact(
+        notification.kind === 'approved' ? 'Approved by' : 'Denied by',
+        notification.decidedBy.name,
+        'Default',
+        'Bolder',
+      ),
+      ...fact('Approver id', notification.decidedBy.aadObjectId),
+      ...fact('Reason', notification.reason),
+    );
+  } else if (removal) {
     facts.push(...removalFacts(notification.kind, removal, notification.at));
   } else {
     facts.push(
