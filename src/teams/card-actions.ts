@@ -159,6 +159,8 @@ export async function cancelAction(
     case 'already-handled':
       return cardResponse(requestStatusCard(result.request));
     case 'cancelled':
+      // Approvers asked about it see it closed (approvals.ts).
+      await bot.approvals?.closed(result.request);
       return closeCard(bot, context, result.request);
   }
 }

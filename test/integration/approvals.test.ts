@@ -378,6 +378,22 @@ describe('approval on one bot', () => {
     expect(Date.parse(request.expiresAt)).toBe(Date.parse(request.policy!.approval!.expiresAt!));
   });
 
+  it("the requester cancels while waiting: every approvers' card closes, and nothing is decided", async () => {
+    const bot = await start();
+    await meet(bot);
+    const { requestId, cardId } = await askApproval(bot);
+    const copies = approverCopies(bot, requestId);
+    await bot.click(ALEX, 'cancel', { requestId }, { replyToId: cardId });
+    for (const copy of copies) {
+      expect(latest(bot, copy.messageId)).toContain('Request closed');
+      expect(latest(bot, copy.messageId)).not.toContain('Approve');
+    }
+    const late = await bot.click(MEGAN, 'approve', { requestId });
+    expect(String(late.body.value)).toContain('closed before anyone decided');
+    const types = (await audit(bot, requestId)).map((e) => e.type);
+    expect(types).not.toContain('approved');
+  });
+
   it('says so when no approver can be reached', async () => {
     const bot = await start();
     // Neither Megan's chat nor the channel is known to the bot.
