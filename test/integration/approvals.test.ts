@@ -312,8 +312,56 @@ describe('approval on one bot', () => {
     expect((await audit(bot, requestId)).map((e) => e.type)).toContain('denied');
   });
 
-  it('an approval after the expiry is refused; the sweeper expires the rest and tells everyone', async () => {
+  it("the requester cancels while waiting: every approvers' card closes, and nothing is decided", async () => {
     const bot = await start();
+    await meet(bot);
+    const { requestId, cardId } = await askApproval(bot);
+    const copies = approverCopies(bot, requestId);
+    await bot.click(ALEX, 'cancel', { requestId }, { replyToId: cardId });
+    for (const copy of copies) {
+      expect(latest(bot, copy.messageId)).toContain('Request closed');
+      expect(latest(bot, copy.messageId)).not.toContain('Approve');
+    }
+    const late = await bot.click(MEGAN, 'approve', { requestId });
+    expect(String(late.body.value)).toContain('closed before anyone decided');
+    const types = (await audit(bot, requestId)).map((e) => e.type);
+    expect(types).not.toContain('approved');
+  });
+
+  it('says so when no approver can be reached', async () => {
+    const bot = await start();
+    // Neither Megan's chat nor the channel is known to the bot.
+    const { shown } = await askApproval(bot);
+    expect(shown).toContain('I could not reach any approver');
+    expect(shown).toContain(MEGAN.aadObjectId);
+  });
+});
+
+/** Azure Table Storage settings for a fresh set of tables on `azurite`. */
+function tableEnv(azurite: Azurite): Record<string, string> {
+  return {
+    STORAGE: 'azure-table',
+    AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString,
+    AZURE_TABLE_PREFIX: `p${randomUUID().replace(/-/g, '').slice(0, 20)}`,
+    TOKEN_CACHE_KEY: randomBytes(32).toString('base64'),
+  };
+}
+
+describe.each([
+  { name: 'SQLite', azurite: false },
+  { name: 'Azure Table Storage (Azurite)', azurite: true },
+])('the expiry sweeper and approval on $name', ({ azurite: onAzurite }) => {
+  let emulator: Azurite | undefined;
+  beforeAll(async () => {
+    if (onAzurite) emulator = await startAzurite();
+  });
+  afterAll(async () => {
+    await emulator?.stop();
+  });
+  const storeEnv = (): Record<string, string> => (emulator ? tableEnv(emulator) : {});
+
+  it('an approval after the expiry is refused; the sweeper expires the rest and tells everyone', async () => {
+    const bot = await start({ env: storeEnv() });
     await meet(bot);
     const late = await askApproval(bot);
     bot.clock.advance(31 * 60_000);
@@ -352,7 +400,7 @@ describe('approval on one bot', () => {
   });
 
   it('cards that could not be posted after the write are posted by the sweeper (nothing lost)', async () => {
-    const bot = await start();
+    const bot = await start({ env: storeEnv() });
     await meet(bot);
     // Teams refuses every post (as if the process stopped right after the write).
     bot.connector.failNext(403, 2, { conversationId: APPROVERS });
@@ -376,30 +424,6 @@ describe('approval on one bot', () => {
     expect(request.policy!.approval!.announcedAt).toBeDefined();
     // Still the approval's own time: 30 minutes from the ask.
     expect(Date.parse(request.expiresAt)).toBe(Date.parse(request.policy!.approval!.expiresAt!));
-  });
-
-  it("the requester cancels while waiting: every approvers' card closes, and nothing is decided", async () => {
-    const bot = await start();
-    await meet(bot);
-    const { requestId, cardId } = await askApproval(bot);
-    const copies = approverCopies(bot, requestId);
-    await bot.click(ALEX, 'cancel', { requestId }, { replyToId: cardId });
-    for (const copy of copies) {
-      expect(latest(bot, copy.messageId)).toContain('Request closed');
-      expect(latest(bot, copy.messageId)).not.toContain('Approve');
-    }
-    const late = await bot.click(MEGAN, 'approve', { requestId });
-    expect(String(late.body.value)).toContain('closed before anyone decided');
-    const types = (await audit(bot, requestId)).map((e) => e.type);
-    expect(types).not.toContain('approved');
-  });
-
-  it('says so when no approver can be reached', async () => {
-    const bot = await start();
-    // Neither Megan's chat nor the channel is known to the bot.
-    const { shown } = await askApproval(bot);
-    expect(shown).toContain('I could not reach any approver');
-    expect(shown).toContain(MEGAN.aadObjectId);
   });
 });
 
@@ -480,12 +504,7 @@ describe('racing approvers', () => {
     });
 
     it('two bots on one table: one decision wins', async () => {
-      const env = {
-        STORAGE: 'azure-table',
-        AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString,
-        AZURE_TABLE_PREFIX: `p${randomUUID().replace(/-/g, '').slice(0, 20)}`,
-        TOKEN_CACHE_KEY: randomBytes(32).toString('base64'),
-      };
+      const env = tableEnv(azurite);
       const a = await start({ env });
       const b = await start({ env, connector: a.connector, simulator: a.simulator });
       await meet(a);
