@@ -6,6 +6,7 @@
 import type { AdaptiveCardInvokeResponse, TurnContext } from 'botbuilder';
 import type { Decision } from '../elevation/approvals';
 import type { Requester } from '../elevation/request';
+import { TIMED_OUT, within } from '../support/within';
 import { field } from './action-data';
 import type { BotParts } from './bot-options';
 import { approvalStatusCard, approverCard, approversText } from './cards/approval-cards';
@@ -41,12 +42,23 @@ export async function askApprovalAction(
   if (!requestId) return messageResponse(CARD_WITHOUT_REQUEST);
   const justification = field(data, 'justification');
   const minutesText = field(data, 'minutes');
-  const result = await bot.approvals.ask({
+  const asking = bot.approvals.ask({
     requestId,
     clicker,
     justification,
     minutes: minutesText && /^\d{1,6}$/.test(minutesText) ? Number(minutesText) : undefined,
   });
+  const result = await within(asking, bot.invokeBudgetMs);
+  if (result === TIMED_OUT) {
+    // Teams is slow to take the approvers' cards: answer now; the card changes when they decide.
+    asking.catch((error: unknown) =>
+      bot.logger.error('could not finish asking for approval', { requestId, error }),
+    );
+    const request = await bot.service.findRequest(requestId);
+    return request
+      ? cardResponse(confirmation(bot, request, context))
+      : messageResponse(UNKNOWN_REQUEST);
+  }
   switch (result.kind) {
     case 'unknown-request':
       return messageResponse(UNKNOWN_REQUEST);

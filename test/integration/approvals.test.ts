@@ -87,6 +87,7 @@ async function askApproval(
   first: string;
   shown: string;
   calls: ConnectorCall[];
+  answeredAt: number;
 }> {
   const asked = await bot.say(ALEX, 'elevate me in Contoso Prod');
   const card = cardOf(asked.calls.at(-1)!.activity);
@@ -105,6 +106,7 @@ async function askApproval(
     first: cardText(card),
     shown: cardText(cardOf(click.body)),
     calls: click.calls,
+    answeredAt: click.answeredAt,
   };
 }
 
@@ -326,6 +328,33 @@ describe('approval on one bot', () => {
     expect(String(late.body.value)).toContain('closed before anyone decided');
     const types = (await audit(bot, requestId)).map((e) => e.type);
     expect(types).not.toContain('approved');
+  });
+
+  it("answers within the invoke budget while Teams is slow to take the approvers' cards", async () => {
+    const bot = await start({ env: { INVOKE_BUDGET_MS: '500' } });
+    await meet(bot);
+    // The channel's post is answered late, with a 503; the connector client then tries again.
+    bot.connector.failNext(503, 1, { conversationId: APPROVERS, delayMs: 2_000 });
+    const { requestId, shown, answeredAt } = await askApproval(bot);
+    expect(shown).toContain('Waiting for approval from');
+    const posted = await waitFor(
+      () =>
+        bot.connector.calls.find(
+          (c) =>
+            c.conversationId === APPROVERS &&
+            actionData(cardOf(c.activity), 'approve')?.requestId === requestId,
+        ),
+      "the channel's approvers' card",
+    );
+    expect(posted.receivedAt).toBeGreaterThan(answeredAt);
+    // Recorded once posted, so that the decision redraws it.
+    await waitFor(
+      async () =>
+        (await bot.app.service.findRequest(requestId))?.policy?.approval?.cards?.length === 2
+          ? true
+          : undefined,
+      'both copies recorded',
+    );
   });
 
   it('says so when no approver can be reached', async () => {
