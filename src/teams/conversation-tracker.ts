@@ -128,8 +128,8 @@ export class ConversationTracker {
     const id = context.activity.conversation?.id;
     if (teamId) await this.options.store.forgetConversations({ teamId });
     else if (id) await this.options.store.forgetConversations({ id });
-    const { from, conversation } = context.activity;
-    const tenantId = conversation?.tenantId;
+    const { from, conversation, channelData } = context.activity;
+    const tenantId = conversation?.tenantId ?? (channelData as TeamsChannelData)?.tenant?.id;
     if (!teamId && conversation?.conversationType === 'personal' && from?.aadObjectId && tenantId)
       await this.options.store.forgetConversations({
         id: personalChatKey(tenantId, from.aadObjectId),

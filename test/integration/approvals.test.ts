@@ -359,7 +359,9 @@ describe('approval on one bot', () => {
 
   it('says so when no approver can be reached', async () => {
     const bot = await start();
-    // Neither Megan's chat nor the channel is known to the bot.
+    // Megan's chat was known, until she uninstalled the bot; the channel never was.
+    await bot.say(MEGAN, 'help');
+    await bot.send(MEGAN, { type: 'installationUpdate', action: 'remove' });
     const { shown } = await askApproval(bot);
     expect(shown).toContain('I could not reach any approver');
     expect(shown).toContain(MEGAN.aadObjectId);
