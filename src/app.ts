@@ -24,6 +24,7 @@ import { createServer, listen } from './server';
 import { openStore } from './store/open-store';
 import { continueConversation, createAdapter } from './teams/adapter';
 import { ElevationBot } from './teams/elevation-bot';
+import type { ElevationBotOptions } from './teams/bot-options';
 import { type ExpirySweeper, startExpirySweeper } from './teams/expiry-sweeper';
 import { NotificationDispatcher } from './elevation/notification-dispatcher';
 import { SubscriptionService } from './elevation/subscription-service';
@@ -32,6 +33,8 @@ import { createChannelSender } from './teams/channel-sender';
 import { ConversationTracker } from './teams/conversation-tracker';
 import { welcomeText } from './teams/help';
 import { TimeBoxService } from './elevation/time-boxes';
+import { ApprovalService } from './elevation/approvals';
+import { createApprovalMessenger } from './teams/approval-messenger';
 import { startTimeBoxRunner, type TimeBoxRunner } from './teams/time-box-runner';
 import type { Policy } from './policy/policy';
 import { StepUpSignIn, type StepUpTokenSource } from './identity/step-up-sign-in';
@@ -157,6 +160,22 @@ export async function startApp(config: Config, deps: AppDependencies): Promise<A
   if (config.elevation.timeBox && !timeBoxService) {
     logger.warn('time-boxed elevation is off: no way to act as the user later was given');
   }
+  const continueIn: ElevationBotOptions['continueInConversation'] = (reference, logic) =>
+    continueConversation(adapter, config.bot.id, reference, logic);
+  const approvals = new ApprovalService({
+    store,
+    clock,
+    logger: logger.child({ component: 'approvals' }),
+    notifier: dispatcher,
+    requestTtlMinutes: config.elevation.requestTtlMinutes,
+    justificationRequired: config.elevation.justificationRequired,
+    durations: () => timeBoxService?.settings,
+    messenger: createApprovalMessenger({
+      store,
+      logger: logger.child({ component: 'approvals' }),
+      continueInConversation: continueIn,
+    }),
+  });
   // Where the bot is reached: BOT_DOMAIN, else the address it listens on (known once it does).
   const publicBaseUrl = config.bot.domain ? `https://${config.bot.domain}` : undefined;
   let url = '';
@@ -173,8 +192,7 @@ export async function startApp(config: Config, deps: AppDependencies): Promise<A
           {
             service,
             logger: logger.child({ component: 'step-up' }),
-            continueInConversation: (reference, logic) =>
-              continueConversation(adapter, config.bot.id, reference, logic),
+            continueInConversation: continueIn,
             extendMinutes: timeBoxService?.settings.defaultMinutes,
           },
           requestId,
@@ -182,6 +200,7 @@ export async function startApp(config: Config, deps: AppDependencies): Promise<A
     });
   const service = new ElevationService({
     stepUp,
+    approvals,
     notifier: dispatcher,
     // The API call's own time limit, the Dataverse checks around it, and a margin.
     executionLeaseMs:
@@ -225,6 +244,7 @@ export async function startApp(config: Config, deps: AppDependencies): Promise<A
       welcome: welcomeText(),
     }),
     service,
+    approvals,
     timeBoxes: timeBoxService,
     logger: logger.child({ component: 'bot' }),
     justificationRequired: config.elevation.justificationRequired,
@@ -234,8 +254,7 @@ export async function startApp(config: Config, deps: AppDependencies): Promise<A
     signInRefusals,
     exchanges: store,
     invokeBudgetMs: config.elevation.invokeBudgetMs,
-    continueInConversation: (reference, logic) =>
-      continueConversation(adapter, config.bot.id, reference, logic),
+    continueInConversation: continueIn,
     signInPrompt: {
       botId: config.bot.id,
       signInUrl: config.bot.domain ? `https://${config.bot.domain}/auth-start.html` : undefined,

@@ -1,21 +1,27 @@
-/** The applyAdminRole call of an elevation, whose failures always come back as values. */
+/**
+ * The one Power Platform API call of an elevation, as the use case makes it: the client returns
+ * failures as values, and a throw (a bug) comes back as an unknown outcome too, never as an error.
+ */
 import type { Logger } from '../log';
 import type { PowerPlatform } from './ports';
 import type { ElevationRequest } from './request';
 import type { AdminRoleOutcome } from './vocabulary';
 
-/** The client returns failures as values; a throw here is a bug, reported as an unknown outcome. */
 export async function callApplyAdminRole(
-  parts: { powerPlatform: PowerPlatform; logger: Logger },
+  options: { powerPlatform: PowerPlatform; logger: Logger },
   token: string,
   request: ElevationRequest,
   clientRequestId: string,
 ): Promise<AdminRoleOutcome> {
   const started = Date.now();
   try {
-    return await parts.powerPlatform.applyAdminRole(token, request.environment.id, clientRequestId);
+    return await options.powerPlatform.applyAdminRole(
+      token,
+      request.environment.id,
+      clientRequestId,
+    );
   } catch (error) {
-    parts.logger.error('applyAdminRole threw', { requestId: request.id, error });
+    options.logger.error('applyAdminRole threw', { requestId: request.id, error });
     return {
       ok: false,
       kind: 'unexpected-response',

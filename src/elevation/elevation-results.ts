@@ -51,6 +51,8 @@ export type ConfirmResult =
   /** Someone other than the requester clicked: nothing is called. */
   | { kind: 'not-requester'; request: ElevationRequest }
   | { kind: 'justification-required'; request: ElevationRequest; problem: string }
+  /** The request needs a second person's approval and has none (yet): nothing is called. */
+  | { kind: 'approval-required'; request: ElevationRequest }
   /** The duration chosen on the card is not allowed (longer than the maximum). */
   | { kind: 'duration-refused'; request: ElevationRequest; maxMinutes: number; problem?: string }
   | { kind: 'expired'; request: ElevationRequest }

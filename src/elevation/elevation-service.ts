@@ -5,6 +5,7 @@
  */
 import { mayActOnRequest } from './who-may';
 import { callApplyAdminRole } from './apply-admin-role';
+import { type ApprovalService, approvedTerms, awaitsApproval } from './approvals';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log';
 import type { Policy } from '../policy/policy';
@@ -59,6 +60,8 @@ export interface ElevationServiceOptions {
   policy?: Policy;
   /** Step-up sign-in links, for rules asking an authentication context (step-up.ts). */
   stepUp?: StepUpLinks;
+  /** Second-person approval: its expiry and its cards' queue ride on expireDue. */
+  approvals?: ApprovalService;
 }
 
 /** How long after an elevation a new card for the same environment mentions it. */
@@ -162,6 +165,10 @@ export class ElevationService {
       return { kind: 'not-requester', request };
     }
     if (request.state !== 'requested') return { kind: 'already-handled', request };
+    if (awaitsApproval(request)) return { kind: 'approval-required', request };
+    // Approved: the elevation runs on the terms the approver saw, whatever the card sends.
+    const terms = approvedTerms(request);
+    if (terms) input = { ...input, ...terms };
 
     const now = clock.now();
     if (Date.parse(request.expiresAt) <= now.getTime()) {
@@ -319,7 +326,10 @@ export class ElevationService {
     const due = await this.options.store.findExpired(now, limit);
     const expired: ElevationRequest[] = [];
     for (const request of due) {
-      const done = await this.expire(request, now);
+      const done =
+        request.policy?.approval?.status === 'pending' && this.options.approvals
+          ? await this.options.approvals.due(request, now)
+          : await this.expire(request, now);
       if (done) expired.push(done);
     }
     return expired;

@@ -17,7 +17,8 @@ export interface ElevationNotification {
    * sign-in-refused: a user's refused sign-in tokens passed the threshold (sign-in-refusals.ts).
    * role-removed / removal-failed / removal-overdue: the end of a time-boxed elevation
    * (`removal` says how it went). rate-limit: a request refused because it was over a policy
-   * rule's rate limit (`rateLimit` says which).
+   * rule's rate limit (`rateLimit` says which). approved / denied: an approver decided on a
+   * request that needed approval (`decidedBy`, `reason`, `rule`).
    */
   kind:
     | 'succeeded'
@@ -27,7 +28,9 @@ export interface ElevationNotification {
     | 'role-removed'
     | 'removal-failed'
     | 'removal-overdue'
-    | 'rate-limit';
+    | 'rate-limit'
+    | 'approved'
+    | 'denied';
   /** When it happened (ISO 8601). */
   at: string;
   tenantId: string;
@@ -70,6 +73,10 @@ export interface ElevationNotification {
     limit: number;
     windowMinutes: number;
   };
+  /** For approved / denied: who decided. */
+  decidedBy?: { aadObjectId: string; name: string };
+  /** For approved / denied: the policy rule that asked for approval. */
+  rule?: string;
 }
 
 /** Environment types the API reports; `notify here for <type>` filters on them. */

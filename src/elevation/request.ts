@@ -99,6 +99,18 @@ export interface Approval {
   decidedAt?: string;
   /** The approver's reason (required to deny, optional to approve). */
   reason?: string;
+  /** When the approvers' cards were posted; absent: not yet (the expiry sweeper posts them). */
+  announcedAt?: string;
+  /** Every copy of the approvers' card, to redraw each with the decision or the expiry. */
+  cards?: ApprovalCardCopy[];
+}
+
+/** One posted copy of the approvers' card: the conversation (a ConversationRecord id) and message. */
+export interface ApprovalCardCopy {
+  conversationId: string;
+  messageId: string;
+  /** The listed approver whose personal chat it is (absent: the approvers' channel). */
+  approver?: { aadObjectId: string; name?: string };
 }
 
 /**
@@ -150,7 +162,10 @@ export function isTimeBoxFinal(timeBox: TimeBox): boolean {
  * request is opened, or when one of them is executed. `by` is the id of that other request.
  */
 export type ClosedBecause =
-  { kind: 'replaced'; by: string } | { kind: 'elevated-elsewhere'; by: string };
+  | { kind: 'replaced'; by: string }
+  | { kind: 'elevated-elsewhere'; by: string }
+  /** An approver denied it (approval); `by`: their object id. */
+  | { kind: 'denied'; by: string };
 
 /**
  * When a request came to its outcome (succeeded, failed, cancelled, expired), or, while it waits,

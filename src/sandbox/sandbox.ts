@@ -7,6 +7,7 @@
 import { type App, createStore, startApp } from '../app';
 import { ConfigError, loadConfig } from '../config';
 import type { Logger } from '../log';
+import type { Policy } from '../policy/policy';
 import { type Playground, startPlayground } from './playground';
 import {
   type PowerPlatformSimulator,
@@ -33,6 +34,8 @@ export interface SandboxOptions {
   playground: boolean;
   /** The Playground's port (it picks another when this one is taken). */
   playgroundPort?: number;
+  /** Guardrails per environment, handed to the bot as is. */
+  policy?: Policy;
 }
 
 export interface Sandbox {
@@ -105,6 +108,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       logger: options.logger,
       store,
       dataverseUrlFor: otherDataverse ? dataverseUrlAt(otherDataverse) : dataverse?.instanceUrlFor,
+      policy: options.policy,
     });
     stopAll.push(() => app.stop());
     // The step-up sign-in comes back to the bot, wherever it listens.

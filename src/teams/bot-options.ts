@@ -3,6 +3,7 @@
  * options plus the sign-in state the bot keeps for the turns of all its users.
  */
 import type { ConversationReference, TurnContext } from 'botbuilder';
+import type { ApprovalService } from '../elevation/approvals';
 import type { ElevationService } from '../elevation/elevation-service';
 import type { ElevationStore, SignIn } from '../elevation/ports';
 import type { SignInRefusals } from '../elevation/sign-in-refusals';
@@ -37,6 +38,8 @@ export interface ElevationBotOptions {
    * an invoke after about 10 to 15 seconds.
    */
   invokeBudgetMs: number;
+  /** Second-person approval (Ask for approval, Approve, Deny); absent where it is not set up. */
+  approvals?: ApprovalService;
   /** Time-boxed elevation (I'm done, Extend, `elevations`); absent where it is off. */
   timeBoxes?: TimeBoxService;
   /** Channel subscriptions (`notify here`, `notify off`, `notify status`). */

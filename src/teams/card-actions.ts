@@ -126,6 +126,9 @@ async function confirmResponse(
           justification,
         }),
       );
+    case 'approval-required':
+      // The card as it stands: Ask for approval, or still waiting for the approvers.
+      return cardResponse(confirmation(bot, result.request, context));
     case 'no-token':
       if (result.reason === 'sign-in-required' && bot.signIn) {
         // Teams signs the user in and sends the same action again, with the token.
@@ -169,6 +172,8 @@ export async function cancelAction(
     case 'already-handled':
       return cardResponse(requestStatusCard(result.request));
     case 'cancelled':
+      // Approvers asked about it see it closed (approvals.ts).
+      await bot.approvals?.closed(result.request);
       return closeCard(bot, context, result.request);
   }
 }

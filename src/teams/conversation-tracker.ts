@@ -5,6 +5,7 @@
  * installs the bot is told, once, how to subscribe a channel.
  */
 import { type ConversationReference, TurnContext } from 'botbuilder';
+import { personalChatKey } from '../elevation/approvals';
 import type { ElevationStore } from '../elevation/ports';
 import type { Logger } from '../log';
 
@@ -127,6 +128,12 @@ export class ConversationTracker {
     const id = context.activity.conversation?.id;
     if (teamId) await this.options.store.forgetConversations({ teamId });
     else if (id) await this.options.store.forgetConversations({ id });
+    const { from, conversation, channelData } = context.activity;
+    const tenantId = conversation?.tenantId ?? (channelData as TeamsChannelData)?.tenant?.id;
+    if (!teamId && conversation?.conversationType === 'personal' && from?.aadObjectId && tenantId)
+      await this.options.store.forgetConversations({
+        id: personalChatKey(tenantId, from.aadObjectId),
+      });
     for (const key of [...this.saved.keys()]) {
       if (key === id || (teamId && key.startsWith(`${teamId}|`))) this.saved.delete(key);
     }
@@ -157,6 +164,17 @@ export class ConversationTracker {
       reference: referenceFor(context, id),
       updatedAt: new Date(now).toISOString(),
     });
+    const user = activity.from?.aadObjectId;
+    if (type === 'personal' && user && tenantId) {
+      // Also under the user's key: approval cards reach a listed approver in their personal chat.
+      await this.options.store.saveConversation({
+        id: personalChatKey(tenantId, user),
+        scope: 'personal',
+        tenantId,
+        reference: referenceFor(context, id),
+        updatedAt: new Date(now).toISOString(),
+      });
+    }
     if (teamId && teamId !== id) {
       // The team itself (its General channel has the team's id).
       await this.options.store.saveConversation({

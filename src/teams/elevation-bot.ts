@@ -13,6 +13,7 @@ import {
 } from 'botbuilder';
 import { tenantAllowed } from '../elevation/who-may';
 import type { BotParts, ElevationBotOptions } from './bot-options';
+import { askApprovalAction, decideAction } from './approval-actions';
 import { cancelAction, elevateAction, pickAction } from './card-actions';
 import { runSuggestionResponse } from './command-suggestion';
 import { pickCancelResponse } from './environment-picker';
@@ -105,6 +106,11 @@ export class ElevationBot extends TeamsActivityHandler {
         return elevateAction(bot, context, requester, data);
       case 'cancel':
         return cancelAction(bot, context, requester, data);
+      case 'ask-approval':
+        return askApprovalAction(bot, context, requester, data);
+      case 'approve':
+      case 'deny':
+        return decideAction(bot, context, requester, data, verb);
       case 'pick':
         return pickAction(bot, context, requester, data);
       case 'done':

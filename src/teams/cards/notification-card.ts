@@ -25,6 +25,8 @@ const NOTIFICATION_LOOK: Record<
   'removal-failed': { icon: '❌', color: 'Attention', headline: 'Role removal FAILED' },
   'removal-overdue': { icon: '🚨', color: 'Attention', headline: 'Role removal OVERDUE' },
   'rate-limit': { icon: '🚨', color: 'Attention', headline: 'Elevation refused: rate limit' },
+  approved: { icon: '👍', color: 'Good', headline: 'Elevation approved' },
+  denied: { icon: '👎', color: 'Warning', headline: 'Elevation denied' },
 };
 
 function personText(person: ElevationNotification['requester']): string {
@@ -58,6 +60,10 @@ export function notificationSummary(notification: ElevationNotification): string
         ? `Rate limit reached: ${who} in ${where}, ${limit.count} elevations ${limit.scope === 'user' ? 'by them' : 'there'} in the last ${windowText(limit.windowMinutes)} (rule '${limit.rule}', at most ${limit.limit})`
         : `Rate limit reached: ${who} in ${where}`;
     }
+    case 'approved':
+      return `${notification.decidedBy?.name ?? 'An approver'} approved ${who}'s elevation in ${where}`;
+    case 'denied':
+      return `${notification.decidedBy?.name ?? 'An approver'} denied ${who}'s elevation in ${where}`;
   }
 }
 
@@ -82,7 +88,19 @@ export function notificationCard(notification: ElevationNotification): AdaptiveC
     ...fact('Asked for', notification.query),
     ...fact('Justification', notification.justification),
   ];
-  if (removal) {
+  if (notification.decidedBy) {
+    facts.push(
+      ...fact('Policy rule', notification.rule),
+      ...fact(
+        notification.kind === 'approved' ? 'Approved by' : 'Denied by',
+        notification.decidedBy.name,
+        'Default',
+        'Bolder',
+      ),
+      ...fact('Approver id', notification.decidedBy.aadObjectId),
+      ...fact('Reason', notification.reason),
+    );
+  } else if (removal) {
     facts.push(...removalFacts(notification.kind, removal, notification.at));
   } else {
     facts.push(

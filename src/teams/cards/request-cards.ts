@@ -34,16 +34,16 @@ import {
   STATE_LOOK,
 } from './request-look';
 import { formatMinutes } from '../../elevation/duration';
+import { durationInput } from './duration-input';
+import { approvalAskCard, approvalExpiredText, approvalStatusCard } from './approval-cards';
 import { clockIn, timeLeftText } from './local-time';
 import {
-  durationChoices,
   extendable,
   extendTitle,
   latestEndText,
   lateBy,
   needsRemoveNow,
   phaseLook,
-  plusMinutes,
   removalStatusText,
 } from './time-box-look';
 import confirmationTemplate from './templates/confirmation.json';
@@ -95,34 +95,6 @@ export interface ConfirmationOptions {
   justificationHint?: string;
 }
 
-/** The duration drop-down: each choice with its end ("1 hour (until 15:40)"), the asked one chosen. */
-function durationInput(request: ElevationRequest, options: ConfirmationOptions) {
-  const durations = options.durations;
-  if (!durations) {
-    return {
-      durationChoices: [],
-      minutes: '',
-      until: '',
-      lasts: 'The role stays until it is removed.',
-    };
-  }
-  const from = options.now?.toISOString() ?? request.createdAt;
-  const offered = durationChoices(request.minutes, durations);
-  const chosen =
-    [request.minutes, durations.defaultMinutes].find(
-      (m) => m !== undefined && offered.includes(m),
-    ) ?? offered[offered.length - 1]!;
-  return {
-    durationChoices: offered.map((m) => ({
-      title: `${formatMinutes(m)} (until ${clockIn(plusMinutes(from, m), options.timeZone, from, { short: true })})`,
-      value: String(m),
-    })),
-    minutes: String(chosen),
-    until: `Until ${clockIn(plusMinutes(from, chosen), options.timeZone, from)} if ${options.shared ? `${request.requester.name} elevates` : 'you elevate'} now.`,
-    lasts: 'The role is removed again when the chosen time is up.',
-  };
-}
-
 /** "3 minutes", "1 hour": how long before `to` `from` was, in the largest whole unit. */
 function timeBetween(from: string, to: string): string {
   const minutes = Math.max(0, Math.floor((Date.parse(to) - Date.parse(from)) / 60_000));
@@ -156,6 +128,10 @@ export function confirmationCard(
   request: ElevationRequest,
   options: ConfirmationOptions,
 ): AdaptiveCard {
+  // A request that needs a second person asks for approval instead (approval-cards.ts).
+  const approval = request.policy?.approval;
+  if (approval?.status === 'not-asked') return approvalAskCard(request, options);
+  if (approval && request.state === 'requested') return approvalStatusCard(request, options);
   return fill(templates.confirmation, {
     requestId: request.id,
     intro: options.shared
@@ -294,6 +270,10 @@ export function requestStatusCard(
   request: ElevationRequest,
   options: StatusOptions = {},
 ): AdaptiveCard {
+  const approval = request.policy?.approval;
+  if (request.state === 'requested' && approval && approval.status !== 'not-asked')
+    return approvalStatusCard(request, options);
+  const approvalExpired = request.state === 'expired' && approval?.status === 'expired';
   const look = STATE_LOOK[request.state];
   const outcome = request.outcome;
   const reader = outcomeReader(request);
@@ -304,13 +284,15 @@ export function requestStatusCard(
       : undefined;
   const explanation =
     text?.explanation ??
-    (request.state === 'expired'
-      ? 'Nobody confirmed this request in time, so nothing was changed. Ask again to get a new card.'
-      : request.state === 'cancelled'
-        ? 'Nothing was changed.'
-        : request.state === 'executing'
-          ? 'The Power Platform API is still answering. This card will show the outcome as soon as it arrives.'
-          : '');
+    (approvalExpired
+      ? approvalExpiredText(approval)
+      : request.state === 'expired'
+        ? 'Nobody confirmed this request in time, so nothing was changed. Ask again to get a new card.'
+        : request.state === 'cancelled'
+          ? 'Nothing was changed.'
+          : request.state === 'executing'
+            ? 'The Power Platform API is still answering. This card will show the outcome as soon as it arrives.'
+            : '');
   const facts: Fact[] = [
     ...environmentFacts(request.environment),
     ...fact('Requested by', requesterText(request)),
@@ -343,7 +325,10 @@ export function requestStatusCard(
   return fill(templates.requestStatus, {
     icon: timeBox?.over?.icon ?? look.icon,
     color: look.color,
-    headline: timeBox?.over?.headline ?? text?.headline ?? look.headline,
+    headline:
+      timeBox?.over?.headline ??
+      text?.headline ??
+      (approvalExpired ? 'Approval expired' : look.headline),
     explanation: timeBox?.over?.explanation ?? explanation,
     timeLine: timeBox?.timeLine ?? '',
     // A time-boxed grant does not stay "until it is removed": its own next step says when it ends.

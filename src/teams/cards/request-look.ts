@@ -101,6 +101,14 @@ export function closedLook(
         headline: `Closed: ${who ?? 'you'} elevated from another card`,
         explanation: `${who ?? 'You'} elevated in ${name} from another card, so this one can no longer be used. Nothing was changed by this one.`,
       };
+    case 'denied': {
+      const approval = request.policy?.approval;
+      const decider = approval?.decidedBy?.name ?? 'An approver';
+      return {
+        headline: `Denied by ${decider}`,
+        explanation: `${decider} denied the elevation in ${name}${approval?.reason ? `: "${approval.reason}"` : ''}. Nothing was changed.`,
+      };
+    }
   }
 }
 

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { createLogger } from '../../../src/log';
+import type { Policy } from '../../../src/policy/policy';
 import type { RecordedCall } from '../../../src/sandbox/power-platform-simulator';
 import { type Sandbox, startSandbox } from '../../../src/sandbox/sandbox';
 import { freePort, openPlaygroundPage, type PlaygroundPage } from './playground';
@@ -23,7 +24,8 @@ export interface SandboxSession {
   simulatorCalls(): RecordedCall[];
 }
 
-export function useSandboxSession(name: string): SandboxSession {
+/** `policy`: guardrails per environment for the bot, as a policy file would give them. */
+export function useSandboxSession(name: string, options: { policy?: Policy } = {}): SandboxSession {
   const logLines: string[] = [];
   const tempDir = mkdtempSync(path.join(tmpdir(), `${name}-e2e-`));
   let sandbox: Sandbox | undefined;
@@ -35,6 +37,7 @@ export function useSandboxSession(name: string): SandboxSession {
       logger: createLogger({ sink: (line) => logLines.push(line) }),
       playground: true,
       playgroundPort: await freePort(),
+      policy: options.policy,
     });
     if (!sandbox.playground) throw new Error('the sandbox started no Playground');
     ui = await openPlaygroundPage(sandbox.playground.url);

@@ -6,6 +6,12 @@
  * where no renderer reads Markdown: a TextRun's text, an action's title or data, an input's value,
  * a choice's title.
  */
+import * as approvalCards from '../../../src/teams/cards/approval-cards';
+import {
+  approvalAskCard,
+  approvalStatusCard,
+  approverCard,
+} from '../../../src/teams/cards/approval-cards';
 import * as historyCards from '../../../src/teams/cards/history-card';
 import * as noticeCards from '../../../src/teams/cards/notice-card';
 import * as notificationCards from '../../../src/teams/cards/notification-card';
@@ -27,6 +33,7 @@ import {
 import type { ElevationNotification } from '../../../src/elevation/notifications';
 import type { RemovalEnding } from '../../../src/elevation/removal-text';
 import type {
+  Approval,
   ElevationRequest,
   RoleCheck,
   TimeBox,
@@ -159,8 +166,12 @@ function notification(kind: ElevationNotification['kind']): ElevationNotificatio
     query: kind === 'refused' || kind === 'sign-in-refused' ? evil() : undefined,
     justification: evil(),
     requestId: 'req-1',
+    ...((kind === 'approved' || kind === 'denied') && {
+      decidedBy: { aadObjectId: evil(), name: evil() },
+      rule: evil(),
+    }),
     outcome:
-      kind === 'refused' || removal
+      kind === 'refused' || removal || kind === 'approved' || kind === 'denied'
         ? undefined
         : {
             ok: kind === 'succeeded',
@@ -372,6 +383,8 @@ function everyCard(): Array<{ name: string; by: string; card: unknown }> {
     'failed',
     'refused',
     'sign-in-refused',
+    'approved',
+    'denied',
     ...REMOVAL_KINDS,
   ] as const) {
     add('notificationCard', `notification: ${kind}`, notificationCard(notification(kind)));
@@ -396,6 +409,85 @@ function everyCard(): Array<{ name: string; by: string; card: unknown }> {
     'history, empty',
     historyCard([], { title: evil(), empty: evil(), showRequester: true }),
   );
+
+  // Approval: every status on the requester's and the approvers' cards, hostile names and reasons.
+  const approval = (status: Approval['status']): Partial<ElevationRequest> => ({
+    minutes: 60,
+    policy: {
+      rule: evil(),
+      why: evil(),
+      approval: {
+        status,
+        because: 'rule',
+        approvers: [evil(), evil()],
+        channel: { team: evil(), channel: evil() },
+        timeoutMinutes: 30,
+        askedAt: '2026-11-26T10:00:00.000Z',
+        expiresAt: '2026-11-26T10:30:00.000Z',
+        ...(status === 'approved' || status === 'denied'
+          ? {
+              decidedBy: { aadObjectId: evil(), name: evil() },
+              decidedAt: '2026-11-26T10:05:00.000Z',
+              reason: evil(),
+            }
+          : {}),
+        cards: [
+          {
+            conversationId: evil(),
+            messageId: evil(),
+            approver: { aadObjectId: evil(), name: evil() },
+          },
+        ],
+      },
+    },
+  });
+  for (const shared of [true, false]) {
+    add(
+      'approvalAskCard',
+      `approval ask (shared: ${shared})`,
+      approvalAskCard(request('requested', approval('not-asked')), {
+        justificationRequired: true,
+        justification: evil(),
+        problem: evil(),
+        timeZone: evil(),
+        shared,
+        durations: { defaultMinutes: 60, maxMinutes: 480 },
+      }),
+    );
+  }
+  for (const status of ['pending', 'approved'] as const) {
+    add(
+      'approvalStatusCard',
+      `approval ${status}, requester`,
+      approvalStatusCard(request('requested', approval(status)), {
+        timeZone: evil(),
+        reach: { channel: false, approvers: [], unknown: [evil()] },
+      }),
+    );
+  }
+  for (const [state, status] of [
+    ['requested', 'pending'],
+    ['requested', 'approved'],
+    ['cancelled', 'denied'],
+    ['expired', 'expired'],
+    ['cancelled', 'pending'],
+  ] as const) {
+    add(
+      'approverCard',
+      `approver card: ${status} (${state})`,
+      approverCard(request(state, approval(status)), { problem: evil(), timeZone: evil() }),
+    );
+    add(
+      'requestStatusCard',
+      `requester's status: ${status} (${state})`,
+      requestStatusCard(
+        request(state, {
+          ...approval(status),
+          ...(status === 'denied' && { closedBecause: { kind: 'denied', by: evil() } }),
+        }),
+      ),
+    );
+  }
 
   // What the bot answers to a request that did not reach a confirmation (replies.ts).
   const requester = { aadObjectId: 'oid-1', tenantId: 'tid-1', name: evil() };
@@ -504,6 +596,7 @@ const ALL = everyCard();
 describe('no Markdown from a person or an API renders on any card', () => {
   it("covers every card function the card files export, and the bot's other cards", () => {
     const cards = {
+      ...approvalCards,
       ...historyCards,
       ...noticeCards,
       ...notificationCards,
