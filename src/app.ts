@@ -162,14 +162,15 @@ export async function startApp(config: Config, deps: AppDependencies): Promise<A
   }
   const continueIn: ElevationBotOptions['continueInConversation'] = (reference, logic) =>
     continueConversation(adapter, config.bot.id, reference, logic);
-  const approvals = new ApprovalService({
+  const approvals: ApprovalService = new ApprovalService({
     store,
     clock,
     logger: logger.child({ component: 'approvals' }),
     notifier: dispatcher,
     requestTtlMinutes: config.elevation.requestTtlMinutes,
-    justificationRequired: config.elevation.justificationRequired,
-    durations: () => timeBoxService?.settings,
+    // The rule's terms, as Elevate checks them (the service is made just below).
+    terms: (request, justification, minutes) =>
+      service.guardrails.atConfirm(request, justification, minutes),
     messenger: createApprovalMessenger({
       store,
       logger: logger.child({ component: 'approvals' }),
@@ -198,7 +199,7 @@ export async function startApp(config: Config, deps: AppDependencies): Promise<A
           requestId,
         ),
     });
-  const service = new ElevationService({
+  const service: ElevationService = new ElevationService({
     stepUp,
     approvals,
     notifier: dispatcher,

@@ -42,7 +42,7 @@ export type AskResult =
   | { kind: 'already-asked'; request: ElevationRequest }
   | { kind: 'expired'; request: ElevationRequest }
   | { kind: 'justification-required'; request: ElevationRequest; problem: string }
-  | { kind: 'duration-refused'; request: ElevationRequest; maxMinutes: number }
+  | { kind: 'duration-refused'; request: ElevationRequest; maxMinutes: number; problem?: string }
   | { kind: 'asked'; request: ElevationRequest; reach: Reach };
 
 export type Decision = 'approve' | 'deny';

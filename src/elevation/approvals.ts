@@ -23,11 +23,10 @@ import {
   samePerson,
   withApproval,
 } from './approval-vocabulary';
-import { justificationProblem } from './justification';
 import type { AuditEvent, AuditEventType, Clock, ElevationStore, Notifier } from './ports';
 import { Refusals } from './refusals';
 import type { Approval, ElevationRequest, Requester } from './request';
-import { chosenMinutes, type TimeBoxSettings } from './time-box';
+import type { ConfirmResult } from './elevation-results';
 import { mayActOnRequest } from './who-may';
 
 export interface ApprovalServiceOptions {
@@ -37,9 +36,15 @@ export interface ApprovalServiceOptions {
   notifier?: Notifier;
   /** Time to press Elevate once approved (the request TTL). */
   requestTtlMinutes: number;
-  justificationRequired: boolean;
-  /** The durations allowed (time-boxed elevation); absent: no duration. */
-  durations?: () => TimeBoxSettings | undefined;
+  /**
+   * The rule's terms for the justification and duration (Guardrails.atConfirm): what approvers
+   * see is what Elevate would accept.
+   */
+  terms: (
+    request: ElevationRequest,
+    justification: string,
+    minutes: number | undefined,
+  ) => Promise<{ ok: true; minutes: number | undefined } | { ok: false; result: ConfirmResult }>;
   /** Absent: nothing is posted (the cards' queue waits for an instance that has one). */
   messenger?: ApprovalMessenger;
   /** How long one instance has to post the approvers' cards before another does. */
@@ -78,10 +83,17 @@ export class ApprovalService {
     const now = clock.now();
     if (Date.parse(request.expiresAt) <= now.getTime()) return { kind: 'expired', request };
     const justification = (input.justification ?? '').trim();
-    const problem = justificationProblem(justification, this.options.justificationRequired);
-    if (problem) return { kind: 'justification-required', request, problem };
-    const duration = chosenMinutes(input.minutes ?? request.minutes, this.options.durations?.());
-    if (!duration.ok) return { kind: 'duration-refused', request, maxMinutes: duration.maxMinutes };
+    const duration = await this.options.terms(
+      request,
+      justification,
+      input.minutes ?? request.minutes,
+    );
+    if (!duration.ok) {
+      const refused = duration.result;
+      if (refused.kind === 'justification-required' || refused.kind === 'duration-refused')
+        return refused;
+      return { kind: 'already-asked', request };
+    }
 
     const expiresAt = new Date(now.getTime() + approval.timeoutMinutes * 60_000).toISOString();
     const pending: Approval = {

@@ -38,7 +38,10 @@ export interface JustificationRule {
 export interface ApprovalRule {
   /** Object ids of the approvers (each gets the card in personal chat). */
   approvers?: string[];
-  /** A team channel whose members approve (the card is posted there). */
+  /**
+   * A team channel whose members approve (the card is posted there): `channel` is its id
+   * (19:...@thread.tacv2), `team` the team's name as people know it.
+   */
   channel?: { team: string; channel: string };
   /** How long approvers have, in minutes. */
   timeoutMinutes: number;

@@ -75,7 +75,7 @@ export async function askApprovalAction(
     case 'duration-refused':
       return cardResponse(
         confirmation(bot, result.request, context, {
-          problem: durationRefusedText(result.maxMinutes),
+          problem: result.problem ?? durationRefusedText(result.maxMinutes),
           justification,
         }),
       );

@@ -30,7 +30,9 @@ export function ruleAsks(
     const by = [
       ...(approval.approvers ? [`one of ${approval.approvers.length} approvers`] : []),
       ...(approval.channel
-        ? [`a member of ${approval.channel.team} / ${approval.channel.channel}`]
+        ? [
+            `a member of the approvers' channel of ${approval.channel.team} (${approval.channel.channel})`,
+          ]
         : []),
     ];
     asks.push(`approval by ${by.join(' or ')} within ${formatMinutes(approval.timeoutMinutes)}`);

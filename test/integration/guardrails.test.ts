@@ -48,7 +48,7 @@ const policy: Policy = {
     {
       name: 'production',
       match: { types: ['Production'] },
-      approval: { channel: { team: 'My Team', channel: 'General' }, timeoutMinutes: 30 },
+      approval: { channel: { team: 'My Team', channel: '19:my-team-general@thread.tacv2' }, timeoutMinutes: 30 },
       rateLimit: {
         perUser: { count: 2, windowMinutes: 60 },
         perEnvironment: { count: 2, windowMinutes: 120 },
@@ -138,7 +138,7 @@ describe.each(['SQLite', 'Azure Table (Azurite)'])('%s', (kind) => {
         approval: {
           status: 'not-asked',
           because: 'outside-hours',
-          channel: { team: 'My Team', channel: 'General' },
+          channel: { team: 'My Team', channel: '19:my-team-general@thread.tacv2' },
           timeoutMinutes: 30,
         },
       },
