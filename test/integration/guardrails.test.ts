@@ -48,7 +48,10 @@ const policy: Policy = {
     {
       name: 'production',
       match: { types: ['Production'] },
-      approval: { channel: { team: 'My Team', channel: '19:my-team-general@thread.tacv2' }, timeoutMinutes: 30 },
+      approval: {
+        channel: { team: 'My Team', channel: '19:my-team-general@thread.tacv2' },
+        timeoutMinutes: 30,
+      },
       rateLimit: {
         perUser: { count: 2, windowMinutes: 60 },
         perEnvironment: { count: 2, windowMinutes: 120 },

@@ -97,7 +97,10 @@ describe('what a new request records of its rule', () => {
     name: 'production',
     match: { types: ['Production'] },
     stepUp: 'c1',
-    approval: { channel: { team: 'My Team', channel: '19:my-team-general@thread.tacv2' }, timeoutMinutes: 30 },
+    approval: {
+      channel: { team: 'My Team', channel: '19:my-team-general@thread.tacv2' },
+      timeoutMinutes: 30,
+    },
   };
 
   it('the rule, why, the step-up and an approval not asked yet', () => {

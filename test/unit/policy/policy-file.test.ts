@@ -135,7 +135,10 @@ describe('a good policy file', () => {
         pattern: '^(INC|CHG)\\d+',
         patternHelp: 'Start with the ticket: INC1234 or CHG1234.',
       },
-      approval: { channel: { team: 'My Team', channel: '19:my-team-general@thread.tacv2' }, timeoutMinutes: 30 },
+      approval: {
+        channel: { team: 'My Team', channel: '19:my-team-general@thread.tacv2' },
+        timeoutMinutes: 30,
+      },
       stepUp: 'c1',
       rateLimit: {
         perUser: { count: 3, windowMinutes: 60 },
