@@ -9,6 +9,7 @@
  * expiry sweeper (expireDue), finding it due before the cards were posted (a process that died
  * after the write), posts them; once posted, expiresAt moves to the approval's own end.
  */
+import { requestAudit } from './request-audit';
 import type { Logger } from '../log';
 import {
   type ApprovalMessenger,
@@ -406,14 +407,6 @@ export class ApprovalService {
     actor: string | undefined,
     details?: Record<string, unknown>,
   ): AuditEvent {
-    return {
-      type,
-      at: this.options.clock.now(),
-      requestId: request.id,
-      actor,
-      tenantId: request.requester.tenantId,
-      environmentId: request.environment.id,
-      details,
-    };
+    return requestAudit(type, request, this.options.clock.now(), actor, details);
   }
 }

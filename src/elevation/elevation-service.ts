@@ -3,6 +3,7 @@
  * (confirmElevation) or cancels (cancelElevation); requests left unconfirmed expire (expireDue).
  * Free of botbuilder: the Teams layer translates activities into these calls and results into cards.
  */
+import { requestAudit } from './request-audit';
 import { mayActOnRequest } from './who-may';
 import { callApplyAdminRole } from './apply-admin-role';
 import { type ApprovalService, approvedTerms, awaitsApproval } from './approvals';
@@ -473,14 +474,7 @@ export class ElevationService {
     request: ElevationRequest,
     details?: Record<string, unknown>,
   ): AuditEvent {
-    return {
-      type,
-      at: this.options.clock.now(),
-      requestId: request.id,
-      actor: type === 'expired' ? undefined : request.requester.aadObjectId,
-      tenantId: request.requester.tenantId,
-      environmentId: request.environment.id,
-      details,
-    };
+    const actor = type === 'expired' ? undefined : request.requester.aadObjectId;
+    return requestAudit(type, request, this.options.clock.now(), actor, details);
   }
 }

@@ -6,6 +6,7 @@
  * requester gets a single-use sign-in link. Once they are back, stepped up, the app confirms the
  * request again with what was kept (app.ts), and the token now satisfies the context.
  */
+import { requestAudit } from './request-audit';
 import type { ConfirmResult } from './elevation-results';
 import type {
   Clock,
@@ -67,15 +68,10 @@ export async function askStepUp(
       set: { justification: chosen.justification || undefined, minutes: chosen.minutes },
     },
     {
-      audit: {
-        type: 'step-up-required',
-        at: now,
-        requestId: request.id,
-        actor: request.requester.aadObjectId,
-        tenantId: request.requester.tenantId,
-        environmentId: request.environment.id,
-        details: { rule: request.policy?.rule, context },
-      },
+      audit: requestAudit('step-up-required', request, now, request.requester.aadObjectId, {
+        rule: request.policy?.rule,
+        context,
+      }),
     },
   );
   if (!kept) {

@@ -11,6 +11,7 @@
  * lease runs out, and the next one redoes it; removal is idempotent (nothing to remove is a
  * success). Each outcome is told in the chat, written to the audit chain and sent to the channels.
  */
+import { requestAudit } from './request-audit';
 import { randomUUID } from 'node:crypto';
 import type { EndNowResult, ExtendResult, TimeBoxEvent } from './elevation-results';
 import type { Logger } from '../log';
@@ -459,14 +460,7 @@ export class TimeBoxService {
     byRequester: boolean,
     details?: Record<string, unknown>,
   ): AuditEvent {
-    return {
-      type,
-      at: this.options.clock.now(),
-      requestId: request.id,
-      actor: byRequester ? request.requester.aadObjectId : undefined,
-      tenantId: request.requester.tenantId,
-      environmentId: request.environment.id,
-      details,
-    };
+    const actor = byRequester ? request.requester.aadObjectId : undefined;
+    return requestAudit(type, request, this.options.clock.now(), actor, details);
   }
 }

@@ -83,15 +83,7 @@ export function createLaterTokens(
   return new KeptRefreshTokens({
     signIns: delegated,
     // No cache plugin: each exchange's client holds that exchange's tokens and nothing else.
-    newClient: () =>
-      createOnBehalfOfClient({
-        clientId: options.clientId,
-        credential: options.credential,
-        tenantId: options.tenantId,
-        authorityHost: options.authorityHost,
-        authorityMetadata: options.authorityMetadata,
-        logger,
-      }),
+    newClient: () => newClient(options, logger),
     keepScope: `${options.powerPlatformApiUrl}/.default`,
     logger,
     clock: options.clock,
@@ -109,15 +101,7 @@ export function createStepUpTokens(
 ): StepUpTokenSource {
   const logger = options.logger.child({ component: 'step-up' });
   return {
-    newClient: () =>
-      createOnBehalfOfClient({
-        clientId: options.clientId,
-        credential: options.credential,
-        tenantId: options.tenantId,
-        authorityHost: options.authorityHost,
-        authorityMetadata: options.authorityMetadata,
-        logger,
-      }),
+    newClient: () => newClient(options, logger),
     adopt: (user, serializedCache) => delegated.adoptSignIn(user, serializedCache),
     scope: `${options.powerPlatformApiUrl}/.default`,
   };
@@ -130,4 +114,16 @@ function sharedSecrets(options: SignInOptions, logger: Logger): SharedSecrets | 
   return options.store && options.tokenCacheKey
     ? { store: options.store, box: new SecretBox(options.tokenCacheKey, logger) }
     : undefined;
+}
+
+/** A fresh msal client of the SSO app, holding only what one exchange or sign-in brings. */
+function newClient(options: SignInOptions, logger: Logger) {
+  return createOnBehalfOfClient({
+    clientId: options.clientId,
+    credential: options.credential,
+    tenantId: options.tenantId,
+    authorityHost: options.authorityHost,
+    authorityMetadata: options.authorityMetadata,
+    logger,
+  });
 }

@@ -17,12 +17,11 @@ import { channelIdOf } from './conversation-tracker';
 import {
   CARD_WITHOUT_REQUEST,
   cardResponse,
-  durationRefusedText,
   messageResponse,
   notRequester,
   UNKNOWN_REQUEST,
 } from './replies';
-import { closeCard, confirmation } from './request-answers';
+import { closeCard, confirmation, termsRefused } from './request-answers';
 import { showRequestStatus } from './show-request-status';
 
 export const APPROVAL_OFF = 'Approval is not set up on this bot.';
@@ -69,16 +68,8 @@ export async function askApprovalAction(
     case 'expired':
       return closeCard(bot, context, result.request);
     case 'justification-required':
-      return cardResponse(
-        confirmation(bot, result.request, context, { problem: result.problem, justification }),
-      );
     case 'duration-refused':
-      return cardResponse(
-        confirmation(bot, result.request, context, {
-          problem: result.problem ?? durationRefusedText(result.maxMinutes),
-          justification,
-        }),
-      );
+      return termsRefused(bot, context, result, justification);
     case 'asked': {
       const { request } = result;
       const messageId = request.cardMessageId ?? context.activity.replyToId;

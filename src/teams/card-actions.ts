@@ -20,7 +20,6 @@ import { askAgain, audienceOf, plainText } from './hints';
 import {
   CARD_WITHOUT_REQUEST,
   cardResponse,
-  durationRefusedText,
   loginRequest,
   MESSAGE,
   messageResponse,
@@ -35,6 +34,7 @@ import {
   postOutcome,
   requestCardInPlace,
   showClosed,
+  termsRefused,
 } from './request-answers';
 import { describeRefusal } from '../elevation/outcome-text';
 import { showRequestStatus } from './show-request-status';
@@ -116,16 +116,8 @@ async function confirmResponse(
     case 'not-requester':
       return messageResponse(notRequester(result.request.requester.name));
     case 'justification-required':
-      return cardResponse(
-        confirmation(bot, result.request, context, { problem: result.problem, justification }),
-      );
     case 'duration-refused':
-      return cardResponse(
-        confirmation(bot, result.request, context, {
-          problem: result.problem ?? durationRefusedText(result.maxMinutes),
-          justification,
-        }),
-      );
+      return termsRefused(bot, context, result, justification);
     case 'approval-required':
       // The card as it stands: Ask for approval, or still waiting for the approvers.
       return cardResponse(confirmation(bot, result.request, context));

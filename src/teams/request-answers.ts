@@ -13,7 +13,7 @@ import { timeZoneOf } from './cards/local-time';
 import { confirmationCard, requestStatusCard } from './cards/request-cards';
 import { confirmationPolicy } from './policy-command';
 import { audienceOf } from './hints';
-import { cardResponse, outcomeMessage, requestResultCard } from './replies';
+import { cardResponse, durationRefusedText, outcomeMessage, requestResultCard } from './replies';
 import { showClosedCards } from './show-closed-cards';
 import { showRequestStatus } from './show-request-status';
 import { signInCard, type SignInPromptOptions } from './sign-in-prompt';
@@ -82,6 +82,22 @@ export function confirmation(
     now: new Date(),
     ...extra,
   });
+}
+
+/** The confirmation card again, saying what is wrong with the justification or duration given. */
+export function termsRefused(
+  bot: BotParts,
+  context: TurnContext,
+  refused:
+    | { kind: 'justification-required'; request: ElevationRequest; problem: string }
+    | { kind: 'duration-refused'; request: ElevationRequest; maxMinutes: number; problem?: string },
+  justification: string | undefined,
+): AdaptiveCardInvokeResponse {
+  const problem =
+    refused.kind === 'justification-required'
+      ? refused.problem
+      : (refused.problem ?? durationRefusedText(refused.maxMinutes));
+  return cardResponse(confirmation(bot, refused.request, context, { problem, justification }));
 }
 
 /** The cards a new request or an execution closed say why, for everyone. */
