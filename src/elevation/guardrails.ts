@@ -118,8 +118,12 @@ export class Guardrails {
   ): TimeBox | undefined {
     const settings = this.options.timeBoxes?.settings;
     if (!settings || !request.minutes) return undefined;
-    const maxMinutes = this.ruleOf(request).maxMinutes ?? settings.maxMinutes;
-    return openTimeBox(request.minutes, roleCheck, now, { ...settings, maxMinutes });
+    const rule = this.ruleOf(request);
+    const maxMinutes = rule.maxMinutes ?? settings.maxMinutes;
+    const box = openTimeBox(request.minutes, roleCheck, now, { ...settings, maxMinutes });
+    // Extend adds the rule's default, like a request without a duration gets.
+    const step = rule.defaultMinutes;
+    return step && step !== settings.defaultMinutes ? { ...box, extendMinutes: step } : box;
   }
 
   /** A new request in `environment`: its duration, and whether the hour and the rate allow it. */

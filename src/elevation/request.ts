@@ -141,6 +141,8 @@ export interface TimeBox {
   leaseUntil?: string;
   /** Removal attempts so far. */
   attempts: number;
+  /** What one Extend adds, when the policy rule's default differs from ELEVATION_DEFAULT_MINUTES. */
+  extendMinutes?: number;
   /** Each extension: when, by how many minutes, and why. */
   extensions: Array<{ at: string; minutes: number; justification: string }>;
   /** The last removal attempt's result. */

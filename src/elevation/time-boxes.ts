@@ -196,7 +196,8 @@ export class TimeBoxService {
     if (!box || box.phase !== 'active' || Date.parse(box.endsAt) <= now.getTime())
       return { kind: 'not-active', request };
     const latest = Date.parse(box.latestEnd);
-    const endsAt = Math.min(Date.parse(box.endsAt) + this.options.defaultMinutes * 60_000, latest);
+    const step = box.extendMinutes ?? this.options.defaultMinutes;
+    const endsAt = Math.min(Date.parse(box.endsAt) + step * 60_000, latest);
     const minutes = Math.round((endsAt - Date.parse(box.endsAt)) / 60_000);
     if (minutes <= 0) return { kind: 'at-limit', request };
     const end = new Date(endsAt);

@@ -24,7 +24,7 @@ import type { ClientCertificate } from './client-certificate';
 import type { OnBehalfOfClient, OnBehalfOfClients } from './delegated-tokens';
 import { type SharedSecrets, stepUpCacheKey, tokenCacheKey, type UserKey } from './shared-secrets';
 import type { SteppedUpClient } from './step-up-tokens';
-import { StoredTokenCache } from './token-cache';
+import { holdsLiveToken, StoredTokenCache } from './token-cache';
 
 export interface OnBehalfOfClientOptions {
   clientId: string;
@@ -162,8 +162,12 @@ class UserClient implements OnBehalfOfClient, SteppedUpClient {
     scopes: string[];
     claims?: string;
   }): Promise<AuthenticationResult | null> {
-    // msal's on-behalf-of lookup reads memory only: bring in what other instances stored.
-    if (this.cache) await this.cache.load(this.msal.getTokenCache());
+    // msal's on-behalf-of lookup reads memory only: bring in what other instances stored, unless
+    // memory already answers this request.
+    const memory = this.msal.getTokenCache();
+    if (this.cache && !holdsLiveToken(memory.serialize(), request, Date.now())) {
+      await this.cache.load(memory);
+    }
     return this.msal.acquireTokenOnBehalfOf(request);
   }
 

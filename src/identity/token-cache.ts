@@ -4,8 +4,9 @@
  *
  * msal-node 7 calls the plugin only around writes (beforeCacheAccess, save, afterCacheAccess); its
  * on-behalf-of cache lookup reads memory alone. So the per-user client calls `load` itself before
- * each on-behalf-of request (see msal-client.ts); the plugin's `beforeCacheAccess` then merges what
- * other instances wrote in the meantime before msal adds its new tokens.
+ * each on-behalf-of request that memory cannot answer (see msal-client.ts and holdsLiveToken); the
+ * plugin's `beforeCacheAccess` then merges what other instances wrote in the meantime before msal
+ * adds its new tokens.
  *
  * What is written: msal's serialized cache minus refresh tokens (msal-node never uses them for
  * on-behalf-of: a new exchange needs the assertion anyway) and minus expired access tokens, sealed
@@ -15,6 +16,7 @@
  * If the sealed value would exceed MAX_SEALED_CHARS, the soonest-expiring access tokens are left
  * out. Store failures are logged and never fail a sign-in: this instance still has its memory.
  */
+import { createHash } from 'node:crypto';
 import type { ICachePlugin, ISerializableTokenCache, TokenCacheContext } from '@azure/msal-node';
 import type { Clock } from '../elevation/ports';
 import { systemClock } from '../elevation/ports';
@@ -179,4 +181,49 @@ export function persistableCache(
 function expiryOf(entry: Record<string, unknown>): number | undefined {
   const seconds = Number(entry.expires_on);
   return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : undefined;
+}
+
+/** msal refreshes an access token this close to its expiry (its default offset, 300 s). */
+const REFRESH_OFFSET_MS = 300_000;
+const OIDC_SCOPES = new Set(['openid', 'profile', 'offline_access', 'email']);
+
+/**
+ * Whether msal's memory (`serialized`) already holds a live access token for this on-behalf-of
+ * request: one obtained with the same assertion (msal keys them by its SHA-256), for the resource
+ * of every scope asked, and not about to expire. msal's lookup then answers from memory, and the
+ * stored cache need not be read first: one round trip less before the user's answer. Anything
+ * else (another assertion, another resource, claims, which make msal skip its cache) reads it.
+ */
+export function holdsLiveToken(
+  serialized: string,
+  request: { oboAssertion: string; scopes: string[]; claims?: string },
+  nowMs: number,
+): boolean {
+  if (request.claims) return false;
+  const wanted = request.scopes
+    .filter((scope) => !OIDC_SCOPES.has(scope.toLowerCase()))
+    .map(resourceOf);
+  if (wanted.length === 0) return false;
+  const hash = createHash('sha256').update(request.oboAssertion).digest('base64url');
+  let cache: Record<string, unknown>;
+  try {
+    cache = JSON.parse(serialized) as Record<string, unknown>;
+  } catch {
+    return false;
+  }
+  return Object.values((cache.AccessToken ?? {}) as CacheSection).some((entry) => {
+    const expiresAt = expiryOf(entry);
+    if (entry.userAssertionHash !== hash || !expiresAt) return false;
+    if (expiresAt - REFRESH_OFFSET_MS <= nowMs) return false;
+    const held = String(entry.target ?? '')
+      .split(' ')
+      .map(resourceOf);
+    return wanted.every((resource) => held.includes(resource));
+  });
+}
+
+/** `https://host/scope` -> `https://host` (lower case); a bare scope stands for itself. */
+function resourceOf(scope: string): string {
+  const slash = scope.lastIndexOf('/');
+  return (slash > 'https://'.length ? scope.slice(0, slash) : scope).toLowerCase();
 }

@@ -303,3 +303,34 @@ it('a bot process with a broken POLICY_FILE refuses to start, with one line nami
     `Configuration error: POLICY_FILE ${path} line 6, rule "production": approval.timeoutMinutes must be >= 1 (got 0)`,
   ]);
 });
+
+it("Extend adds the rule's default, not the setting's, and its button says where that leads", async () => {
+  const own = await startTestBot({
+    policy: {
+      source: 'test',
+      rules: [{ name: 'short steps', match: {}, defaultMinutes: 20, maxMinutes: 100 }],
+    },
+  });
+  try {
+    const asked = await own.say(ALEX, 'elevate me in Contoso Dev');
+    const requestId = actionData(cardOf(asked.calls[0]!.activity), 'elevate')!.requestId as string;
+    const pressed = await own.click(
+      ALEX,
+      'elevate',
+      { requestId, justification: 'INC-7 short steps' },
+      { replyToId: asked.calls[0]!.assignedId },
+    );
+    const granted = (await own.app.service.findRequest(requestId))!.timeBox!;
+    expect(Date.parse(granted.endsAt) - Date.parse(granted.grantedAt)).toBe(20 * 60_000);
+    // The outcome card's Extend names the end 20 minutes later (in UTC: no time zone was given).
+    const later = new Date(Date.parse(granted.endsAt) + 20 * 60_000).toISOString().slice(11, 16);
+    expect(JSON.stringify(cardOf(pressed.body))).toContain(`Extend to ${later}`);
+
+    await own.click(ALEX, 'extend', { requestId, extendJustification: 'INC-7 one more step' });
+    const extended = (await own.app.service.findRequest(requestId))!.timeBox!;
+    expect(Date.parse(extended.endsAt) - Date.parse(granted.endsAt)).toBe(20 * 60_000);
+    expect(Date.parse(extended.latestEnd) - Date.parse(granted.grantedAt)).toBe(100 * 60_000);
+  } finally {
+    await own.stop();
+  }
+});

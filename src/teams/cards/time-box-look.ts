@@ -45,11 +45,10 @@ export function extendTitle(
   timeZone: string | undefined,
   now: string,
 ): string {
-  if (!extendMinutes) return 'Extend';
-  const to = Math.min(
-    Date.parse(timeBox.endsAt) + extendMinutes * 60_000,
-    Date.parse(timeBox.latestEnd),
-  );
+  // The policy rule's step where it has one, else the setting's.
+  const step = timeBox.extendMinutes ?? extendMinutes;
+  if (!step) return 'Extend';
+  const to = Math.min(Date.parse(timeBox.endsAt) + step * 60_000, Date.parse(timeBox.latestEnd));
   return `Extend to ${clockIn(new Date(to).toISOString(), timeZone, now)}`;
 }
 
