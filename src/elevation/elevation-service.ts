@@ -157,7 +157,14 @@ export class ElevationService {
     minutes?: number;
   }): Promise<ConfirmResult> {
     const { store, clock } = this.options;
-    const request = await store.findRequest(input.requestId);
+    // The copy this process last wrote may answer (one round trip less): the claim below is
+    // conditional on it, so a stale copy only costs a retry there. What the request's state would
+    // refuse (another click, a pending approval, its expiry) is decided on a fresh read; its
+    // requester and terms never change.
+    let request = await store.findRequest(input.requestId, { recent: true });
+    if (request && !mayGoOn(request, input.clicker, clock.now())) {
+      request = await store.findRequest(input.requestId);
+    }
     if (!request) return { kind: 'unknown-request' };
     const log = this.options.logger.child({ requestId: request.id });
 
@@ -201,6 +208,10 @@ export class ElevationService {
       adminRoles: token.adminRoles ?? request.requester.adminRoles,
     };
 
+    // The role as it stands before the grant (a Dataverse read, as the user) is read beside the
+    // claim: both come before the API call, and a lost claim only leaves the read unused.
+    const reading = lookUpRole(this.options, request);
+    reading.catch(() => undefined);
     const clientRequestId = randomUUID();
     // The claim, its `confirmed` audit event and the closing of the requester's other cards for
     // this environment are one write: once it runs, no other card of theirs can run it again.
@@ -226,13 +237,14 @@ export class ElevationService {
           minutes: duration.minutes,
         }),
         closeOthers,
+        notificationFollows: true,
       },
     );
     // Another click won the race (or the request just expired): report what stands.
     if (!claimed) return this.currentState(request.id);
 
     log.info('calling applyAdminRole', { environmentId: claimed.environment.id, clientRequestId });
-    const before = await lookUpRole(this.options, claimed);
+    const before = await reading;
     const outcome = await callApplyAdminRole(this.options, token.token, claimed, clientRequestId);
     const roleCheck =
       outcome.ok && before ? await compareRole(this.options, claimed, before) : undefined;
@@ -477,4 +489,14 @@ export class ElevationService {
     const actor = type === 'expired' ? undefined : request.requester.aadObjectId;
     return requestAudit(type, request, this.options.clock.now(), actor, details);
   }
+}
+
+/** Whether Elevate, pressed by `clicker`, goes on from `request` as it is (nothing refuses it). */
+function mayGoOn(request: ElevationRequest, clicker: Requester, now: Date): boolean {
+  return (
+    mayActOnRequest(clicker, request) &&
+    request.state === 'requested' &&
+    !awaitsApproval(request) &&
+    Date.parse(request.expiresAt) > now.getTime()
+  );
 }

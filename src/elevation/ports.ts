@@ -210,6 +210,13 @@ export interface Effects {
   notification?: ElevationNotification;
   /** With a new request or a transition: its requester's other open cards close (see below). */
   closeOthers?: CloseOthers;
+  /**
+   * With a transition: a notification about this request follows soon (the outcome, after the
+   * Power Platform API call). The store may read its audience, the subscribed channels, now,
+   * beside this step, and use that read then: the channels notified of an outcome are those
+   * subscribed when Elevate was claimed.
+   */
+  notificationFollows?: boolean;
 }
 
 /**
@@ -401,7 +408,13 @@ export interface ElevationStore
   claimOnce(key: string, expiresAt: Date): Promise<boolean>;
   /** Stores a new request; its effects (the `requested` audit event) in the same step. */
   createRequest(request: ElevationRequest, effects?: Effects): Promise<void>;
-  findRequest(id: string): Promise<ElevationRequest | undefined>;
+  /**
+   * The request as stored. `recent`: the copy this process last wrote or read may answer instead
+   * (no round trip, when it has one and no other writer contended lately). Use such a copy only to
+   * go on towards a transition, which is conditional on the copy and so fails if it is stale; read
+   * afresh before refusing, or expiring, on it.
+   */
+  findRequest(id: string, options?: { recent?: boolean }): Promise<ElevationRequest | undefined>;
   /**
    * Moves a request to a new state if, and only if, it is in one of `from`; atomic. The effects
    * are written in the same transaction, and only when the transition happens.

@@ -92,7 +92,7 @@ export class TableStore implements ElevationStore {
   private constructor(private readonly tables: Tables) {
     const fanOut = new FanOut(tables);
     this.transactions = new Transactions(tables, fanOut);
-    this.requests = new TableRequests(tables, this.transactions);
+    this.requests = new TableRequests(tables, this.transactions, fanOut);
     this.audit = new TableAudit(tables);
     this.conversations = new TableConversations(tables, this.transactions);
     this.outbox = new TableOutbox(tables, this.transactions, fanOut, this.conversations);
@@ -139,8 +139,11 @@ export class TableStore implements ElevationStore {
     return this.requests.createRequest(request, effects);
   }
 
-  async findRequest(id: string): Promise<ElevationRequest | undefined> {
-    return this.requests.findRequest(id);
+  async findRequest(
+    id: string,
+    options?: { recent?: boolean },
+  ): Promise<ElevationRequest | undefined> {
+    return this.requests.findRequest(id, options);
   }
 
   async transition(

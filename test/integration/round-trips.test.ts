@@ -19,9 +19,12 @@ type Seen = TableEdge['seen'][number];
  * the shared token cache: counted on its own, so that neither path can grow unseen.
  */
 const PATHS: Array<{ name: string; env: Record<string, string>; card: number; outcome: number }> = [
-  { name: 'time-boxed (the default)', env: {}, card: 2, outcome: 9 },
-  { name: 'without time-boxing', env: { ELEVATION_TIME_BOX: 'false' }, card: 2, outcome: 5 },
+  { name: 'time-boxed (the default)', env: {}, card: 2, outcome: 5 },
+  { name: 'without time-boxing', env: { ELEVATION_TIME_BOX: 'false' }, card: 2, outcome: 3 },
 ];
+
+/** How long the simulated applyAdminRole takes (the real one takes seconds). */
+const API_CALL_MS = 300;
 
 /** Requests whose time in flight overlaps count as one round trip. */
 function sequentialRoundTrips(requests: Seen[]): number {
@@ -40,12 +43,37 @@ function listing(requests: Seen[]): string {
   return requests.map((r) => `${r.method} ${r.url}`).join('\n');
 }
 
-/** Fails unless `requests` make at most `limit` sequential round trips; the message lists them. */
-function expectRoundTrips(requests: Seen[], limit: number): void {
+/** A time span, in performance.now() time. */
+interface Span {
+  start: number;
+  end: number;
+}
+
+/** The spans of the Power Platform API calls since `from` (the simulator records wall-clock time). */
+function apiCalls(bot: TestBot, from: number): Span[] {
+  const at = (iso: string) => Date.parse(iso) - performance.timeOrigin;
+  return bot.simulator.calls
+    .slice(from)
+    .filter((call) => call.operation === 'applyAdminRole' && call.answeredAt)
+    .map((call) => ({ start: at(call.time), end: at(call.answeredAt!) + 1 }));
+}
+
+/**
+ * Fails unless `requests` make at most `limit` sequential round trips; the message lists them.
+ * Requests made while the API call was in flight, and answered before it, are beside it: the user
+ * waits for the API call anyway.
+ */
+function expectRoundTrips(all: Seen[], limit: number, beside: Span[] = []): void {
+  const inside = (r: Seen) =>
+    r.end !== undefined && beside.some((span) => r.start >= span.start && r.end! <= span.end);
+  const requests = all.filter((r) => !inside(r));
   const sequential = sequentialRoundTrips(requests);
   if (sequential > limit || process.env.SHOW_ROUND_TRIPS) {
     throw new Error(
-      `${sequential} sequential Table round trips (at most ${limit}), ${requests.length} requests:\n${listing(requests)}`,
+      `${sequential} sequential Table round trips (at most ${limit}), ${requests.length} requests:\n${listing(requests)}` +
+        (requests.length < all.length
+          ? `\nand beside the API call:\n${listing(all.filter(inside))}`
+          : ''),
     );
   }
 }
@@ -98,14 +126,21 @@ describe.each(PATHS)(
     it(`Elevate answers with the outcome after at most ${OUTCOME_ROUND_TRIPS} sequential Table requests`, async () => {
       const asked = await bot.say(ALEX, 'elevate me in Contoso Dev');
       const requestId = actionData(cardOf(asked.calls[0]!.activity), 'elevate')!.requestId;
+      // The API takes its time, as the real one does (seconds): what the bot reads meanwhile
+      // costs the user nothing.
+      bot.simulator.override(`delay-ms=${API_CALL_MS}`, { operation: 'applyAdminRole' });
       const from = edge.seen.length;
+      const calls = bot.simulator.calls.length;
       const click = await bot.click(ALEX, 'elevate', {
         requestId,
         justification: 'INC-1042: restore a broken flow',
       });
+      bot.simulator.clearOverrides();
       expect(JSON.stringify(click.body)).toContain('Elevated: you are System Administrator');
       const before = edge.seen.slice(from).filter((r) => r.start < click.answeredAt);
-      expectRoundTrips(before, OUTCOME_ROUND_TRIPS);
+      const api = apiCalls(bot, calls);
+      expect(api).toHaveLength(1);
+      expectRoundTrips(before, OUTCOME_ROUND_TRIPS, api);
     });
   },
 );

@@ -541,6 +541,28 @@ describe.each<Kind>(['sqlite', 'azure-table'])('store contract: %s', (kind) => {
   });
 
   describe('several instances on one storage', () => {
+    it('a recent copy of a request, stale after another store object moved it, moves nothing', async () => {
+      const other = await subject.another();
+      const created = request();
+      await store.createRequest(created);
+      await other.transition(
+        created.id,
+        { from: ['requested'], to: 'cancelled', at: at(1) },
+        { audit: auditEvent({ type: 'cancelled' }) },
+      );
+      // This process may answer from what it wrote (still requested): only a transition decides.
+      const recent = await store.findRequest(created.id, { recent: true });
+      expect(['requested', 'cancelled']).toContain(recent?.state);
+      const moved = await store.transition(
+        created.id,
+        { from: ['requested'], to: 'executing', at: at(2) },
+        { audit: auditEvent({ type: 'confirmed' }) },
+      );
+      expect(moved).toBeUndefined();
+      expect((await store.findRequest(created.id))?.state).toBe('cancelled');
+      expect((await chainOf(CHAIN)).map((e) => e.type)).toEqual(['cancelled']);
+    });
+
     it('two store objects act as one: one winner, one chain, each delivery claimed once', async () => {
       const other = await subject.another();
       const both = [store, other];
@@ -829,6 +851,31 @@ describe.each<Kind>(['sqlite', 'azure-table'])('store contract: %s', (kind) => {
         notification: prod,
         subscription: subscription(PROD, { filter: { kind: 'type', type: 'production' } }),
       });
+    });
+
+    it('notificationFollows: the notification of the request reaches its channels once; the next one reads them again', async () => {
+      await store.subscribe(subscription(ALL));
+      const created = request();
+      await store.createRequest(created);
+      await store.transition(
+        created.id,
+        { from: ['requested'], to: 'executing', at: at(1) },
+        { audit: auditEvent({ type: 'confirmed' }), notificationFollows: true },
+      );
+      await store.subscribe(subscription(PROD, { filter: { kind: 'type', type: 'production' } }));
+      const outcome = notification({ requestId: created.id });
+      await store.transition(
+        created.id,
+        { from: ['executing'], to: 'succeeded', at: at(2) },
+        { audit: auditEvent({ type: 'executed' }), notification: outcome },
+      );
+      // Subscribed when Elevate was claimed: notified. Subscribed during the API call: either.
+      expect(await channels(outcome.id)).toContain(ALL);
+      expect(new Set(await channels(outcome.id)).size).toBe((await channels(outcome.id)).length);
+      // What was read ahead serves one notification: the next one of the request reads again.
+      const removed = notification({ kind: 'role-removed', requestId: created.id });
+      await store.appendAudit(auditEvent({ type: 'role-removed' }), removed);
+      expect(await channels(removed.id)).toEqual([ALL, PROD].sort());
     });
 
     it('fans out to more channels than one transaction holds, each exactly once', async () => {

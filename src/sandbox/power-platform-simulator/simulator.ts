@@ -76,6 +76,8 @@ export interface RecordedCall {
   time: string;
   /** The status answered; absent while pending or when the connection was reset. */
   status?: number;
+  /** When the answer was sent (ISO 8601). */
+  answeredAt?: string;
   /** The `x-ms-correlation-id` answered. */
   correlationId?: string;
 }
@@ -320,6 +322,7 @@ export async function startPowerPlatformSimulator(
     res.writeHead(answer.status, headers);
     res.end(answer.body);
     call.status = answer.status;
+    call.answeredAt = new Date().toISOString();
     call.correlationId = correlationId;
     logger.info('simulated request', summary(call));
   }

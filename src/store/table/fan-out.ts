@@ -11,6 +11,7 @@ import {
   deliveryEntity,
   type Entity,
   MAX_TRANSACTION_BYTES,
+  type Stored,
   MAX_TRANSACTION_OPERATIONS,
   notificationEntity,
   notificationRow,
@@ -21,14 +22,30 @@ import {
   unpackText,
   wireBytes,
 } from './entities';
+import { BoundedMap } from '../../support/bounded-map';
 import { compare, COUNTER, retriable, RETRY, retrying, statusOf, type Tables } from './tables';
 
 /** Delivery ids reserved per round trip to the counter. */
 const ID_BLOCK = 1000;
 
+/** How long an audience read ahead stands in for a fresh read (an API call with its retries). */
+const AHEAD_MS = 120_000;
+
+/** Audiences read ahead at once, at most (beyond, the oldest are forgotten and read again). */
+const AHEAD_READS = 1_000;
+
 export class FanOut {
   private ids = { next: 0, end: 0 };
   private idQueue: Promise<unknown> = Promise.resolve();
+  /**
+   * The subscriptions of a partition read when a step announced a notification about request
+   * (the key) to come, and when that read started: the notification, once staged, is sent to
+   * them instead of reading them again on the answer's path (see Effects.notificationFollows).
+   */
+  private readonly ahead = new BoundedMap<
+    string,
+    { pk: string; startedAt: number; subscriptions: Promise<Stored[]> }
+  >(AHEAD_READS);
 
   constructor(private readonly tables: Tables) {}
 
@@ -84,15 +101,41 @@ export class FanOut {
     return { actions, followUp };
   }
 
+  /** Reads the audience of request `requestId`'s coming notification now, for `stage` to use. */
+  readAhead(pk: string, requestId: string): void {
+    const subscriptions = this.subscriptionsOf(pk);
+    // A failed read is read again when the notification is staged.
+    subscriptions.catch(() => undefined);
+    this.ahead.set(requestId, { pk, startedAt: performance.now(), subscriptions });
+  }
+
+  /** The subscriptions read ahead for `notification`, once, if recent; else undefined. */
+  private async readBefore(
+    pk: string,
+    notification: ElevationNotification,
+  ): Promise<Stored[] | undefined> {
+    const id = notification.requestId;
+    const ahead = id === undefined ? undefined : this.ahead.get(id);
+    if (!ahead) return undefined;
+    this.ahead.delete(id!);
+    if (ahead.pk !== pk || performance.now() - ahead.startedAt > AHEAD_MS) return undefined;
+    return ahead.subscriptions.catch(() => undefined);
+  }
+
+  private subscriptionsOf(pk: string): Promise<Stored[]> {
+    return this.tables.list(
+      this.tables.tenants,
+      odata`PartitionKey eq ${pk} and RowKey ge ${'sub|'} and RowKey lt ${'sub}'} and suspended eq false`,
+    );
+  }
+
   /** Subscribed, not suspended channels of the partition whose filter wants the notification. */
   private async matchingChannels(
     pk: string,
     notification: ElevationNotification,
   ): Promise<string[]> {
-    const subscriptions = await this.tables.list(
-      this.tables.tenants,
-      odata`PartitionKey eq ${pk} and RowKey ge ${'sub|'} and RowKey lt ${'sub}'} and suspended eq false`,
-    );
+    const subscriptions =
+      (await this.readBefore(pk, notification)) ?? (await this.subscriptionsOf(pk));
     return subscriptions
       .map(toSubscription)
       .filter((s) => filterMatches(s.filter, notification))

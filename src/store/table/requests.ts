@@ -44,6 +44,7 @@ import {
   UPGRADES,
 } from './tables';
 import { activeElevations, findDueTimeBoxes, nextTimeBoxDue, requestsById } from './time-boxes';
+import type { FanOut } from './fan-out';
 import type { Step, Transactions } from './transaction';
 import { BoundedMap } from '../../support/bounded-map';
 
@@ -72,6 +73,7 @@ export class TableRequests {
   constructor(
     private readonly tables: Tables,
     private readonly transactions: Transactions,
+    private readonly fanOut: FanOut,
   ) {}
 
   async createRequest(request: ElevationRequest, effects?: Effects): Promise<void> {
@@ -166,9 +168,14 @@ export class TableRequests {
     );
   }
 
-  async findRequest(id: string): Promise<ElevationRequest | undefined> {
+  async findRequest(
+    id: string,
+    options?: { recent?: boolean },
+  ): Promise<ElevationRequest | undefined> {
     const pk = await this.partitionOfRequest(id);
     if (!pk) return undefined;
+    const known = options?.recent && this.transactions.calm(pk) ? this.known.get(id) : undefined;
+    if (known) return toRequest(known);
     const stored = await this.tables.get(this.tables.tenants, pk, requestRow(id));
     if (stored) this.known.set(id, stored);
     return stored ? toRequest(stored) : undefined;
@@ -189,6 +196,8 @@ export class TableRequests {
     if (!pk) return undefined;
     const rk = requestRow(id);
     const nothing: Step<undefined> = { actions: [], result: undefined, withEffects: false };
+    // The audience of the notification that follows, read beside this step (see Effects).
+    if (effects?.notificationFollows) this.fanOut.readAhead(pk, id);
     let attempts = 0;
     const moved = await this.transactions.step<
       { request: ElevationRequest; closed: ElevationRequest[] } | undefined
