@@ -465,7 +465,11 @@ async function withBot(
   try {
     await use(url);
   } finally {
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    // The test's page is still open (closed after the test), and a connection it was using when
+    // close() began would hold the server open: closed with the server, not left to time out.
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.server.closeAllConnections();
+    await closed;
   }
 }
 
