@@ -157,10 +157,8 @@ export class ElevationService {
     minutes?: number;
   }): Promise<ConfirmResult> {
     const { store, clock } = this.options;
-    // The copy this process last wrote may answer (one round trip less): the claim below is
-    // conditional on it, so a stale copy only costs a retry there. What the request's state would
-    // refuse (another click, a pending approval, its expiry) is decided on a fresh read; its
-    // requester and terms never change.
+    // This process's last copy may answer (a round trip less): the claim is conditional on it.
+    // What its state would refuse (clicked, awaiting approval, expired) is read afresh.
     let request = await store.findRequest(input.requestId, { recent: true });
     if (request && !mayGoOn(request, input.clicker, clock.now())) {
       request = await store.findRequest(input.requestId);
@@ -208,8 +206,8 @@ export class ElevationService {
       adminRoles: token.adminRoles ?? request.requester.adminRoles,
     };
 
-    // The role as it stands before the grant (a Dataverse read, as the user) is read beside the
-    // claim: both come before the API call, and a lost claim only leaves the read unused.
+    // The role before the grant (a Dataverse read as the user), beside the claim: a lost claim
+    // only leaves it unused.
     const reading = lookUpRole(this.options, request);
     reading.catch(() => undefined);
     const clientRequestId = randomUUID();
@@ -491,7 +489,7 @@ export class ElevationService {
   }
 }
 
-/** Whether Elevate, pressed by `clicker`, goes on from `request` as it is (nothing refuses it). */
+/** Whether Elevate, pressed by `clicker`, goes on from `request` as it is. */
 function mayGoOn(request: ElevationRequest, clicker: Requester, now: Date): boolean {
   return (
     mayActOnRequest(clicker, request) &&
