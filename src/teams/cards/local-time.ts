@@ -5,6 +5,7 @@
  * is always given, so that cards and tests say the same.
  */
 import { formatMinutes } from '../../elevation/duration';
+import { BoundedMap } from '../../support/bounded-map';
 
 /** What an activity says about where its sender is (a message or a button press). */
 export interface ActivityWhere {
@@ -23,15 +24,54 @@ export function timeZoneOf(activity: ActivityWhere): string | undefined {
     : undefined;
 }
 
+/** The formats the cards use, by name. */
+const FORMATS = {
+  /** Weekday, day, month, hour and minute (the parts of "Wed 9 Dec 09:00"). */
+  parts: {
+    year: 'numeric',
+    month: 'short',
+    day: 'numeric',
+    weekday: 'short',
+    hour: '2-digit',
+    minute: '2-digit',
+    hourCycle: 'h23',
+  },
+  /** "2026-12-09", en-CA: the local date, to count days. */
+  day: { year: 'numeric', month: '2-digit', day: '2-digit' },
+  /** "14:38 CET". */
+  clock: { hour: '2-digit', minute: '2-digit', hourCycle: 'h23', timeZoneName: 'short' },
+} satisfies Record<string, Intl.DateTimeFormatOptions>;
+
+type FormatName = keyof typeof FORMATS;
+
+/**
+ * Formatters built once per format and zone: building one costs about a hundred times what
+ * formatting with it does (it was a third of a command turn's CPU). `null`: a zone this runtime
+ * does not know. Bounded, as zone names come from activities.
+ */
+const formatters = new BoundedMap<string, Intl.DateTimeFormat | null>(1_000);
+
+/** The formatter of `name` in `timeZone`; undefined for a zone this runtime does not know. */
+export function formatterIn(name: FormatName, timeZone: string): Intl.DateTimeFormat | undefined {
+  const key = `${name} ${timeZone}`;
+  let formatter = formatters.get(key);
+  if (formatter === undefined) {
+    try {
+      formatter = new Intl.DateTimeFormat(name === 'day' ? 'en-CA' : 'en-GB', {
+        ...FORMATS[name],
+        timeZone,
+      });
+    } catch {
+      formatter = null;
+    }
+    formatters.set(key, formatter);
+  }
+  return formatter ?? undefined;
+}
+
 /** The zone when this runtime knows it; undefined for none, or a name it cannot use. */
 export function knownZone(timeZone: string | undefined): string | undefined {
-  if (!timeZone) return undefined;
-  try {
-    new Intl.DateTimeFormat('en-GB', { timeZone });
-    return timeZone;
-  } catch {
-    return undefined;
-  }
+  return timeZone && formatterIn('parts', timeZone) ? timeZone : undefined;
 }
 
 interface LocalParts {
@@ -41,25 +81,12 @@ interface LocalParts {
   date: string;
 }
 
+/** `date` in `timeZone`, a zone knownZone accepted (or UTC). */
 function localParts(date: Date, timeZone: string): LocalParts {
-  const parts = new Intl.DateTimeFormat('en-GB', {
-    timeZone,
-    year: 'numeric',
-    month: 'short',
-    day: 'numeric',
-    weekday: 'short',
-    hour: '2-digit',
-    minute: '2-digit',
-    hourCycle: 'h23',
-  }).formatToParts(date);
+  const parts = formatterIn('parts', timeZone)!.formatToParts(date);
   const part = (type: Intl.DateTimeFormatPartTypes) =>
     parts.find((p) => p.type === type)?.value ?? '';
-  const numeric = new Intl.DateTimeFormat('en-CA', {
-    timeZone,
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-  }).format(date);
+  const numeric = formatterIn('day', timeZone)!.format(date);
   return {
     dayNumber: Date.parse(`${numeric}T00:00:00Z`) / 86_400_000,
     clock: `${part('hour')}:${part('minute')}`,

@@ -6,6 +6,7 @@ import { type ClosedBecause, type ElevationRequest } from '../../elevation/reque
 import type { OutcomeReader } from '../../elevation/outcome-text';
 import type { Environment } from '../../elevation/vocabulary';
 import { type Color, type Fact, fact } from './card-template';
+import { formatterIn } from './local-time';
 
 export function isProduction(environment: Environment): boolean {
   return environment.type.toLowerCase() === 'production';
@@ -21,22 +22,9 @@ export function readableTime(iso: string): string {
  * zone name falls back to UTC.
  */
 export function clockTime(iso: string, timeZone?: string): string {
-  const format = (zone: string) =>
-    new Intl.DateTimeFormat('en-GB', {
-      hour: '2-digit',
-      minute: '2-digit',
-      hourCycle: 'h23',
-      timeZone: zone,
-      timeZoneName: 'short',
-    }).format(new Date(iso));
-  if (timeZone) {
-    try {
-      return format(timeZone);
-    } catch {
-      // Not a zone this runtime knows: UTC is still true.
-    }
-  }
-  return format('UTC');
+  // Not a zone this runtime knows: UTC is still true.
+  const format = (timeZone && formatterIn('clock', timeZone)) || formatterIn('clock', 'UTC')!;
+  return format.format(new Date(iso));
 }
 
 /**
