@@ -50,9 +50,13 @@ type FormatName = keyof typeof FORMATS;
  * does not know. Bounded, as zone names come from activities.
  */
 const formatters = new BoundedMap<string, Intl.DateTimeFormat | null>(1_000);
+const MAX_ZONE_NAME = 64;
 
 /** The formatter of `name` in `timeZone`; undefined for a zone this runtime does not know. */
 export function formatterIn(name: FormatName, timeZone: string): Intl.DateTimeFormat | undefined {
+  // IANA names are short ("America/Argentina/ComodRivadavia" is among the longest): a longer one
+  // is no zone, and is not kept.
+  if (timeZone.length > MAX_ZONE_NAME) return undefined;
   const key = `${name} ${timeZone}`;
   let formatter = formatters.get(key);
   if (formatter === undefined) {
