@@ -19,7 +19,7 @@ type Seen = TableEdge['seen'][number];
  * the shared token cache: counted on its own, so that neither path can grow unseen.
  */
 const PATHS: Array<{ name: string; env: Record<string, string>; card: number; outcome: number }> = [
-  { name: 'time-boxed (the default)', env: {}, card: 2, outcome: 5 },
+  { name: 'time-boxed (the default)', env: {}, card: 2, outcome: 4 },
   { name: 'without time-boxing', env: { ELEVATION_TIME_BOX: 'false' }, card: 2, outcome: 3 },
 ];
 
@@ -42,6 +42,22 @@ function sequentialRoundTrips(requests: Seen[]): number {
 function listing(requests: Seen[]): string {
   return requests.map((r) => `${r.method} ${r.url}`).join('\n');
 }
+
+/**
+ * The requests the answer (at `answeredAt`) may have waited for: those whose own answer came
+ * before it. One still in flight when the user had their answer was not waited for.
+ */
+function answeredAfter(requests: Seen[], answeredAt: number): Seen[] {
+  return requests.filter((r) => r.end !== undefined && r.end <= answeredAt);
+}
+
+/**
+ * The keep of the token that removes the role at the end (`later/` in the shared secrets) runs
+ * beside the outcome, never awaited by it: held back at the edge, it answers after the outcome,
+ * and is not counted. Were the outcome to wait for it, it would be, and the test would fail.
+ */
+const KEEP_FOR_LATER = /RowKey='later%2F/;
+const KEEP_HELD_MS = 2_000;
 
 /** A time span, in performance.now() time. */
 interface Span {
@@ -90,6 +106,7 @@ describe.each(PATHS)(
     beforeAll(async () => {
       azurite = await startAzurite();
       edge = await startTableEdge(azurite);
+      edge.hold(KEEP_FOR_LATER, KEEP_HELD_MS);
       bot = await startTestBot({
         env: {
           STORAGE: 'azure-table',
@@ -119,7 +136,7 @@ describe.each(PATHS)(
       const asked = await bot.say(ALEX, 'elevate me in Contoso Dev');
       const card = asked.calls.find((call) => cardOf(call.activity));
       expect(card).toBeDefined();
-      const before = edge.seen.slice(from).filter((r) => r.start < card!.receivedAt);
+      const before = answeredAfter(edge.seen.slice(from), card!.receivedAt);
       expectRoundTrips(before, CARD_ROUND_TRIPS);
     });
 
@@ -137,7 +154,7 @@ describe.each(PATHS)(
       });
       bot.simulator.clearOverrides();
       expect(JSON.stringify(click.body)).toContain('Elevated: you are System Administrator');
-      const before = edge.seen.slice(from).filter((r) => r.start < click.answeredAt);
+      const before = answeredAfter(edge.seen.slice(from), click.answeredAt);
       const api = apiCalls(bot, calls);
       expect(api).toHaveLength(1);
       expectRoundTrips(before, OUTCOME_ROUND_TRIPS, api);

@@ -19,6 +19,8 @@ export interface TableEdge {
   allow(): void;
   /** How many requests were refused so far. */
   refused(): number;
+  /** From now on, requests whose (decoded) URL matches reach the storage `ms` later. */
+  hold(url: RegExp, ms: number): void;
   /**
    * Every request that went through, in order: method and decoded path with its query, and when
    * it arrived and when its answer was sent (performance.now(), to tell sequential requests from
@@ -34,6 +36,7 @@ export const AUDIT_EVENT_WRITE = /"kind":"audit"/;
 export async function startTableEdge(azurite: Azurite): Promise<TableEdge> {
   let refusing: RegExp | undefined;
   let refusedCount = 0;
+  const holding: Array<{ url: RegExp; ms: number }> = [];
   const seen: TableEdge['seen'] = [];
   const server: Server = createServer((req, res) => {
     const entry: TableEdge['seen'][number] = {
@@ -68,24 +71,29 @@ export async function startTableEdge(azurite: Azurite): Promise<TableEdge> {
         );
         return;
       }
-      const forwarded = request(
-        {
-          host: '127.0.0.1',
-          port: azurite.port,
-          method: req.method,
-          path: req.url,
-          headers: { ...req.headers, host: `127.0.0.1:${azurite.port}` },
-        },
-        (answer) => {
-          res.writeHead(answer.statusCode ?? 502, answer.headers);
-          answer.pipe(res);
-        },
-      );
-      forwarded.on('error', () => {
-        res.writeHead(502);
-        res.end();
-      });
-      forwarded.end(body);
+      const forward = () => {
+        const forwarded = request(
+          {
+            host: '127.0.0.1',
+            port: azurite.port,
+            method: req.method,
+            path: req.url,
+            headers: { ...req.headers, host: `127.0.0.1:${azurite.port}` },
+          },
+          (answer) => {
+            res.writeHead(answer.statusCode ?? 502, answer.headers);
+            answer.pipe(res);
+          },
+        );
+        forwarded.on('error', () => {
+          res.writeHead(502);
+          res.end();
+        });
+        forwarded.end(body);
+      };
+      const held = holding.find((h) => h.url.test(entry.url));
+      if (held) setTimeout(forward, held.ms);
+      else forward();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -102,6 +110,9 @@ export async function startTableEdge(azurite: Azurite): Promise<TableEdge> {
       refusing = undefined;
     },
     refused: () => refusedCount,
+    hold: (url, ms) => {
+      holding.push({ url, ms });
+    },
     seen,
     stop: () =>
       new Promise((resolve) => {
