@@ -320,6 +320,8 @@ export async function startApp(config: Config, deps: AppDependencies): Promise<A
       await new Promise<void>((resolve) => server.close(() => resolve()));
       // What removes a role at its end is not dropped by a restart right after the grant.
       await timeBoxes?.service.drain();
+      // Token caches written behind the answers, before the store is closed.
+      await deps.tokens.settled?.();
       await dispatcher.stop();
       if (!deps.store) await store.close();
     })());

@@ -53,6 +53,8 @@ export interface UserTokens {
   ): Promise<TokenResult | StepUpRequired>;
   /** A delegated token of the user for another resource (e.g. an environment's Dataverse URL). */
   resourceToken?(user: Requester, resource: string): Promise<TokenResult>;
+  /** Resolves once what was kept behind the answers (token caches) is in the store: on stop. */
+  settled?(): Promise<void>;
 }
 
 /** What Dataverse said: whether the user holds System Administrator, or why it could not tell. */

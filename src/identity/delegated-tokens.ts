@@ -47,6 +47,8 @@ export interface OnBehalfOfClient {
 /** The on-behalf-of client of each user (each with its own token cache). */
 export interface OnBehalfOfClients {
   forUser(user: UserKey): OnBehalfOfClient;
+  /** Resolves once the token caches written behind the answers are in the store. */
+  settled?(): Promise<void>;
 }
 
 export interface DelegatedTokensOptions {
@@ -112,6 +114,10 @@ export class DelegatedTokens implements UserTokens, SignIn {
       logger: options.logger,
       shared: options.shared,
     });
+  }
+
+  async settled(): Promise<void> {
+    await Promise.all([this.options.msal.settled?.(), this.options.steppedUp?.settled?.()]);
   }
 
   async signIn(ssoToken: string, user: Requester): Promise<SignInResult> {

@@ -104,9 +104,15 @@ export function createOnBehalfOfClients(options: OnBehalfOfClientsOptions): OnBe
 
 class PerUserClients implements OnBehalfOfClients {
   private readonly clients: BoundedMap<string, UserClient>;
+  /** Token cache writes still under way behind the answers (a client may have left the map). */
+  private readonly writesBehind = new Set<Promise<void>>();
 
   constructor(private readonly options: OnBehalfOfClientsOptions) {
     this.clients = new BoundedMap(options.maxClients ?? DEFAULT_MAX_CLIENTS);
+  }
+
+  async settled(): Promise<void> {
+    while (this.writesBehind.size > 0) await Promise.all(this.writesBehind);
   }
 
   forUser(user: UserKey): OnBehalfOfClient {
@@ -131,6 +137,11 @@ class PerUserClients implements OnBehalfOfClients {
           logger: this.options.logger,
           clock,
           keepRefreshTokens: stepUpCaches,
+          writeBehind: !stepUpCaches,
+          onWriteBehind: (writing) => {
+            this.writesBehind.add(writing);
+            void writing.then(() => this.writesBehind.delete(writing));
+          },
         })
       : undefined;
     const client = new UserClient(

@@ -15,6 +15,13 @@
  * claims redeems it, on whichever instance (step-up-tokens.ts).
  * If the sealed value would exceed MAX_SEALED_CHARS, the soonest-expiring access tokens are left
  * out. Store failures are logged and never fail a sign-in: this instance still has its memory.
+ *
+ * With `writeBehind` (the on-behalf-of cache), msal's write is not waited for: the token goes to
+ * the user's turn at once and the store write follows, one at a time per user (a change made
+ * while one is under way is written by one more write after it). Nothing is lost by that: what is
+ * written is a copy of memory, which this instance keeps, and another instance that reads the
+ * store before the write lands makes its own exchange. `settled()` waits for the write (a stop).
+ * The step-up cache waits for its writes: another instance redeems its refresh token at once.
  */
 import { createHash } from 'node:crypto';
 import type { ICachePlugin, ISerializableTokenCache, TokenCacheContext } from '@azure/msal-node';
@@ -36,6 +43,9 @@ export interface StoredTokenCacheOptions extends SharedSecrets {
   key: string;
   /** Keep refresh tokens in what is written (the step-up cache); left out otherwise. */
   keepRefreshTokens?: boolean;
+  /** msal's writes go to the store after msal answers (told to `onWriteBehind`, for a stop). */
+  writeBehind?: boolean;
+  onWriteBehind?: (writing: Promise<void>) => void;
   logger: Logger;
   /** msal's own time (token expiries are computed from the system clock). */
   clock?: Clock;
@@ -54,6 +64,10 @@ export class StoredTokenCache implements ICachePlugin {
   private readonly clock: Clock;
   /** When this process last read the stored cache (performance.now()). */
   private loadedAt = -Infinity;
+  /** The write behind msal's answer under way, and whether memory changed again since it began. */
+  private writing: Promise<void> | undefined;
+  /** The cache to write next (msal's, as it is when that write begins), set while one is under way. */
+  private changedSinceWrite: ISerializableTokenCache | undefined;
 
   constructor(private readonly options: StoredTokenCacheOptions) {
     this.clock = options.clock ?? systemClock;
@@ -94,7 +108,31 @@ export class StoredTokenCache implements ICachePlugin {
 
   async afterCacheAccess(context: TokenCacheContext): Promise<void> {
     if (!context.cacheHasChanged) return;
-    await this.save(context.tokenCache);
+    if (this.options.writeBehind) this.saveBehind(context.tokenCache);
+    else await this.save(context.tokenCache);
+  }
+
+  /** Resolves once no write behind is under way. */
+  settled(): Promise<void> {
+    return this.writing ?? Promise.resolve();
+  }
+
+  private saveBehind(tokenCache: ISerializableTokenCache): void {
+    if (this.writing) {
+      this.changedSinceWrite = tokenCache;
+      return;
+    }
+    const writing = (async () => {
+      let next: ISerializableTokenCache | undefined = tokenCache;
+      while (next) {
+        this.changedSinceWrite = undefined;
+        await this.save(next); // never rejects: failures are logged
+        next = this.changedSinceWrite;
+      }
+      this.writing = undefined;
+    })();
+    this.writing = writing;
+    this.options.onWriteBehind?.(writing);
   }
 
   /** Writes msal's cache as it is now to the store (afterCacheAccess, and tokens adopted). */

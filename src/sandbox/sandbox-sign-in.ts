@@ -42,6 +42,10 @@ export class SandboxSignIn implements UserTokens, SignIn {
     return this.delegated.signIn(ssoToken, user);
   }
 
+  settled(): Promise<void> {
+    return this.delegated.settled();
+  }
+
   async resourceToken(user: Requester, resource: string): Promise<TokenResult> {
     // Signs the user in silently first if needed, as for the Power Platform token.
     const signedIn = await this.powerPlatformToken(user);

@@ -19,8 +19,11 @@ export interface TableEdge {
   allow(): void;
   /** How many requests were refused so far. */
   refused(): number;
-  /** From now on, requests whose (decoded) URL matches reach the storage `ms` later. */
-  hold(url: RegExp, ms: number): void;
+  /**
+   * From now on, requests whose (decoded) URL matches, and whose method is `method` when given,
+   * reach the storage `ms` later.
+   */
+  hold(url: RegExp, ms: number, method?: string): void;
   /**
    * Every request that went through, in order: method and decoded path with its query, and when
    * it arrived and when its answer was sent (performance.now(), to tell sequential requests from
@@ -36,7 +39,7 @@ export const AUDIT_EVENT_WRITE = /"kind":"audit"/;
 export async function startTableEdge(azurite: Azurite): Promise<TableEdge> {
   let refusing: RegExp | undefined;
   let refusedCount = 0;
-  const holding: Array<{ url: RegExp; ms: number }> = [];
+  const holding: Array<{ url: RegExp; ms: number; method?: string }> = [];
   const seen: TableEdge['seen'] = [];
   const server: Server = createServer((req, res) => {
     const entry: TableEdge['seen'][number] = {
@@ -91,7 +94,9 @@ export async function startTableEdge(azurite: Azurite): Promise<TableEdge> {
         });
         forwarded.end(body);
       };
-      const held = holding.find((h) => h.url.test(entry.url));
+      const held = holding.find(
+        (h) => h.url.test(entry.url) && (h.method === undefined || h.method === entry.method),
+      );
       if (held) setTimeout(forward, held.ms);
       else forward();
     });
@@ -110,8 +115,8 @@ export async function startTableEdge(azurite: Azurite): Promise<TableEdge> {
       refusing = undefined;
     },
     refused: () => refusedCount,
-    hold: (url, ms) => {
-      holding.push({ url, ms });
+    hold: (url, ms, method) => {
+      holding.push({ url, ms, method });
     },
     seen,
     stop: () =>

@@ -59,7 +59,26 @@ function context(serialized: string, hasChanged = true) {
   };
 }
 
-function plugin(store: SecretStore, box: SecretBox, maxSealedChars?: number) {
+/** A store whose writes wait until `release()` (a slow storage account), counting them. */
+class SlowStore extends MemoryStore {
+  writes = 0;
+  private waiting: Array<() => void> = [];
+  override async writeSecret(key: string, value: string, expiresAt: Date) {
+    this.writes += 1;
+    await new Promise<void>((resolve) => this.waiting.push(resolve));
+    await super.writeSecret(key, value, expiresAt);
+  }
+  release(): void {
+    for (const resolve of this.waiting.splice(0)) resolve();
+  }
+}
+
+function plugin(
+  store: SecretStore,
+  box: SecretBox,
+  maxSealedChars?: number,
+  onWriteBehind?: (writing: Promise<void>) => void,
+) {
   const logs: string[] = [];
   const cache = new StoredTokenCache({
     store,
@@ -67,6 +86,8 @@ function plugin(store: SecretStore, box: SecretBox, maxSealedChars?: number) {
     key: KEY,
     clock,
     maxSealedChars,
+    writeBehind: onWriteBehind !== undefined,
+    onWriteBehind,
     logger: createLogger({ sink: (line) => logs.push(line) }),
   });
   return { cache, logs };
@@ -204,5 +225,68 @@ describe('StoredTokenCache (msal ICachePlugin)', () => {
       expect(JSON.parse(line)).toMatchObject({ level: 'warn', storeKey: KEY });
       expect(line).not.toContain('at-api.powerplatform.com');
     }
+  });
+
+  it('written behind: msal gets its answer before the store write ends, and settled() waits for it', async () => {
+    const store = new SlowStore();
+    const told: Array<Promise<void>> = [];
+    const { cache } = plugin(store, box, undefined, (writing) => told.push(writing));
+    await cache.afterCacheAccess(
+      context(msalCache({ a: accessToken('api.powerplatform.com', 3600) })).context,
+    );
+    // afterCacheAccess returned while the write is still held by the store.
+    expect(store.writes).toBe(1);
+    expect(store.values.size).toBe(0);
+    expect(told).toHaveLength(1);
+    let settled = false;
+    const settling = cache.settled().then(() => (settled = true));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(settled).toBe(false);
+    store.release();
+    await settling;
+    expect(store.values.get(KEY)?.expiresAt.getTime()).toBe(NOW + 3600_000);
+  });
+
+  it('written behind: changes made during a write are written by one more write, with the latest cache', async () => {
+    const store = new SlowStore();
+    const { cache } = plugin(store, box, undefined, () => undefined);
+    await cache.afterCacheAccess(
+      context(msalCache({ a: accessToken('api.powerplatform.com', 3600) })).context,
+    );
+    await cache.afterCacheAccess(
+      context(msalCache({ b: accessToken('one.crm.dynamics.com', 1800) })).context,
+    );
+    const latest = msalCache({
+      b: accessToken('one.crm.dynamics.com', 1800),
+      c: accessToken('two.crm.dynamics.com', 7200),
+    });
+    await cache.afterCacheAccess(context(latest).context);
+    expect(store.writes).toBe(1); // one at a time
+    store.release();
+    // The first write ends, then exactly one more starts (for the two changes during it).
+    while (store.writes < 2) await new Promise((resolve) => setImmediate(resolve));
+    store.release();
+    await cache.settled();
+    expect(store.writes).toBe(2);
+    const opened = JSON.parse(box.open(store.values.get(KEY)!.value, KEY)!) as {
+      AccessToken: object;
+    };
+    expect(Object.keys(opened.AccessToken).sort()).toEqual(['b', 'c']);
+  });
+
+  it('not written behind (the step-up cache): msal waits for the store write', async () => {
+    const store = new SlowStore();
+    const { cache } = plugin(store, box);
+    let returned = false;
+    const access = cache
+      .afterCacheAccess(
+        context(msalCache({ a: accessToken('api.powerplatform.com', 3600) })).context,
+      )
+      .then(() => (returned = true));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(returned).toBe(false);
+    store.release();
+    await access;
+    expect(store.values.size).toBe(1);
   });
 });
