@@ -55,6 +55,11 @@ export type ConfirmResult =
   | { kind: 'approval-required'; request: ElevationRequest }
   /** The duration chosen on the card is not allowed (longer than the maximum). */
   | { kind: 'duration-refused'; request: ElevationRequest; maxMinutes: number; problem?: string }
+  /**
+   * The rule's rate limit was reached since the card opened (it is counted again at Elevate):
+   * audited and alerted; the request stays open and can be pressed again once allowed.
+   */
+  | { kind: 'rate-limited'; request: ElevationRequest; problem: string }
   | { kind: 'expired'; request: ElevationRequest }
   /** Already executing or finished: the request as it stands, nothing called again. */
   | { kind: 'already-handled'; request: ElevationRequest }

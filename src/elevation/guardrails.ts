@@ -1,6 +1,7 @@
 /**
  * The policy rules applied to requests (POLICY_FILE): when a request is opened, the rule's
- * duration, allowed hours and rate limits; at Elevate, its justification and duration. The
+ * duration, allowed hours and rate limits; at Elevate, its justification and duration, and its
+ * rate limits again (other cards of the user or the environment may have elevated since). The
  * service asks here and words nothing itself; every refusal says why and which rule, and is
  * audited (a rate limit refusal also alerts the subscribed channels, in the same write).
  */
@@ -177,7 +178,7 @@ export class Guardrails {
           environment,
           rule: rule.name,
           text: rate.text,
-          nextStep: `The next elevation is allowed at ${rate.nextAt.toISOString().slice(0, 16).replace('T', ' ')} UTC; the subscribed channels were told of this one.`,
+          nextStep: rateNextStep(rate),
           nextAt: rate.nextAt.toISOString(),
         },
       };
@@ -222,6 +223,16 @@ export class Guardrails {
           maxMinutes: duration.maxMinutes,
           problem: duration.problem,
         },
+      };
+    }
+    // Counted again: other cards may have elevated since this one opened (one per environment).
+    const now = this.options.clock.now();
+    const rate = await this.rateOf(request.requester, request.environment, rule, now);
+    if (rate.kind === 'over') {
+      await this.refuseRate(request.requester, request.environment, rule, rate, request);
+      return {
+        ok: false,
+        result: { kind: 'rate-limited', request, problem: rateRefusalText(rule, rate) },
       };
     }
     return { ok: true, minutes: duration.minutes };
@@ -297,7 +308,8 @@ export class Guardrails {
     requester: Requester,
     environment: Environment,
     rule: PolicyRule,
-    rate: Extract<ReturnType<typeof rateCheck>, { kind: 'over' }>,
+    rate: RateOver,
+    request?: ElevationRequest,
   ): Promise<void> {
     const at = this.options.clock.now();
     const details = {
@@ -309,10 +321,11 @@ export class Guardrails {
     this.options.logger.warn('refused: rate limit', {
       rule: rule.name,
       actor: requester.aadObjectId,
+      requestId: request?.id,
       ...details,
     });
     await this.options.store.appendAudit(
-      this.event(requester, environment, 'rate-limit', rule, details, at),
+      this.event(requester, environment, 'rate-limit', rule, details, at, request),
       rateLimitNotification({
         id: randomUUID(),
         at,
@@ -382,4 +395,15 @@ function recorded(choice: RuleChoice, hours: 'inside' | 'approval-needed'): Requ
 /** When the elevation was attempted: its grant, or else its last change (confirmed or finished). */
 function elevatedAt(request: ElevationRequest): string {
   return request.timeBox?.grantedAt ?? outcomeTime(request);
+}
+
+type RateOver = Extract<ReturnType<typeof rateCheck>, { kind: 'over' }>;
+
+function rateNextStep(rate: RateOver): string {
+  return `The next elevation is allowed at ${rate.nextAt.toISOString().slice(0, 16).replace('T', ' ')} UTC; the subscribed channels were told of this one.`;
+}
+
+/** A rate limit reached at Elevate, on the card: the count, the rule, and when to try again. */
+function rateRefusalText(rule: PolicyRule, rate: RateOver): string {
+  return `Refused: too many elevations (rule '${rule.name}'). ${rate.text} ${rateNextStep(rate)}`;
 }

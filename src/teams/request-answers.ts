@@ -84,19 +84,26 @@ export function confirmation(
   });
 }
 
-/** The confirmation card again, saying what is wrong with the justification or duration given. */
+/**
+ * The confirmation card again, saying what is wrong with the justification or duration given, or
+ * that the rate limit was reached since it opened.
+ */
 export function termsRefused(
   bot: BotParts,
   context: TurnContext,
   refused:
-    | { kind: 'justification-required'; request: ElevationRequest; problem: string }
+    | {
+        kind: 'justification-required' | 'rate-limited';
+        request: ElevationRequest;
+        problem: string;
+      }
     | { kind: 'duration-refused'; request: ElevationRequest; maxMinutes: number; problem?: string },
   justification: string | undefined,
 ): AdaptiveCardInvokeResponse {
   const problem =
-    refused.kind === 'justification-required'
-      ? refused.problem
-      : (refused.problem ?? durationRefusedText(refused.maxMinutes));
+    refused.kind === 'duration-refused'
+      ? (refused.problem ?? durationRefusedText(refused.maxMinutes))
+      : refused.problem;
   return cardResponse(confirmation(bot, refused.request, context, { problem, justification }));
 }
 

@@ -84,6 +84,11 @@ async function tell(
         `The elevation could not carry on after your sign-in. ${describeRefusal(result.reason)}: ${result.message}`,
       );
       return;
+    case 'rate-limited':
+      await context.sendActivity(
+        `The elevation could not carry on after your sign-in. ${result.problem}`,
+      );
+      return;
     case 'justification-required':
     case 'duration-refused':
     case 'not-requester':

@@ -6,7 +6,11 @@
  * asks the Announcements channel of My Team, the simulated Power Platform API, and the Microsoft
  * 365 Agents Playground driven through its web UI in headless chromium.
  *
- * With UPDATE_SCREENSHOTS=1 it also saves docs/screenshots/approval-*.png.
+ * Beside it, a rate limit reached at Elevate: two cards opened side by side, each within the
+ * limit, and the second Elevate refused on its card.
+ *
+ * With UPDATE_SCREENSHOTS=1 it also saves docs/screenshots/approval-*.png and
+ * rate-limit-at-elevate.png.
  */
 import path from 'node:path';
 import type { Locator } from 'playwright-core';
@@ -41,6 +45,11 @@ const POLICY: Policy = {
       name: 'production',
       match: { types: ['Production'] },
       approval: { channel: { team: 'My Team', channel: CHANNEL_ID }, timeoutMinutes: 30 },
+    },
+    {
+      name: 'sandboxes',
+      match: { types: ['Sandbox'] },
+      rateLimit: { perUser: { count: 1, windowMinutes: 60 } },
     },
     { name: 'everything else', match: {} },
   ],
@@ -216,4 +225,37 @@ describe('approval in the Agents Playground', () => {
     expect(grants.map((g) => g.oid)).not.toContain(megan.oid);
     expect(logLines.slice(logsBefore).filter((l) => l.includes('"level":"error"'))).toEqual([]);
   }, 180_000);
+
+  test('two cards opened side by side: the second Elevate is over the rate limit and refused on its card', async () => {
+    const first = 'Contoso Dev';
+    const second = 'Northwind Sales Dev';
+    await switchToPersonalChat(page());
+    const since = await botMessages().count();
+    await sendMessage(page(), `elevate me in ${first}`);
+    const firstMessage = await botMessage(since, 0, 'Elevate');
+    await sendMessage(page(), `elevate me in ${second}`);
+    const secondMessage = await botMessage(since, 1, 'Elevate');
+    const firstCard = firstMessage.locator(CARD);
+    const secondCard = secondMessage.locator(CARD);
+
+    const grantsBefore = session.sandbox().simulator!.grants.length;
+    await fillInput(page(), 'Justification', 'INC-51: a stuck flow', { card: secondCard });
+    expect(await clickAction(page(), 'Elevate', { card: secondCard })).toMatchObject({
+      status: 200,
+    });
+    await cardShows(secondCard, /✅ Elevated/);
+
+    await fillInput(page(), 'Justification', 'INC-52: another one', { card: firstCard });
+    expect(await clickAction(page(), 'Elevate', { card: firstCard })).toMatchObject({
+      status: 200,
+    });
+    const refused = await cardShows(firstCard, "Refused: too many elevations (rule 'sandboxes')");
+    expect(refused).toContain(
+      "You have had 1 elevation under the rule 'sandboxes' in the last hour; it allows 1 per person per hour.",
+    );
+    expect(await buttons(firstCard)).toContain('Elevate');
+    expect(session.sandbox().simulator!.grants.length).toBe(grantsBefore + 1);
+    await dismissInvokeBanner(firstMessage);
+    await snap('rate-limit-at-elevate.png', firstMessage, firstMessage);
+  }, 120_000);
 });

@@ -216,6 +216,70 @@ it('over the rate limit: refused with the count and when the next is allowed, au
   }
 });
 
+it('a rate limit reached after the cards opened is refused at Elevate: nothing called, audited with the request, alerted, and the card stays open', async () => {
+  await bot.say(ALEX, 'notify here', channel(SECURITY, TEAM));
+  // Two hours on: the elevations of the tests above are out of the window.
+  bot.clock.advance(2 * HOUR);
+  try {
+    // Three cards at once, in three environments under the rule: each within the limit of 2.
+    const cards: Array<Awaited<ReturnType<typeof ask>>> = [];
+    for (const name of ['Contoso Prod', 'Adventure Works HR', 'Wide World Importers']) {
+      const asked = await ask(ALEX, `elevate me in ${name}`);
+      expect(asked.requestId).toBeDefined();
+      cards.push(asked);
+    }
+    for (const [i, card] of cards.slice(0, 2).entries()) {
+      const done = await press(ALEX, card.requestId!, `INC${90 + i} fix the flows`, card.messageId);
+      expect(done.text).toContain('Elevated');
+    }
+    const before = bot.simulator.calls.filter((c) => c.operation === 'applyAdminRole').length;
+    const alertsBefore = securityAlerts().length;
+
+    const third = await press(
+      ALEX,
+      cards[2]!.requestId!,
+      'INC92 fix the flows',
+      cards[2]!.messageId,
+    );
+    expect(third.text).toContain("Refused: too many elevations (rule 'production').");
+    expect(third.text).toContain(
+      "You have had 2 elevations under the rule 'production' in the last hour; it allows 2 per person per hour.",
+    );
+    // The confirmation card again, with its Elevate: pressed once allowed, it can still run.
+    expect(actionData(cardOf(third.click.body), 'elevate')?.requestId).toBe(cards[2]!.requestId);
+    expect(bot.simulator.calls.filter((c) => c.operation === 'applyAdminRole')).toHaveLength(
+      before,
+    );
+    expect(
+      auditEvents(bot).filter(
+        (e) =>
+          e.type === 'refused' &&
+          e.requestId === cards[2]!.requestId &&
+          (e.details as { reason?: string }).reason === 'policy-rate-limit',
+      ),
+    ).toMatchObject([{ actor: ALEX.aadObjectId, details: { rule: 'production', count: 2 } }]);
+    const alert = await waitFor(
+      () =>
+        securityAlerts()
+          .slice(alertsBefore)
+          .find((text) => text.includes('Alex')),
+      'the rate limit alert for the third card',
+    );
+    expect(alert).toContain('Wide World Importers');
+    expect(alert).toContain("2 elevations by them in the last hour (rule 'production', at most 2)");
+  } finally {
+    bot.clock.advance(-2 * HOUR);
+  }
+});
+
+/** The rate limit alerts posted in the security channel, as text. */
+function securityAlerts(): string[] {
+  return bot.connector.calls
+    .filter((c) => c.conversationId === SECURITY && c.method === 'POST')
+    .map((c) => cardText(cardOf(c.activity)))
+    .filter((text) => text.includes('Elevation refused: rate limit'));
+}
+
 it('outside the allowed hours: refused, saying when, and allowed once the test clock is inside them', async () => {
   const outside = await ask(ALEX, 'elevate me in Northwind Sales');
   expect(outside.requestId).toBeUndefined();
