@@ -56,10 +56,16 @@ export type ConfirmResult =
   /** The duration chosen on the card is not allowed (longer than the maximum). */
   | { kind: 'duration-refused'; request: ElevationRequest; maxMinutes: number; problem?: string }
   /**
-   * The rule's rate limit was reached since the card opened (it is counted again at Elevate):
-   * audited and alerted; the request stays open and can be pressed again once allowed.
+   * Checked again at Elevate: the rule's rate limit was reached since the card opened (audited and
+   * alerted), or the allowed hours have ended (audited). The request stays open; `problem` says
+   * why, which rule, and when to try again.
    */
-  | { kind: 'rate-limited'; request: ElevationRequest; problem: string }
+  | {
+      kind: 'policy-refused';
+      request: ElevationRequest;
+      because: 'rate-limit' | 'outside-hours';
+      problem: string;
+    }
   | { kind: 'expired'; request: ElevationRequest }
   /** Already executing or finished: the request as it stands, nothing called again. */
   | { kind: 'already-handled'; request: ElevationRequest }

@@ -1,7 +1,8 @@
 /**
  * The policy rules applied to requests (POLICY_FILE): when a request is opened, the rule's
  * duration, allowed hours and rate limits; at Elevate, its justification and duration, and its
- * rate limits again (other cards of the user or the environment may have elevated since). The
+ * hours and rate limits again (the hours may have ended since the card opened or was approved,
+ * and other cards of the user or the environment may have elevated). The
  * service asks here and words nothing itself; every refusal says why and which rule, and is
  * audited (a rate limit refusal also alerts the subscribed channels, in the same write).
  */
@@ -225,14 +226,39 @@ export class Guardrails {
         },
       };
     }
-    // Counted again: other cards may have elevated since this one opened (one per environment).
+    // The hours again: the card may have opened (or been approved) inside them.
     const now = this.options.clock.now();
+    const hours = hoursCheck(rule, now);
+    if (
+      hours.kind !== 'inside' &&
+      !(hours.kind === 'approval-needed' && request.policy?.approval)
+    ) {
+      await this.audit(
+        request.requester,
+        request.environment,
+        'outside-hours',
+        rule,
+        { text: hours.text, at: 'elevate' },
+        request,
+      );
+      const problem = `Refused: outside the allowed hours (rule '${rule.name}'). ${hours.text}${
+        hours.kind === 'approval-needed'
+          ? ' Outside them an elevation needs approval: ask again, and the new card asks for it.'
+          : ''
+      }`;
+      return {
+        ok: false,
+        result: { kind: 'policy-refused', request, because: 'outside-hours', problem },
+      };
+    }
+    // Counted again: other cards may have elevated since this one opened (one per environment).
     const rate = await this.rateOf(request.requester, request.environment, rule, now);
     if (rate.kind === 'over') {
       await this.refuseRate(request.requester, request.environment, rule, rate, request);
+      const problem = rateRefusalText(rule, rate);
       return {
         ok: false,
-        result: { kind: 'rate-limited', request, problem: rateRefusalText(rule, rate) },
+        result: { kind: 'policy-refused', request, because: 'rate-limit', problem },
       };
     }
     return { ok: true, minutes: duration.minutes };

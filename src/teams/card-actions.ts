@@ -117,7 +117,7 @@ async function confirmResponse(
       return messageResponse(notRequester(result.request.requester.name));
     case 'justification-required':
     case 'duration-refused':
-    case 'rate-limited':
+    case 'policy-refused':
       return termsRefused(bot, context, result, justification);
     case 'approval-required':
       // The card as it stands: Ask for approval, or still waiting for the approvers.

@@ -93,7 +93,7 @@ export function termsRefused(
   context: TurnContext,
   refused:
     | {
-        kind: 'justification-required' | 'rate-limited';
+        kind: 'justification-required' | 'policy-refused';
         request: ElevationRequest;
         problem: string;
       }

@@ -84,7 +84,7 @@ async function tell(
         `The elevation could not carry on after your sign-in. ${describeRefusal(result.reason)}: ${result.message}`,
       );
       return;
-    case 'rate-limited':
+    case 'policy-refused':
       await context.sendActivity(
         `The elevation could not carry on after your sign-in. ${result.problem}`,
       );

@@ -180,6 +180,58 @@ describe.each(['SQLite', 'Azure Table (Azurite)'])('%s', (kind) => {
     });
   });
 
+  it('at Elevate, outside the hours: a request opened inside them (no approval) is refused and told to ask again; an approved one goes on', async () => {
+    let now = new Date('2026-12-07T09:00:00Z'); // Monday, 10:00 in Berlin.
+    const clocked = new Guardrails({
+      policy,
+      store,
+      clock: { now: () => now },
+      logger: silentLogger,
+      justificationRequired: true,
+    });
+    const opened = await clocked.atOpen(ALEX, PROD, undefined);
+    if (!opened.ok) throw new Error('refused inside the hours');
+    const request: ElevationRequest = {
+      id: randomUUID(),
+      state: 'requested',
+      requester: ALEX,
+      environment: PROD,
+      query: PROD.displayName,
+      createdAt: now.toISOString(),
+      updatedAt: now.toISOString(),
+      expiresAt: new Date(now.getTime() + 600_000).toISOString(),
+      policy: opened.policy,
+    };
+    expect(await clocked.atConfirm(request, 'CHG1 fix', undefined)).toMatchObject({ ok: true });
+
+    now = new Date('2026-12-07T17:05:00Z'); // 18:05 in Berlin: the hours have ended.
+    expect(await clocked.atConfirm(request, 'CHG1 fix', undefined)).toMatchObject({
+      ok: false,
+      result: {
+        kind: 'policy-refused',
+        because: 'outside-hours',
+        problem: expect.stringContaining('ask again, and the new card asks for it'),
+      },
+    });
+    const approved: ElevationRequest = {
+      ...request,
+      policy: {
+        ...opened.policy,
+        approval: {
+          status: 'approved',
+          because: 'outside-hours',
+          channel: { team: 'My Team', channel: '19:my-team-general@thread.tacv2' },
+          timeoutMinutes: 30,
+        },
+      },
+    };
+    expect(await clocked.atConfirm(approved, 'CHG1 fix', undefined)).toMatchObject({ ok: true });
+    const audit = await store.readAudit({ chain: TENANT, limit: 100 });
+    expect(audit.filter((e) => e.type === 'refused')).toMatchObject([
+      { requestId: request.id, details: { reason: 'policy-outside-hours', at: 'elevate' } },
+    ]);
+  });
+
   it("the environment's limit counts every user's elevations, across store pages, and not what was never elevated", async () => {
     await past(MEGAN, PROD, 'succeeded', 100);
     await past(ALEX, PROD, 'failed', 110);

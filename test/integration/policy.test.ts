@@ -305,6 +305,38 @@ it('outside the allowed hours: refused, saying when, and allowed once the test c
   }
 });
 
+it('a card opened inside the allowed hours and pressed after they ended is refused at Elevate, audited, with nothing called', async () => {
+  // Four minutes before the window closes, then Elevate six minutes later (the card lives ten).
+  const moved = WINDOW.opens + HOUR - 4 * 60_000 - bot.clock.now().getTime();
+  bot.clock.advance(moved);
+  try {
+    const inside = await ask(ALEX, 'elevate me in Northwind Sales');
+    expect(inside.requestId).toBeDefined();
+    bot.clock.advance(6 * 60_000);
+    try {
+      const calls = bot.simulator.calls.filter((c) => c.operation === 'applyAdminRole').length;
+      const late = await press(ALEX, inside.requestId!, 'restart the sync', inside.messageId);
+      expect(late.text).toContain("Refused: outside the allowed hours (rule 'northwind').");
+      expect(late.text).toContain(
+        `Elevations under the rule 'northwind' are allowed every day ${WINDOW.from}-${WINDOW.to} UTC`,
+      );
+      expect(actionData(cardOf(late.click.body), 'elevate')?.requestId).toBe(inside.requestId);
+      expect(bot.simulator.calls.filter((c) => c.operation === 'applyAdminRole')).toHaveLength(
+        calls,
+      );
+      expect(
+        auditEvents(bot).filter((e) => e.type === 'refused' && e.requestId === inside.requestId),
+      ).toMatchObject([
+        { actor: ALEX.aadObjectId, details: { reason: 'policy-outside-hours', rule: 'northwind' } },
+      ]);
+    } finally {
+      bot.clock.advance(-6 * 60_000);
+    }
+  } finally {
+    bot.clock.advance(-moved);
+  }
+});
+
 it('`policy` is for bot administrators; `policy <env>` says which rule applies and why, to anyone', async () => {
   const refused = await bot.say(MEGAN, 'policy');
   const refusal =
