@@ -4,6 +4,7 @@
  * (does it wait for approval, on which terms it elevates once approved).
  */
 import { randomUUID } from 'node:crypto';
+import type { ConfirmResult } from './elevation-results';
 import type { ElevationNotification } from './notifications';
 import type { Approval, ApprovalCardCopy, ElevationRequest, RequestPolicy } from './request';
 
@@ -43,6 +44,8 @@ export type AskResult =
   | { kind: 'expired'; request: ElevationRequest }
   | { kind: 'justification-required'; request: ElevationRequest; problem: string }
   | { kind: 'duration-refused'; request: ElevationRequest; maxMinutes: number; problem?: string }
+  /** The rule's hours or rate limit refuse it now: approvers are not asked for what Elevate would refuse. */
+  | Extract<ConfirmResult, { kind: 'policy-refused' }>
   | { kind: 'asked'; request: ElevationRequest; reach: Reach };
 
 export type Decision = 'approve' | 'deny';

@@ -38,8 +38,8 @@ export interface ApprovalServiceOptions {
   /** Time to press Elevate once approved (the request TTL). */
   requestTtlMinutes: number;
   /**
-   * The rule's terms for the justification and duration (Guardrails.atConfirm): what approvers
-   * see is what Elevate would accept.
+   * The rule's terms for the justification and duration, its hours and rate limits
+   * (Guardrails.atConfirm): what approvers see is what Elevate would accept.
    */
   terms: (
     request: ElevationRequest,
@@ -91,7 +91,11 @@ export class ApprovalService {
     );
     if (!duration.ok) {
       const refused = duration.result;
-      if (refused.kind === 'justification-required' || refused.kind === 'duration-refused')
+      if (
+        refused.kind === 'justification-required' ||
+        refused.kind === 'duration-refused' ||
+        refused.kind === 'policy-refused'
+      )
         return refused;
       return { kind: 'already-asked', request };
     }

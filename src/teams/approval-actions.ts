@@ -69,6 +69,7 @@ export async function askApprovalAction(
       return closeCard(bot, context, result.request);
     case 'justification-required':
     case 'duration-refused':
+    case 'policy-refused':
       return termsRefused(bot, context, result, justification);
     case 'asked': {
       const { request } = result;

@@ -357,6 +357,51 @@ describe('approval on one bot', () => {
     );
   });
 
+  it('Ask for approval after the allowed hours ended is refused on the card, naming the rule; no approver is asked', async () => {
+    const HOUR = 3_600_000;
+    const thisHour = Date.now() - (Date.now() % HOUR);
+    const hh = (at: number) => `${String(new Date(at).getUTCHours()).padStart(2, '0')}:00`;
+    const bot = await start({
+      policy: {
+        ...POLICY,
+        rules: [
+          {
+            ...POLICY.rules[0]!,
+            allowedHours: {
+              from: hh(thisHour),
+              to: hh(thisHour + HOUR),
+              timeZone: 'UTC',
+              outside: 'refuse',
+            },
+          },
+          POLICY.rules[1]!,
+        ],
+      },
+    });
+    await meet(bot);
+    // The card opens four minutes before the hours end; Ask for approval comes six minutes later.
+    bot.clock.advance(thisHour + HOUR - 4 * 60_000 - bot.clock.now().getTime());
+    const asked = await bot.say(ALEX, 'elevate me in Contoso Prod');
+    const requestId = actionData(cardOf(asked.calls.at(-1)!.activity), 'ask-approval')!
+      .requestId as string;
+    bot.clock.advance(6 * 60_000);
+    const before = bot.connector.calls.length;
+    const click = await bot.click(
+      ALEX,
+      'ask-approval',
+      { requestId, justification: 'CHG9 late fix' },
+      { replyToId: asked.calls.at(-1)!.assignedId },
+    );
+    const shown = cardText(cardOf(click.body));
+    expect(shown).toContain("Refused: outside the allowed hours (rule 'production').");
+    expect(shown).not.toContain('Waiting for approval');
+    expect(
+      bot.connector.calls
+        .slice(before)
+        .filter((c) => c.conversationId === APPROVERS || c.method === 'POST'),
+    ).toEqual([]);
+  });
+
   it('says so when no approver can be reached', async () => {
     const bot = await start();
     // Megan's chat was known, until she uninstalled the bot; the channel never was.
