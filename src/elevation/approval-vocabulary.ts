@@ -44,7 +44,10 @@ export type AskResult =
   | { kind: 'expired'; request: ElevationRequest }
   | { kind: 'justification-required'; request: ElevationRequest; problem: string }
   | { kind: 'duration-refused'; request: ElevationRequest; maxMinutes: number; problem?: string }
-  /** The rule's hours or rate limit refuse it now: approvers are not asked for what Elevate would refuse. */
+  /**
+   * The rule's hours or rate limit refuse it now: approvers are never asked for what Elevate
+   * would refuse.
+   */
   | Extract<ConfirmResult, { kind: 'policy-refused' }>
   | { kind: 'asked'; request: ElevationRequest; reach: Reach };
 

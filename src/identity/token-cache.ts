@@ -64,9 +64,9 @@ export class StoredTokenCache implements ICachePlugin {
   private readonly clock: Clock;
   /** When this process last read the stored cache (performance.now()). */
   private loadedAt = -Infinity;
-  /** The write behind msal's answer under way, and whether memory changed again since it began. */
+  /** The write behind msal's answer under way, if any. */
   private writing: Promise<void> | undefined;
-  /** The cache to write next (msal's, as it is when that write begins), set while one is under way. */
+  /** Changed again while a write was under way: written once more after it (as it is then). */
   private changedSinceWrite: ISerializableTokenCache | undefined;
 
   constructor(private readonly options: StoredTokenCacheOptions) {

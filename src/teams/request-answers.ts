@@ -86,7 +86,7 @@ export function confirmation(
 
 /**
  * The confirmation card again, saying what is wrong with the justification or duration given, or
- * that the rate limit was reached since it opened.
+ * why the rule's hours or rate limit refuse it now.
  */
 export function termsRefused(
   bot: BotParts,
