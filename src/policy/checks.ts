@@ -117,14 +117,29 @@ interface LocalTime {
   minutes: number;
 }
 
+/**
+ * One formatter per zone of the policy's rules (a handful, from the file): building one costs
+ * about a hundred times what formatting with it does, and hours are checked at open and Elevate.
+ */
+const weekdayClocks = new Map<string, Intl.DateTimeFormat>();
+
+function weekdayClockIn(timeZone: string): Intl.DateTimeFormat {
+  let formatter = weekdayClocks.get(timeZone);
+  if (!formatter) {
+    formatter = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      weekday: 'short',
+      hour: '2-digit',
+      minute: '2-digit',
+      hourCycle: 'h23',
+    });
+    weekdayClocks.set(timeZone, formatter);
+  }
+  return formatter;
+}
+
 function localTime(now: Date, timeZone: string): LocalTime {
-  const parts = new Intl.DateTimeFormat('en-US', {
-    timeZone,
-    weekday: 'short',
-    hour: '2-digit',
-    minute: '2-digit',
-    hourCycle: 'h23',
-  }).formatToParts(now);
+  const parts = weekdayClockIn(timeZone).formatToParts(now);
   const part = (type: Intl.DateTimeFormatPartTypes) =>
     parts.find((p) => p.type === type)?.value ?? '';
   const hour = Number(part('hour'));
