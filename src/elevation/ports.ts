@@ -67,6 +67,8 @@ export type RoleLookupResult =
  * the user's token cache and `powerPlatformToken` with the same requirements succeeds.
  */
 export interface StepUpLinks {
+  /** How long a link stays usable: the request is kept open at least that long once asked. */
+  readonly linkMinutes: number;
   /** A single-use sign-in link for `request`'s requester, carrying `claims`. */
   signInUrl(
     request: ElevationRequest,

@@ -57,6 +57,8 @@ export async function askStepUp(
     };
   }
   const now = parts.clock.now();
+  // Open for as long as the link, and a minute to carry on: MFA can take the card's last minute.
+  const linkEnds = now.getTime() + (parts.stepUp.linkMinutes + 1) * 60_000;
   const kept = await parts.store.transition(
     request.id,
     {
@@ -65,7 +67,11 @@ export async function askStepUp(
       at: now,
       unexpiredAt: now,
       guard: (current) => current.state === 'requested',
-      set: { justification: chosen.justification || undefined, minutes: chosen.minutes },
+      set: {
+        justification: chosen.justification || undefined,
+        minutes: chosen.minutes,
+        expiresAt: new Date(Math.max(Date.parse(request.expiresAt), linkEnds)).toISOString(),
+      },
     },
     {
       audit: requestAudit('step-up-required', request, now, request.requester.aadObjectId, {

@@ -120,14 +120,17 @@ const PAGES = {
 export class StepUpSignIn implements StepUpLinks {
   constructor(private readonly options: StepUpSignInOptions) {}
 
+  get linkMinutes(): number {
+    return this.options.ticketMinutes ?? DEFAULT_TICKET_MINUTES;
+  }
+
   async signInUrl(
     request: ElevationRequest,
     authenticationContext: string,
     claims: string,
   ): Promise<string> {
     const ticket = randomBytes(32).toString('base64url');
-    const minutes = this.options.ticketMinutes ?? DEFAULT_TICKET_MINUTES;
-    const expiresAt = this.options.clock.now().getTime() + minutes * 60_000;
+    const expiresAt = this.options.clock.now().getTime() + this.linkMinutes * 60_000;
     const value: Ticket = {
       requestId: request.id,
       environmentId: request.environment.id,

@@ -250,6 +250,36 @@ describe('step-up MFA', () => {
     expect(applyAdminRoleCalls()).toBe(1);
   });
 
+  it("Elevate pressed in the card's last minute: the request waits for the sign-in, and the elevation carries on after the card's own end", async () => {
+    const asked = await bot.say(ALEX, 'elevate me in Contoso Prod');
+    const requestId = actionData(cardOf(asked.calls[0]!.activity), 'elevate')!.requestId as string;
+    const opened = await bot.app.service.findRequest(requestId);
+    // Nine of the card's ten minutes go by; then Elevate, and the MFA takes five more.
+    bot.clock.advance(Date.parse(opened!.expiresAt) - bot.clock.now().getTime() - 60_000);
+    const click = await bot.click(
+      ALEX,
+      'elevate',
+      { requestId, justification: 'CHG-77 slow MFA', minutes: '30' },
+      { replyToId: asked.calls[0]!.assignedId },
+    );
+    const link = (cardOf(click.body)!.actions as Array<{ type: string; url: string }>).find(
+      (a) => a.type === 'Action.OpenUrl',
+    );
+    const waiting = await bot.app.service.findRequest(requestId);
+    expect(Date.parse(waiting!.expiresAt)).toBeGreaterThan(Date.parse(opened!.expiresAt));
+    bot.clock.advance(5 * 60_000);
+    // The sweeper runs past the card's own end: it must leave the request alone.
+    await bot.app.sweeper.sweep();
+
+    expect((await browse(link!.url)).text).toContain('Verified');
+    const finished = await waitFor(async () => {
+      const request = await bot.app.service.findRequest(requestId);
+      return request?.state === 'succeeded' ? request : undefined;
+    }, 'the elevation to carry on after a slow step-up');
+    expect(finished.justification).toBe('CHG-77 slow MFA');
+    expect(applyAdminRoleCalls()).toBe(1);
+  });
+
   it('a link whose ten minutes ran out is refused at the callback, and nothing is elevated', async () => {
     const { requestId, link } = await elevateProduction();
     // The browser gets as far as the way back to the bot, then waits too long.
