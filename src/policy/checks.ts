@@ -5,6 +5,7 @@
  */
 import { formatMinutes } from '../elevation/duration';
 import { countOf } from '../elevation/outcome-text';
+import { formatterIn } from '../support/date-formats';
 import type { AllowedHours, PolicyRule, RateWindow } from './policy';
 
 /** Longest justification kept; longer text is refused rather than cut silently. */
@@ -117,29 +118,11 @@ interface LocalTime {
   minutes: number;
 }
 
-/**
- * One formatter per zone of the policy's rules (a handful, from the file): building one costs
- * about a hundred times what formatting with it does, and hours are checked at open and Elevate.
- */
-const weekdayClocks = new Map<string, Intl.DateTimeFormat>();
-
-function weekdayClockIn(timeZone: string): Intl.DateTimeFormat {
-  let formatter = weekdayClocks.get(timeZone);
-  if (!formatter) {
-    formatter = new Intl.DateTimeFormat('en-US', {
-      timeZone,
-      weekday: 'short',
-      hour: '2-digit',
-      minute: '2-digit',
-      hourCycle: 'h23',
-    });
-    weekdayClocks.set(timeZone, formatter);
-  }
-  return formatter;
-}
-
 function localTime(now: Date, timeZone: string): LocalTime {
-  const parts = weekdayClockIn(timeZone).formatToParts(now);
+  // The policy's zones were checked when the file was loaded.
+  const formatter = formatterIn('parts', timeZone);
+  if (!formatter) throw new RangeError(`unknown time zone: ${timeZone}`);
+  const parts = formatter.formatToParts(now);
   const part = (type: Intl.DateTimeFormatPartTypes) =>
     parts.find((p) => p.type === type)?.value ?? '';
   const hour = Number(part('hour'));

@@ -6,7 +6,7 @@ import { type ClosedBecause, type ElevationRequest } from '../../elevation/reque
 import type { OutcomeReader } from '../../elevation/outcome-text';
 import type { Environment } from '../../elevation/vocabulary';
 import { type Color, type Fact, fact } from './card-template';
-import { formatterIn } from './local-time';
+import { formatterIn } from '../../support/date-formats';
 
 export function isProduction(environment: Environment): boolean {
   return environment.type.toLowerCase() === 'production';
