@@ -14,6 +14,7 @@ import { Agent, createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { forwardTo } from '../test/support/storage-edge';
 import { freePort, processCpuMs } from './targets';
 
 /** The emulator's well-known development account (public, documented by Microsoft). */
@@ -162,25 +163,7 @@ export async function startCountingProxy(azurite: { port: number }): Promise<Cou
     const kind = tableRequestKind(req.method ?? '', req.url ?? '');
     byKind[kind] = (byKind[kind] ?? 0) + 1;
     total += 1;
-    const forwarded = request(
-      {
-        host: '127.0.0.1',
-        port: azurite.port,
-        method: req.method,
-        path: req.url,
-        headers: { ...req.headers, host: `127.0.0.1:${azurite.port}` },
-        agent,
-      },
-      (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      },
-    );
-    forwarded.on('error', () => {
-      if (!res.headersSent) res.writeHead(502);
-      res.end();
-    });
-    req.pipe(forwarded);
+    req.pipe(forwardTo(azurite.port, req, res, agent));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;

@@ -6,7 +6,15 @@
  *   connection (or process) writes it.
  */
 import Database from 'better-sqlite3';
-import { createServer, request, type Server } from 'node:http';
+import {
+  type Agent,
+  type ClientRequest,
+  createServer,
+  type IncomingMessage,
+  request,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Azurite } from './azurite';
 
@@ -35,6 +43,38 @@ export interface TableEdge {
 
 /** A write of an audit event: an entity of kind "audit" in a batch or alone. */
 export const AUDIT_EVENT_WRITE = /"kind":"audit"/;
+
+/**
+ * Sends `req` on to the storage at `port` on loopback as it came (method, path, headers, with the
+ * host rewritten), and its answer back through `res`; 502 when the storage cannot be reached.
+ * The caller ends the returned request with the body (or pipes `req` into it).
+ */
+export function forwardTo(
+  port: number,
+  req: IncomingMessage,
+  res: ServerResponse,
+  agent?: Agent,
+): ClientRequest {
+  const forwarded = request(
+    {
+      host: '127.0.0.1',
+      port,
+      method: req.method,
+      path: req.url,
+      headers: { ...req.headers, host: `127.0.0.1:${port}` },
+      agent,
+    },
+    (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    },
+  );
+  forwarded.on('error', () => {
+    if (!res.headersSent) res.writeHead(502);
+    res.end();
+  });
+  return forwarded;
+}
 
 export async function startTableEdge(azurite: Azurite): Promise<TableEdge> {
   let refusing: RegExp | undefined;
@@ -74,26 +114,7 @@ export async function startTableEdge(azurite: Azurite): Promise<TableEdge> {
         );
         return;
       }
-      const forward = () => {
-        const forwarded = request(
-          {
-            host: '127.0.0.1',
-            port: azurite.port,
-            method: req.method,
-            path: req.url,
-            headers: { ...req.headers, host: `127.0.0.1:${azurite.port}` },
-          },
-          (answer) => {
-            res.writeHead(answer.statusCode ?? 502, answer.headers);
-            answer.pipe(res);
-          },
-        );
-        forwarded.on('error', () => {
-          res.writeHead(502);
-          res.end();
-        });
-        forwarded.end(body);
-      };
+      const forward = () => forwardTo(azurite.port, req, res).end(body);
       const held = holding.find(
         (h) => h.url.test(entry.url) && (h.method === undefined || h.method === entry.method),
       );
